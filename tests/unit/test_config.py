@@ -1,0 +1,90 @@
+"""Config composition, derived defaults and the validation table."""
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from tests.conftest import compose_train
+from train_large.cli import check_group_overrides, group_choices
+from train_large.config import check
+
+
+def problems_for(overrides, cuda=False):
+    return check(compose_train(overrides), cuda_available=cuda)
+
+
+def test_every_task_preset_composes_and_passes_check():
+    for task in group_choices("task"):
+        assert problems_for([f"task={task}"]) == [], task
+
+
+def test_heads_default_to_width_over_64_with_a_minimum_of_one():
+    assert compose_train(["model.width=1024"]).model.heads == 16
+    assert compose_train(["model.width=32"]).model.heads == 1
+    assert compose_train(["model.width=1024"]).model.ffn == 4096
+
+
+def test_explicit_heads_override_the_default():
+    assert compose_train(["model.width=512", "model.heads=4"]).model.heads == 4
+
+
+def test_eval_interval_follows_the_budget():
+    cfg = compose_train(["budget.train_seconds=120"])
+    assert cfg.budget.eval_every_seconds == pytest.approx(12.0)
+
+
+def test_toy_task_selects_the_toy_optimizer_unless_the_user_chooses():
+    assert compose_train([]).optim.warmup_updates == 200
+    assert compose_train(["optim=adam"]).optim.warmup_updates == 4000
+
+
+BAD_VALUES = [
+    (["model.width=130", "model.heads=4"], "model.width=130 is not divisible by model.heads=4"),
+    (["budget.train_seconds=0"], "budget.train_seconds=0.0 must be > 0"),
+    (["budget.train_seconds=-5"], "budget.train_seconds=-5.0 must be > 0"),
+    (["precision=fp16"], "precision=fp16 needs a CUDA device"),
+    (["precision=bf16", "device=cpu"], "precision=bf16 needs a CUDA device"),
+    (["device=cuda"], "device=cuda but no CUDA device is visible"),
+    (["model.norm=middle"], "model.norm='middle' is not allowed; choose one of: pre, post"),
+    (["optim.schedule=cosine"], "optim.schedule='cosine' is not allowed"),
+    (["optim.schedule=polynomial_decay"], "needs budget.max_updates"),
+    (["model.dropout=1.5"], "model.dropout=1.5 must be in [0, 1)"),
+    (["optim.max_tokens=null", "optim.batch_size=null"], "set at least one"),
+    (["optim.warmup_updates=0"], "optim.warmup_updates=0 must be > 0"),
+    (["task.target_lang=en"], "task.target_lang='en' equals task.source_lang"),
+    (["logger.mode=loud"], "logger.mode='loud' is not allowed"),
+    (["model.depth=0"], "model.depth=0 must be > 0"),
+]
+
+
+@pytest.mark.parametrize("overrides,expected", BAD_VALUES, ids=[" ".join(o) for o, _ in BAD_VALUES])
+def test_bad_value_gives_one_line_naming_the_key(overrides, expected):
+    problems = problems_for(overrides)
+    assert len(problems) == 1, problems
+    assert expected in problems[0]
+    assert "\n" not in problems[0]
+
+
+def test_fp16_is_accepted_when_cuda_is_present():
+    assert problems_for(["precision=fp16"], cuda=True) == []
+
+
+def test_unknown_task_is_named_with_the_choices():
+    problems = check_group_overrides(["task=wmt15", "model.width=64"])
+    assert problems == [f"task=wmt15 is not a known task; choose one of: {', '.join(group_choices('task'))}"]
+
+
+def test_multirun_group_values_are_each_checked():
+    problems = check_group_overrides(["task=toy_mt,nope"])
+    assert len(problems) == 1 and problems[0].startswith("task=nope")
+
+
+def test_misspelt_key_fails_at_compose_time():
+    with pytest.raises(Exception, match="widht"):
+        compose_train(["model.widht=64"])
+
+
+def test_resolved_config_is_plain_data():
+    container = OmegaConf.to_container(compose_train(["paths.data_root=/d"]), resolve=True)
+    assert container["task"]["data_dir"] == "/d/toy_mt"
+    assert container["model"]["heads"] == 8

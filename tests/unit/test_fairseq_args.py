@@ -1,0 +1,36 @@
+"""Our config maps onto fairseq-train's flags exactly."""
+from __future__ import annotations
+
+from tests.conftest import compose_train
+from train_large.engine.fairseq_args import translation_argv
+
+
+def flag(argv, name):
+    return argv[argv.index(name) + 1]
+
+
+def test_wmt_big_preset_maps_to_fairseq_big_shape():
+    cfg = compose_train(["task=wmt14_en_fr", "optim=adam", "model.width=1024", "model.depth=6",
+                         "paths.data_root=/d"])
+    argv = translation_argv(cfg, "/d/bin", "cuda")
+    assert flag(argv, "--encoder-embed-dim") == "1024"
+    assert flag(argv, "--encoder-ffn-embed-dim") == "4096"
+    assert flag(argv, "--encoder-attention-heads") == "16"
+    assert flag(argv, "--decoder-layers") == "6"
+    assert flag(argv, "--warmup-updates") == "4000"
+    assert "--cpu" not in argv and "--share-all-embeddings" in argv
+
+
+def test_pre_norm_cpu_and_update_freq_flags():
+    cfg = compose_train(["model.norm=pre", "optim.update_freq=4", "model.decoder_depth=3"])
+    argv = translation_argv(cfg, "/d/bin", "cpu")
+    assert "--encoder-normalize-before" in argv and "--decoder-normalize-before" in argv
+    assert "--cpu" in argv
+    assert flag(argv, "--update-freq") == "4"
+    assert flag(argv, "--decoder-layers") == "3"
+    assert flag(argv, "--encoder-layers") == "6"
+
+
+def test_max_updates_caps_fairseq_too():
+    argv = translation_argv(compose_train(["budget.max_updates=50"]), "/d/bin", "cpu")
+    assert flag(argv, "--max-update") == "50"

@@ -1,0 +1,151 @@
+"""The W&B sink, offline only: what it writes is read back from the `.wandb` file as the oracle.
+
+Every test runs with WANDB_API_KEY unset and mode "offline", so nothing can reach the network.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from train_large.wandb_sink import WandbSink, read_offline_history, read_offline_run, resolve_mode
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def offline_wandb(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("WANDB_API_KEY", "WANDB_BASE_URL", "WANDB_ENTITY", "WANDB_PROJECT", "WANDB_RUN_ID",
+                 "WANDB_RESUME", "WANDB_DIR", "WANDB_RUN_GROUP", "WANDB_JOB_TYPE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))
+
+
+def open_sink(run_dir: Path, run_id: str) -> WandbSink:
+    return WandbSink(run_dir=run_dir, run_id=run_id, name=f"name-{run_id}", group="width64",
+                     job_type="train", project="tlc-test", entity=None, mode="offline",
+                     tags=["unit"], config={"model": {"width": 64}, "budget": {"train_seconds": 5}})
+
+
+def train_record(updates: int, train_seconds: float, loss: float) -> dict:
+    return {"kind": "train", "train_seconds": train_seconds, "wall_seconds": train_seconds + 1.5,
+            "updates": updates, "tokens": updates * 1000, "loss": loss, "ppl": 2 ** loss}
+
+
+def valid_record(updates: int, train_seconds: float, bleu: float) -> dict:
+    return {"kind": "valid", "train_seconds": train_seconds, "wall_seconds": train_seconds + 2.0,
+            "updates": updates, "tokens": updates * 1000, "loss": 2.0, "bleu": bleu,
+            "eval_seconds": 0.3, "sacrebleu_signature": "nrefs:1|case:mixed|tok:13a|version:2.6.0"}
+
+
+@pytest.mark.parametrize(("mode", "environ", "expected"), [
+    ("auto", {"WANDB_API_KEY": "k" * 40}, "online"),
+    ("auto", {}, "offline"),
+    ("auto", {"WANDB_API_KEY": ""}, "offline"),
+    ("online", {}, "online"),
+    ("offline", {"WANDB_API_KEY": "k" * 40}, "offline"),
+    ("disabled", {"WANDB_API_KEY": "k" * 40}, "disabled"),
+])
+def test_resolve_mode_goes_online_only_with_a_key(mode: str, environ: dict, expected: str) -> None:
+    assert resolve_mode(mode, environ) == expected
+
+
+def test_resolve_mode_rejects_unknown_mode() -> None:
+    with pytest.raises(ValueError, match="dryrun"):
+        resolve_mode("dryrun", {})
+
+
+def test_offline_run_holds_the_curve_against_train_seconds(tmp_path: Path) -> None:
+    sink = open_sink(tmp_path / "run", "abc123")
+    try:
+        sink.log(train_record(100, 1.0, 4.0))
+        sink.log(valid_record(100, 1.0, 3.5))
+        sink.log(train_record(200, 2.25, 3.0))
+        sink.log(valid_record(200, 2.25, 9.75))
+        sink.log(train_record(300, 3.5, 2.5))
+        sink.summary({"test/bleu": 10.5, "size_bytes": 123456})
+    finally:
+        sink.close()
+
+    run = read_offline_run(tmp_path / "run")
+    assert (run.id, run.name, run.group, run.job_type, run.project) == (
+        "abc123", "name-abc123", "width64", "train", "tlc-test")
+    assert run.tags == ["unit"]
+    assert run.config == {"model": {"width": 64}, "budget": {"train_seconds": 5}}
+
+    history = run.history
+    assert [(row["train_seconds"], row["valid/bleu"]) for row in history if "valid/bleu" in row] == [
+        (1.0, 3.5), (2.25, 9.75)]
+    assert [(row["_step"], row["train/loss"]) for row in history] == [(100, 4.0), (200, 3.0), (300, 2.5)]
+    assert [row["tokens"] for row in history] == [100_000, 200_000, 300_000]
+    assert all(not key.endswith("kind") and "sacrebleu_signature" not in key for row in history for key in row)
+    assert run.summary["valid/sacrebleu_signature"] == "nrefs:1|case:mixed|tok:13a|version:2.6.0"
+    assert run.summary["test/bleu"] == 10.5
+    assert run.summary["size_bytes"] == 123456
+
+
+def test_record_with_lower_step_gets_its_own_row(tmp_path: Path) -> None:
+    sink = open_sink(tmp_path / "run", "lowstep")
+    try:
+        sink.log(train_record(200, 2.0, 3.0))
+        sink.log(valid_record(150, 2.5, 7.0))
+    finally:
+        sink.close()
+
+    history = read_offline_history(tmp_path / "run")
+    assert [(row["train_seconds"], row.get("valid/bleu")) for row in history] == [(2.0, None), (2.5, 7.0)]
+    assert [(row["_step"], row["updates"]) for row in history] == [(200, 200), (201, 150)]
+
+
+def test_two_sinks_in_one_process_write_their_own_runs(tmp_path: Path) -> None:
+    for run_id, bleu in (("first1", 11.0), ("second2", 22.0)):
+        sink = open_sink(tmp_path / run_id, run_id)
+        try:
+            sink.log(valid_record(10, 0.5, bleu))
+        finally:
+            sink.close()
+
+    for run_id, bleu in (("first1", 11.0), ("second2", 22.0)):
+        run = read_offline_run(tmp_path / run_id)
+        assert run.id == run_id
+        assert [row["valid/bleu"] for row in run.history] == [bleu]
+
+
+def test_closing_twice_is_harmless(tmp_path: Path) -> None:
+    sink = open_sink(tmp_path / "run", "twice")
+    sink.log(train_record(1, 0.1, 5.0))
+    sink.close()
+    sink.close()
+    assert len(read_offline_history(tmp_path / "run")) == 1
+
+
+def test_reading_a_run_dir_without_wandb_raises(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no offline W&B run"):
+        read_offline_history(tmp_path)
+
+
+def test_importing_the_module_does_not_import_wandb() -> None:
+    code = "import sys, train_large.wandb_sink; assert 'wandb' not in sys.modules, 'wandb imported'"
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_sync_script_parses() -> None:
+    subprocess.run(["bash", "-n", str(REPO / "scripts" / "sync_wandb.sh")], check=True)
+
+
+def test_sync_script_refuses_without_credentials(tmp_path: Path) -> None:
+    (tmp_path / "runs").mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "NETRC")}
+    env["HOME"] = str(tmp_path)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # where the wandb CLI lives
+    done = subprocess.run(["bash", str(REPO / "scripts" / "sync_wandb.sh"), str(tmp_path / "runs")],
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "WANDB_API_KEY" in done.stderr

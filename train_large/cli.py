@@ -1,0 +1,82 @@
+"""`tlc-train`: the console entry point.
+
+Checks what can be checked before Hydra composes (config group choices), composes, validates
+the typed config with `config.check`, and only then hands over to `run.main`. Bad input stops
+with one line naming the setting and what is allowed, and exit status 2.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from .config import check, register_configs
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+GROUPS = ("task", "model", "optim", "budget", "logger")
+
+log = logging.getLogger("tlc-train")
+
+
+class ConfigError(ValueError):
+    """A bad setting; the message is the one line shown to the user."""
+
+
+def group_choices(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def check_group_overrides(overrides: list[str]) -> list[str]:
+    """One line per `group=choice` override naming a preset that does not exist."""
+    problems = []
+    for override in overrides:
+        key, sep, values = override.lstrip("+~").partition("=")
+        if not sep or key not in GROUPS:
+            continue
+        known = group_choices(key)
+        for value in values.split(","):
+            if value and value not in known:
+                problems.append(f"{key}={value} is not a known {key}; choose one of: {', '.join(known)}")
+    return problems
+
+
+def fail(lines: list[str]) -> None:
+    for line in lines:
+        print(f"tlc-train: error: {line}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def main() -> None:
+    problems = check_group_overrides(sys.argv[1:])
+    if problems:
+        fail(problems)
+    register_configs()
+    hydra_main()
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
+def hydra_main(cfg: DictConfig) -> float | None:
+    import torch
+
+    from .data.datasets import DataMissing
+
+    problems = check(cfg, cuda_available=torch.cuda.is_available())
+    if problems:
+        for line in problems:
+            log.error(line)
+        fail(problems)
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    run_name = hydra_cfg.job.override_dirname or "default"
+    from . import run
+
+    try:
+        result = run.main(cfg, run_dir, run_name)
+    except DataMissing as err:
+        log.error(str(err))
+        fail([str(err)])
+    return result["final"]["test"]["bleu"]

@@ -1,0 +1,76 @@
+"""The training clock: the paper's x-axis.
+
+It counts only the time spent inside `with clock.training():` (the updates). Validation, BLEU
+decoding and checkpointing run outside it and are timed with `clock.timed(name)`, reported
+separately and never charged to the budget. On CUDA the clock synchronises the device before
+reading the time, so queued kernels are charged to the update that launched them.
+Must not import fairseq or wandb.
+"""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+
+@dataclass
+class Lap:
+    seconds: float = 0.0
+
+
+class TrainingClock:
+    """Training seconds (budgeted) and wall seconds (everything), both restored on resume."""
+
+    def __init__(self, sync: Callable[[], None] | None = None, now: Callable[[], float] = time.perf_counter,
+                 state: dict | None = None) -> None:
+        self._sync = sync or (lambda: None)
+        self._now = now
+        state = state or {}
+        self._train = float(state.get("train_seconds", 0.0))
+        self._wall_before = float(state.get("wall_seconds", 0.0))
+        self.spent: dict[str, float] = defaultdict(float, state.get("spent", {}))
+        self._started = now()
+
+    @property
+    def train_seconds(self) -> float:
+        return self._train
+
+    @property
+    def wall_seconds(self) -> float:
+        return self._wall_before + (self._now() - self._started)
+
+    @contextmanager
+    def training(self) -> Iterator[None]:
+        """Charge the enclosed work to the training budget."""
+        self._sync()
+        start = self._now()
+        try:
+            yield
+        finally:
+            self._sync()
+            self._train += self._now() - start
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[Lap]:
+        """Time the enclosed work under `name` (eval, bleu, checkpoint), outside the budget.
+
+        The yielded lap holds this piece's seconds once the block has ended.
+        """
+        lap = Lap()
+        start = self._now()
+        try:
+            yield lap
+        finally:
+            lap.seconds = self._now() - start
+            self.spent[name] += lap.seconds
+
+    def state_dict(self) -> dict:
+        return {"train_seconds": self._train, "wall_seconds": self.wall_seconds, "spent": dict(self.spent)}
+
+
+def cuda_sync() -> None:
+    import torch
+
+    torch.cuda.synchronize()

@@ -1,0 +1,225 @@
+"""Typed configuration: the schemas of every config group, and `check(cfg)` at the door.
+
+`conf/` holds values; these dataclasses hold types. Each group YAML names its schema in its
+defaults list, so a misspelt key fails when Hydra composes. `check` then returns one line per bad
+value, before any data or model is built. Must not import fairseq, torch or wandb.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+TASK_KINDS = ("translation",)
+ARCHS = ("transformer",)
+NORMS = ("pre", "post")
+SCHEDULES = ("inverse_sqrt", "fixed", "polynomial_decay")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "fp16", "bf16")
+WANDB_MODES = ("auto", "online", "offline", "disabled")
+
+
+@dataclass
+class EvalConfig:
+    bleu_sentences: int = 200  # valid sentences beam-decoded for BLEU at each eval; 0 = all
+    beam: int = 4  # beam size for BLEU during training
+    lenpen: float = 0.6  # length penalty during training
+    test_beam: int = 4  # beam size for the final test BLEU (paper: 4)
+    test_lenpen: float = 0.6  # length penalty for the final test BLEU (paper: 0.6)
+    max_len_a: float = 1.2  # max output length = a * source length + b (tokens)
+    max_len_b: int = 10
+    max_tokens: int = 8000  # tokens per validation / decoding batch
+
+
+@dataclass
+class TaskConfig:
+    name: str = MISSING  # preset name: toy_mt, wmt14_en_fr, ...
+    kind: str = "translation"  # one of TASK_KINDS
+    data_dir: str = MISSING  # prepared dataset (prepared.json inside)
+    source_lang: str = "en"
+    target_lang: str = "fr"
+    generated: bool = False  # True: the project generates this dataset on first use (toy tasks)
+    prepare_hint: str = ""  # the command that prepares data_dir, shown when it is missing
+    vocab_size: int = 8000  # sentencepiece vocabulary when the project prepares the data
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "transformer"  # one of ARCHS
+    width: int = 512  # d_model
+    depth: int = 6  # encoder layers (and decoder layers unless decoder_depth is set)
+    decoder_depth: int = "${.depth}"  # type: ignore[assignment]
+    heads: int = "${heads_for:${.width}}"  # type: ignore[assignment]  # one per 64 dims, min 1
+    ffn: int = "${times:4,${.width}}"  # type: ignore[assignment]  # FFN inner size
+    dropout: float = 0.1
+    attention_dropout: float = 0.0
+    activation_dropout: float = 0.0
+    norm: str = "post"  # post (Vaswani) or pre (RoBERTa / stable deep models)
+    share_embeddings: bool = True  # joint source/target/output embeddings (joint dictionary)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 5e-4  # peak learning rate
+    schedule: str = "inverse_sqrt"  # one of SCHEDULES
+    warmup_updates: int = 4000
+    betas: List[float] = field(default_factory=lambda: [0.9, 0.98])
+    weight_decay: float = 0.0
+    max_tokens: Optional[int] = 4096  # tokens per batch per device (before update_freq)
+    batch_size: Optional[int] = None  # sentences per batch per device; None = limited by max_tokens
+    update_freq: int = 1  # gradient accumulation steps per update
+    clip_norm: float = 0.0  # 0 = no clipping
+    label_smoothing: float = 0.1
+
+
+@dataclass
+class BudgetConfig:
+    train_seconds: float = 3600.0  # training-clock seconds (update time only; eval excluded)
+    eval_every_seconds: float = 600.0  # training seconds between validations
+    checkpoint_every_seconds: float = 600.0  # training seconds between checkpoints
+    log_every_seconds: float = 30.0  # training seconds between train-loss records
+    max_updates: Optional[int] = None  # optional cap on updates, whichever comes first
+
+
+@dataclass
+class LoggerConfig:
+    wandb: bool = True  # False: local records only
+    project: str = "train-large-then-compress"
+    entity: Optional[str] = None
+    mode: str = "auto"  # auto = online iff WANDB_API_KEY is set, else offline
+    tags: List[str] = field(default_factory=list)
+
+
+@dataclass
+class PathsConfig:
+    data_root: str = "${oc.env:TLC_DATA_ROOT,data}"  # where datasets live
+    runs_root: str = "${oc.env:TLC_RUNS_ROOT,runs}"  # where run directories live
+
+
+@dataclass
+class TrainConfig:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    experiment: str = "default"  # groups runs: folder under runs_root and W&B group
+    seed: int = 1
+    device: str = "auto"  # auto = cuda when available, else cpu
+    precision: str = "fp32"  # fp32, fp16 (CUDA only) or bf16 (CUDA only)
+    num_workers: int = 1  # data loader worker processes
+
+
+def register_resolvers() -> None:
+    """Resolvers behind the derived defaults (heads from width, FFN from width)."""
+    if not OmegaConf.has_resolver("heads_for"):
+        OmegaConf.register_new_resolver("heads_for", lambda width: max(1, int(width) // 64))
+    if not OmegaConf.has_resolver("times"):
+        OmegaConf.register_new_resolver("times", lambda a, b: int(a) * int(b))
+    if not OmegaConf.has_resolver("div"):
+        OmegaConf.register_new_resolver("div", lambda a, b: float(a) / float(b))
+    if not OmegaConf.has_resolver("min"):
+        OmegaConf.register_new_resolver("min", lambda a, b: min(float(a), float(b)))
+    if not OmegaConf.has_resolver("run_name"):
+        # '/' in an override value (a path) must not create nested run directories.
+        OmegaConf.register_new_resolver("run_name", lambda overrides: overrides.replace("/", "_") or "default")
+
+
+def register_configs() -> None:
+    register_resolvers()
+    store = ConfigStore.instance()
+    store.store(name="train_schema", node=TrainConfig)
+    store.store(group="task", name="task_schema", node=TaskConfig)
+    store.store(group="model", name="model_schema", node=ModelConfig)
+    store.store(group="optim", name="optim_schema", node=OptimConfig)
+    store.store(group="budget", name="budget_schema", node=BudgetConfig)
+    store.store(group="logger", name="logger_schema", node=LoggerConfig)
+
+
+def _one_of(key: str, value: Any, allowed: tuple) -> list[str]:
+    if value in allowed:
+        return []
+    return [f"{key}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}"]
+
+
+def _positive(key: str, value: Any, *, allow_zero: bool = False) -> list[str]:
+    if value is None or value > 0 or (allow_zero and value == 0):
+        return []
+    bound = ">= 0" if allow_zero else "> 0"
+    return [f"{key}={value} must be {bound}"]
+
+
+def check(cfg: Any, *, cuda_available: bool) -> list[str]:
+    """Every problem with a resolved training config, one line each; [] when it is usable.
+
+    Checks values only: data presence is checked by `train_large.data.ensure_dataset`.
+    """
+    t, m, o, b = cfg.task, cfg.model, cfg.optim, cfg.budget
+    problems: list[str] = []
+    problems += _one_of("task.kind", t.kind, TASK_KINDS)
+    problems += _one_of("model.arch", m.arch, ARCHS)
+    problems += _one_of("model.norm", m.norm, NORMS)
+    problems += _one_of("optim.schedule", o.schedule, SCHEDULES)
+    problems += _one_of("device", cfg.device, DEVICES)
+    problems += _one_of("precision", cfg.precision, PRECISIONS)
+    problems += _one_of("logger.mode", cfg.logger.mode, WANDB_MODES)
+    # Derived values (decoder depth, intervals) are only checked when they differ from their
+    # source, so one bad value gives one line.
+    derived = [("model.decoder_depth", m.decoder_depth)] if m.decoder_depth != m.depth else []
+    if b.train_seconds > 0:
+        derived += [("budget.eval_every_seconds", b.eval_every_seconds),
+                    ("budget.checkpoint_every_seconds", b.checkpoint_every_seconds),
+                    ("budget.log_every_seconds", b.log_every_seconds)]
+    for key, value in [("model.width", m.width), ("model.depth", m.depth), *derived, ("model.heads", m.heads),
+                       ("model.ffn", m.ffn), ("optim.lr", o.lr), ("optim.update_freq", o.update_freq),
+                       ("optim.max_tokens", o.max_tokens), ("optim.batch_size", o.batch_size),
+                       ("budget.train_seconds", b.train_seconds),
+                       ("budget.max_updates", b.max_updates), ("task.eval.beam", t.eval.beam),
+                       ("task.eval.test_beam", t.eval.test_beam),
+                       ("task.eval.max_tokens", t.eval.max_tokens), ("task.vocab_size", t.vocab_size)]:
+        problems += _positive(key, value)
+    problems += _positive("task.eval.bleu_sentences", t.eval.bleu_sentences, allow_zero=True)
+    problems += _positive("optim.warmup_updates", o.warmup_updates, allow_zero=o.schedule != "inverse_sqrt")
+    problems += _positive("optim.clip_norm", o.clip_norm, allow_zero=True)
+    if m.width > 0 and m.heads > 0 and m.width % m.heads:
+        problems.append(f"model.width={m.width} is not divisible by model.heads={m.heads}; "
+                        f"choose heads that divide the width (default: width/64)")
+    for key, value in [("model.dropout", m.dropout), ("model.attention_dropout", m.attention_dropout),
+                       ("model.activation_dropout", m.activation_dropout),
+                       ("optim.label_smoothing", o.label_smoothing)]:
+        if not 0.0 <= value < 1.0:
+            problems.append(f"{key}={value} must be in [0, 1)")
+    if o.max_tokens is None and o.batch_size is None:
+        problems.append("optim.max_tokens and optim.batch_size are both null; set at least one")
+    if o.schedule == "polynomial_decay" and b.max_updates is None:
+        problems.append("optim.schedule=polynomial_decay needs budget.max_updates (the decay length); "
+                        "use inverse_sqrt or fixed for a pure time budget")
+    if t.source_lang == t.target_lang:
+        problems.append(f"task.target_lang={t.target_lang!r} equals task.source_lang; they must differ")
+    device = resolve_device(cfg.device, cuda_available) if cfg.device in DEVICES else None
+    if device == "cpu" and cfg.precision in ("fp16", "bf16"):
+        problems.append(f"precision={cfg.precision} needs a CUDA device but device={cfg.device} resolves "
+                        f"to cpu here; use precision=fp32 on CPU")
+    if cfg.device == "cuda" and not cuda_available:
+        problems.append("device=cuda but no CUDA device is visible; use device=auto or device=cpu")
+    return problems
+
+
+def resolve_device(device: str, cuda_available: bool) -> str:
+    if device == "auto":
+        return "cuda" if cuda_available else "cpu"
+    return device
+
+
+def to_container(cfg: Any) -> dict:
+    """The resolved config as plain dicts and lists (for checkpoints, result.json and W&B)."""
+    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)  # type: ignore[return-value]
+
+
+def data_dir(cfg: Any) -> Path:
+    return Path(cfg.task.data_dir).expanduser().resolve()

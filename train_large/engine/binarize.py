@@ -1,0 +1,54 @@
+"""Binarization: sentencepiece piece files to fairseq's joint dictionary and mmap datasets.
+
+The only module of the data path that imports fairseq. It writes exactly what fairseq's
+`translation` task loads: `dict.{lang}.txt` and `{split}.{src}-{tgt}.{lang}.bin/.idx`; the file
+names are chosen by the caller (`train_large.data.prepare`).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fairseq.data import Dictionary, indexed_dataset
+from fairseq.tokenizer import tokenize_line
+
+log = logging.getLogger(__name__)
+
+
+def build_joint_dictionary(piece_files: list[Path], out_path: Path) -> int:
+    """Count the space-separated pieces of all `piece_files` into one dictionary at `out_path`.
+
+    Returns the dictionary size: fairseq's 4 specials, every piece seen, then `madeupword`
+    fillers up to a multiple of 8 (fairseq's padding for tensor cores).
+    """
+    dictionary = Dictionary()
+    for path in piece_files:
+        Dictionary.add_file_to_dictionary(str(path), dictionary, tokenize_line, num_workers=1)
+    dictionary.finalize(threshold=-1, nwords=-1, padding_factor=8)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    dictionary.save(str(out_path))
+    return len(dictionary)
+
+
+def binarize_split(piece_file: Path, dictionary_path: Path, out_prefix: Path) -> int:
+    """Encode each line of `piece_file` (pieces plus </s>) into `out_prefix`.bin and .idx.
+
+    Pieces missing from the dictionary become <unk>; their share is logged. Returns lines written.
+    """
+    dictionary = Dictionary.load(str(dictionary_path))
+    builder = indexed_dataset.make_builder(
+        f"{out_prefix}.bin", impl="mmap", vocab_size=len(dictionary)
+    )
+    lines = tokens = unknown = 0
+    with Path(piece_file).open(encoding="utf-8", newline="\n") as pieces:
+        for line in pieces:
+            ids = dictionary.encode_line(line, add_if_not_exist=False, append_eos=True)
+            builder.add_item(ids)
+            lines += 1
+            tokens += len(ids)
+            unknown += int((ids == dictionary.unk_index).sum())
+    builder.finalize(f"{out_prefix}.idx")
+    log.info("binarized %s: %d lines, %d tokens, %.3f%% <unk>",
+             Path(out_prefix).name, lines, tokens, 100 * unknown / max(tokens, 1))
+    return lines

@@ -1,0 +1,105 @@
+"""The training loop: update until the training clock reaches the budget.
+
+It reads as the recipe: update, and whenever training time crosses a mark, log, validate or
+checkpoint. All timing goes through the clock; all output goes through `emit` (records) and
+`save` (checkpoints), so the loop knows nothing about files, fairseq or W&B.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+from .clock import TrainingClock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """Counters carried in every record and restored from the checkpoint."""
+
+    updates: int = 0
+    tokens: int = 0
+    records: int = 0  # records already in metrics.jsonl
+    best_bleu: float | None = None
+    last_bleu: float | None = None
+    next_log: float = 0.0  # training seconds at which the next event is due
+    next_eval: float = 0.0
+    next_checkpoint: float = 0.0
+
+    @classmethod
+    def fresh(cls, budget: Any) -> "Progress":
+        return cls(next_log=budget.log_every_seconds, next_eval=budget.eval_every_seconds,
+                   next_checkpoint=budget.checkpoint_every_seconds)
+
+    def state_dict(self) -> dict:
+        return asdict(self)
+
+
+def budget_spent(clock: TrainingClock, progress: Progress, budget: Any) -> bool:
+    if budget.max_updates is not None and progress.updates >= budget.max_updates:
+        return True
+    return clock.train_seconds >= budget.train_seconds
+
+
+def next_mark(now: float, every: float) -> float:
+    """The first multiple of `every` after `now`: a slow step never bunches events together."""
+    return (math.floor(now / every) + 1) * every
+
+
+@dataclass
+class LossWindow:
+    """Token-weighted mean training loss since the last train record."""
+
+    loss_sum: float = 0.0
+    tokens: int = 0
+    updates: int = 0
+
+    def add(self, loss: float, tokens: int) -> None:
+        self.loss_sum += loss * tokens
+        self.tokens += tokens
+        self.updates += 1
+
+    def pop(self) -> dict:
+        mean = self.loss_sum / max(self.tokens, 1)
+        values = {"loss": mean, "ppl": math.exp(min(mean, 50.0)), "window_updates": self.updates}
+        self.loss_sum, self.tokens, self.updates = 0.0, 0, 0
+        return values
+
+
+def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, budget: Any,
+                       emit: Callable[[str, dict], None], validate: Callable[[], None],
+                       save: Callable[[], None]) -> None:
+    """Train until `budget.train_seconds` of update time (or `budget.max_updates`) is spent."""
+    window = LossWindow()
+    while not budget_spent(clock, progress, budget):
+        with clock.training():
+            step = engine.train_step()
+        progress.updates += 1
+        progress.tokens += step.tokens
+        window.add(step.loss, step.tokens)
+        now = clock.train_seconds
+        if now >= progress.next_log:
+            emit("train", window.pop())
+            progress.next_log = next_mark(now, budget.log_every_seconds)
+            log_progress(clock, progress, budget)
+        if budget_spent(clock, progress, budget):
+            break  # the final validation follows the loop; no point in one more here
+        if now >= progress.next_eval:
+            progress.next_eval = next_mark(now, budget.eval_every_seconds)
+            validate()
+            save()  # after every validation, so a resumed run never repeats one
+            progress.next_checkpoint = next_mark(now, budget.checkpoint_every_seconds)
+        elif now >= progress.next_checkpoint:
+            progress.next_checkpoint = next_mark(now, budget.checkpoint_every_seconds)
+            save()
+
+
+def log_progress(clock: TrainingClock, progress: Progress, budget: Any) -> None:
+    left = max(budget.train_seconds - clock.train_seconds, 0.0)
+    bleu = "-" if progress.last_bleu is None else f"{progress.last_bleu:.2f}"
+    log.info("train %.1f/%.0fs (%.1fs left) | updates %d | tokens %d | last BLEU %s | wall %.1fs",
+             clock.train_seconds, budget.train_seconds, left, progress.updates, progress.tokens, bleu,
+             clock.wall_seconds)

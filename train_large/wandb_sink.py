@@ -1,0 +1,220 @@
+"""The W&B sink, and a reader for the offline runs it writes.
+
+Owns everything that touches Weights & Biases: `WandbSink` (one more sink behind the protocol in
+`train_large.sinks`), `resolve_mode`, and `read_offline_run`/`read_offline_history`, which parse
+the `.wandb` transaction log that an offline run leaves under `run_dir/wandb/` so tests can read
+the curve back as an oracle. This is the only module that imports wandb, and it does so lazily
+inside functions, so importing it costs nothing and works where wandb is missing. Must not import
+fairseq or torch.
+"""
+from __future__ import annotations
+
+import json
+import numbers
+import os
+import struct
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODES = ("auto", "online", "offline", "disabled")
+TOP_LEVEL_KEYS = ("train_seconds", "wall_seconds", "updates", "tokens")  # logged without a split prefix
+SPLITS = ("train", "valid", "test")
+
+
+def resolve_mode(mode: str, environ: Mapping[str, str]) -> str:
+    """Turns the configured mode into one wandb accepts: "auto" is online iff WANDB_API_KEY is set.
+
+    Raises:
+        ValueError: if `mode` is not one of MODES.
+    """
+    if mode not in MODES:
+        raise ValueError(f"wandb mode {mode!r} is not one of {MODES}")
+    if mode == "auto":
+        return "online" if environ.get("WANDB_API_KEY") else "offline"
+    return mode
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+class WandbSink:
+    """Sends each record to a W&B run whose x-axis is `train_seconds`; step is `updates`."""
+
+    def __init__(self, *, run_dir: Path, run_id: str, name: str, group: str, job_type: str,
+                 project: str, entity: str | None, mode: str, tags: list[str], config: dict) -> None:
+        import wandb
+
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.mode = resolve_mode(mode, os.environ)
+        # Only the curve matters here, so everything wandb probes or captures besides it is off:
+        # offline init+finish went from 57-80 ms to 15 ms per run (after the first run in a process,
+        # which starts wandb-core: about 0.5-0.8 s either way), and no system-metrics sampler runs.
+        settings = wandb.Settings(
+            console="off",  # the job's own log already holds stdout
+            save_code=False,
+            disable_code=True,
+            disable_git=True,
+            x_save_requirements=False,
+            x_disable_stats=True,
+            x_disable_meta=True,  # nvidia-smi, host and git probing at init
+            x_disable_machine_info=True,
+            init_timeout=120.0,  # seconds (default 90); a burst of array jobs can make the server slow
+            quiet=True,
+        )
+        # "create_new" lets tests and Hydra multirun open one run after another in one process
+        # without touching other runs; each sink finishes its own run in close().
+        self._run = wandb.init(
+            project=project, entity=entity, id=run_id, resume="allow", name=name, group=group,
+            job_type=job_type, tags=list(tags), config=dict(config), dir=str(run_dir),
+            mode=self.mode, reinit="create_new", settings=settings,
+        )
+        self._run.define_metric("train_seconds")
+        for split in SPLITS:
+            self._run.define_metric(f"{split}/*", step_metric="train_seconds")
+        for key in ("wall_seconds", "updates", "tokens"):
+            self._run.define_metric(key, step_metric="train_seconds")
+        self._last_step = -1
+        self._texts: dict[str, str] = {}
+
+    def log(self, record: dict) -> None:
+        kind = record.get("kind", "train")
+        metrics: dict[str, float] = {}
+        for key, value in record.items():
+            if key == "kind":
+                continue
+            name = key if key in TOP_LEVEL_KEYS else f"{kind}/{key}"
+            if _is_number(value):
+                metrics[name] = value
+            elif isinstance(value, str) and self._texts.get(name) != value:
+                self._texts[name] = value  # e.g. the sacrebleu signature: one value per run, not a curve
+                self._run.summary[name] = value
+        if not metrics:
+            return
+        # The W&B step is `updates`; records at the same update (train, then valid) share one row.
+        # W&B drops a step below the last one, and a log without a step merges into the open row
+        # (overwriting its train_seconds), so a step that goes back gets a fresh row after the last.
+        updates = record.get("updates")
+        step = int(updates) if _is_number(updates) else self._last_step + 1
+        self._last_step = step if step >= self._last_step else self._last_step + 1
+        self._run.log(metrics, step=self._last_step)
+
+    def summary(self, values: dict) -> None:
+        self._run.summary.update(dict(values))
+
+    def close(self) -> None:
+        if self._run is not None:
+            run, self._run = self._run, None
+            run.finish()
+
+
+# The `.wandb` file is a LevelDB-style log: a 7-byte file header, then 32 KiB blocks of chunks,
+# each with a 7-byte header (CRC-32 of type+data, little-endian length, type). wandb 0.31 reads
+# it only in Go (wandb-core), so this is a small Python reader for the same format.
+_BLOCK_BYTES = 32 * 1024
+_HEADER = struct.Struct("<IHB")
+_FILE_HEADER = struct.Struct("<4sHB")
+_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
+
+
+def scan_wandb_file(path: Path) -> Iterator[bytes]:
+    """Yields each serialized `Record` in a `.wandb` file; a torn tail (killed writer) ends the scan.
+
+    Raises:
+        ValueError: if the file does not start with the W&B header or a chunk fails its checksum.
+    """
+    data = Path(path).read_bytes()
+    ident, magic, _version = _FILE_HEADER.unpack_from(data, 0)
+    if ident != b":W&B" or magic != 0xBEE1:
+        raise ValueError(f"{path} is not a W&B transaction log")
+    pos, pending = _FILE_HEADER.size, b""
+    while pos + _HEADER.size <= len(data):
+        left_in_block = _BLOCK_BYTES - pos % _BLOCK_BYTES
+        if left_in_block < _HEADER.size:  # the writer pads a block tail too short for a header
+            pos += left_in_block
+            continue
+        checksum, length, kind = _HEADER.unpack_from(data, pos)
+        chunk = data[pos + _HEADER.size:pos + _HEADER.size + length]
+        pos += _HEADER.size + length
+        if kind == 0 and length == 0:
+            continue
+        if len(chunk) < length:
+            return
+        if zlib.crc32(chunk, zlib.crc32(bytes([kind]))) != checksum:
+            raise ValueError(f"{path}: bad checksum at byte {pos - length - _HEADER.size}")
+        pending = chunk if kind in (_FULL, _FIRST) else pending + chunk
+        if kind in (_FULL, _LAST):
+            yield pending
+            pending = b""
+
+
+def _item_key(item: Any) -> str:
+    return item.key or ".".join(item.nested_key)
+
+
+def _item_value(item: Any) -> Any:
+    if item.value_json or "value" not in item.DESCRIPTOR.oneofs_by_name:
+        return json.loads(item.value_json or "null")
+    typed = item.WhichOneof("value")  # history written with x_history_value_encoding="typed"
+    if typed in (None, "none"):
+        return None
+    return json.loads(item.json) if typed == "json" else getattr(item, typed)
+
+
+@dataclass
+class OfflineRun:
+    """What an offline run recorded: its identity, config, history rows and final summary."""
+
+    id: str = ""
+    name: str = ""
+    group: str = ""
+    job_type: str = ""
+    project: str = ""
+    tags: list[str] = field(default_factory=list)
+    config: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+
+
+def read_offline_run(run_dir: Path) -> OfflineRun:
+    """Reads every offline run under `run_dir/wandb/`, oldest first, as one run.
+
+    A resumed run leaves one `offline-run-<time>-<id>` folder per process, so the history is their
+    concatenation and identity comes from the first.
+
+    Raises:
+        FileNotFoundError: if there is no offline run under `run_dir/wandb/`.
+    """
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    paths = sorted(Path(run_dir, "wandb").glob("offline-run-*/run-*.wandb"))
+    if not paths:
+        raise FileNotFoundError(f"no offline W&B run under {Path(run_dir, 'wandb')}")
+    run = OfflineRun()
+    for path in paths:
+        for raw in scan_wandb_file(path):
+            record = pb.Record()
+            record.ParseFromString(raw)
+            kind = record.WhichOneof("record_type")
+            if kind == "run" and not run.id:
+                r = record.run
+                run.id, run.name, run.group = r.run_id, r.display_name, r.run_group
+                run.job_type, run.project, run.tags = r.job_type, r.project, list(r.tags)
+                run.config.update({_item_key(i): _item_value(i) for i in r.config.update})
+            elif kind == "config":
+                run.config.update({_item_key(i): _item_value(i) for i in record.config.update})
+            elif kind == "history":
+                run.history.append({_item_key(i): _item_value(i) for i in record.history.item})
+            elif kind == "summary":
+                run.summary.update({_item_key(i): _item_value(i) for i in record.summary.update})
+    run.config.pop("_wandb", None)
+    return run
+
+
+def read_offline_history(run_dir: Path) -> list[dict]:
+    """The history rows of the offline run under `run_dir/wandb/`, in logging order."""
+    return read_offline_run(run_dir).history
