@@ -74,6 +74,7 @@ def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, bu
                        save: Callable[[], None]) -> None:
     """Train until `budget.train_seconds` of update time (or `budget.max_updates`) is spent."""
     window = LossWindow()
+    printer = ProgressPrinter()
     while not budget_spent(clock, progress, budget):
         with clock.training():
             step = engine.train_step()
@@ -82,9 +83,9 @@ def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, bu
         window.add(step.loss, step.tokens)
         now = clock.train_seconds
         if now >= progress.next_log:
-            emit("train", window.pop())
+            emit("train", {**window.pop(), "lr": engine.learning_rate})
             progress.next_log = next_mark(now, budget.log_every_seconds)
-            log_progress(clock, progress, budget)
+            printer.maybe_print(clock, progress, budget)
         if budget_spent(clock, progress, budget):
             break  # the final validation follows the loop; no point in one more here
         if now >= progress.next_eval:
@@ -97,9 +98,19 @@ def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, bu
             save()
 
 
-def log_progress(clock: TrainingClock, progress: Progress, budget: Any) -> None:
-    left = max(budget.train_seconds - clock.train_seconds, 0.0)
-    bleu = "-" if progress.last_bleu is None else f"{progress.last_bleu:.2f}"
-    log.info("train %.1f/%.0fs (%.1fs left) | updates %d | tokens %d | last BLEU %s | wall %.1fs",
-             clock.train_seconds, budget.train_seconds, left, progress.updates, progress.tokens, bleu,
-             clock.wall_seconds)
+class ProgressPrinter:
+    """One progress line at most every `every` wall seconds: readable in a terminal and a SLURM log."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every = every
+        self._last: float | None = None
+
+    def maybe_print(self, clock: TrainingClock, progress: Progress, budget: Any) -> None:
+        if self._last is not None and clock.wall_seconds - self._last < self.every:
+            return
+        self._last = clock.wall_seconds
+        left = max(budget.train_seconds - clock.train_seconds, 0.0)
+        bleu = "-" if progress.last_bleu is None else f"{progress.last_bleu:.2f}"
+        log.info("train %.1f/%.0fs (%.1fs left) | updates %d | tokens %d | last BLEU %s | wall %.1fs",
+                 clock.train_seconds, budget.train_seconds, left, progress.updates, progress.tokens, bleu,
+                 clock.wall_seconds)

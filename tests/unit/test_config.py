@@ -34,7 +34,7 @@ def test_eval_interval_follows_the_budget():
 
 
 def test_toy_task_selects_the_toy_optimizer_unless_the_user_chooses():
-    assert compose_train([]).optim.warmup_updates == 200
+    assert compose_train([]).optim.warmup_updates == 100
     assert compose_train(["optim=adam"]).optim.warmup_updates == 4000
 
 

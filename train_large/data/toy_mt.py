@@ -12,61 +12,51 @@ from __future__ import annotations
 import random
 from itertools import islice
 from pathlib import Path
-from typing import Iterator, NamedTuple, Optional
+from typing import Callable, Iterator, NamedTuple, Optional
 
 # "english french gender"; "english/plural" overrides an English plural the rules get wrong.
 _NOUN_TEXT = """
-cat chat m, dog chien m, horse cheval m, bird oiseau m, fish/fish poisson m, mouse/mice souris f,
-cow vache f, goat chèvre f, rabbit lapin m, fox renard m, bear ours m, lion lion m, tiger tigre m,
-snake serpent m, duck canard m, frog grenouille f, bee abeille f, spider araignée f, hen poule f,
-pig cochon m, monkey singe m, owl chouette f, turtle tortue f, whale baleine f,
+cat chat m, dog chien m, horse cheval m, bird oiseau m, fish/fish poisson m, mouse/mice souris f, cow vache f,
+goat chèvre f, rabbit lapin m, fox renard m, bear ours m, lion lion m, tiger tigre m, snake serpent m,
+duck canard m, frog grenouille f, bee abeille f, spider araignée f, hen poule f, pig cochon m, monkey singe m,
 man/men homme m, woman/women femme f, child/children enfant m, boy garçon m, girl fille f,
-teacher professeur m, student étudiante f, doctor médecin m, farmer fermier m, king roi m,
-queen reine f, baker boulangère f, soldier soldat m, nurse infirmière f, lawyer avocat m,
-neighbor voisine f, friend ami m, brother frère m, sister soeur f, mother mère f, father père m,
-uncle oncle m, aunt tante f, cook cuisinier m, painter peintre m, singer chanteuse f,
-thief/thieves voleur m, guard gardienne f, sailor marin m, judge juge m,
-house maison f, car voiture f, book livre m, table table f, chair chaise f, door porte f,
-window fenêtre f, key clé f, box boîte f, bottle bouteille f, cup tasse f, knife/knives couteau m,
-bed lit m, lamp lampe f, clock horloge f, letter lettre f, newspaper journal m, picture tableau m,
-song chanson f, ball balle f, bicycle vélo m, boat bateau m, train train m, truck camion m,
-plane avion m, bag sac m, hat chapeau m, shoe chaussure f, shirt chemise f, dress robe f,
-coat manteau m, ring bague f, flower fleur f, tree arbre m, apple pomme f, cake gâteau m,
-egg oeuf m, pencil crayon m, pen stylo m, computer ordinateur m, phone téléphone m,
-stone pierre f, guitar guitare f, gift cadeau m, toy jouet m,
-garden jardin m, kitchen cuisine f, school école f, church église f, street rue f,
-river rivière f, forest forêt f, bridge pont m, castle château m, village village m, city ville f,
-farm ferme f, shop boutique f, market marché m, station gare f, beach plage f,
-mountain montagne f, lake lac m, field champ m, island île f, park parc m, library bibliothèque f,
-hospital hôpital m, office bureau m, room chambre f, tower tour f, road route f, hill colline f,
-wall mur m, roof toit m
+teacher professeur m, student étudiante f, doctor médecin m, farmer fermier m, king roi m, queen reine f,
+baker boulangère f, soldier soldat m, nurse infirmière f, lawyer avocat m, neighbor voisine f, friend ami m,
+brother frère m, sister soeur f, mother mère f, father père m, uncle oncle m, aunt tante f, cook cuisinier m,
+painter peintre m, singer chanteuse f, thief/thieves voleur m, guard gardienne f, house maison f,
+car voiture f, book livre m, table table f, chair chaise f, door porte f, window fenêtre f, key clé f,
+box boîte f, bottle bouteille f, cup tasse f, knife/knives couteau m, bed lit m, lamp lampe f,
+clock horloge f, letter lettre f, newspaper journal m, picture tableau m, song chanson f, ball balle f,
+bicycle vélo m, boat bateau m, train train m, truck camion m, plane avion m, bag sac m, hat chapeau m,
+shoe chaussure f, shirt chemise f, dress robe f, coat manteau m, ring bague f, flower fleur f, tree arbre m,
+apple pomme f, cake gâteau m, egg oeuf m, pencil crayon m, pen stylo m, computer ordinateur m,
+phone téléphone m, gift cadeau m, toy jouet m, garden jardin m, kitchen cuisine f, school école f,
+church église f, street rue f, river rivière f, forest forêt f, bridge pont m, castle château m,
+village village m, city ville f, farm ferme f, shop boutique f, market marché m, station gare f,
+beach plage f, mountain montagne f, lake lac m, field champ m, island île f, park parc m,
+library bibliothèque f, hospital hôpital m, office bureau m, room chambre f, road route f, wall mur m,
+roof toit m
 """
 # "english french_masc[/french_fem]"; a leading "*" marks the few French adjectives that precede.
 _ADJ_TEXT = """
-red rouge, blue bleu, green vert, black noir, white blanc/blanche, yellow jaune, grey gris,
-brown brun, *big grand, *small petit, *old vieux/vieille, *young jeune, *beautiful beau/belle,
-*new nouveau/nouvelle, *good bon/bonne, *bad mauvais, *long long/longue, happy heureux/heureuse,
-sad triste, angry fâché, tired fatigué, rich riche, poor pauvre, clean propre, dirty sale,
-heavy lourd, light léger/légère, hot chaud, cold froid, quiet calme, noisy bruyant, strong fort,
-weak faible, fast rapide, slow lent, strange étrange, famous célèbre, lazy paresseux/paresseuse,
-brave courageux/courageuse, clever intelligent, funny drôle, empty vide, full plein, round rond,
-soft doux/douce, dry sec/sèche, expensive cher/chère
+red rouge, blue bleu, green vert, black noir, white blanc/blanche, yellow jaune, grey gris, brown brun,
+*big grand, *small petit, *old vieux/vieille, *young jeune, *beautiful beau/belle, *new nouveau/nouvelle,
+*good bon/bonne, *bad mauvais, *long long/longue, happy heureux/heureuse, sad triste, angry fâché,
+tired fatigué, rich riche, poor pauvre, clean propre, dirty sale, heavy lourd, light léger/légère, hot chaud,
+cold froid, strong fort, fast rapide, slow lent, strange étrange, famous célèbre, lazy paresseux/paresseuse,
+brave courageux/courageuse, clever intelligent, empty vide, full plein, expensive cher/chère
 """
 # "english[/past] french_infinitive"; every French verb is a regular -er verb.
 _TRANSITIVE_TEXT = """
-watch regarder, like aimer, love adorer, help aider, visit visiter, wash laver, brush brosser,
-carry porter, push pousser, pull tirer, touch toucher, hit/hit frapper, kiss embrasser,
-greet saluer, chase chasser, hate détester, admire admirer, guard garder, find/found trouver,
-search fouiller, borrow emprunter, steal/stole voler, cook cuisiner, order commander,
-accept accepter, refuse refuser, save sauver, attack attaquer, count compter, fix réparer,
-close fermer, draw/drew dessiner, thank remercier, forget/forgot oublier, invite inviter,
-catch/caught attraper, bring/brought apporter, meet/met rencontrer, show montrer, hide/hid cacher,
-study étudier, examine examiner
+watch regarder, like aimer, love adorer, help aider, visit visiter, wash laver, carry porter, push pousser,
+pull tirer, touch toucher, hit/hit frapper, kiss embrasser, greet saluer, chase chasser, hate détester,
+admire admirer, find/found trouver, search fouiller, steal/stole voler, cook cuisiner, save sauver,
+attack attaquer, fix réparer, draw/drew dessiner, forget/forgot oublier, catch/caught attraper,
+bring/brought apporter, meet/met rencontrer, show montrer, hide/hid cacher
 """
 _INTRANSITIVE_TEXT = """
-walk marcher, dance danser, sing/sang chanter, work travailler, jump sauter, laugh rigoler,
-cry pleurer, shout crier, play jouer, talk parler, wait patienter, dream rêver, cough tousser,
-whistle siffler, hesitate hésiter
+walk marcher, dance danser, sing/sang chanter, work travailler, jump sauter, laugh rigoler, cry pleurer,
+shout crier, play jouer, talk parler
 """
 _NAMES = (("John", "Jean"), ("Mary", "Marie"), ("Peter", "Pierre"), ("James", "Jacques"),
           ("Michael", "Michel"), ("Stephen", "Étienne"), ("Helen", "Hélène"), ("Joan", "Jeanne"),
@@ -96,29 +86,19 @@ _MIN_WORDS, _MAX_WORDS = 4, 25
 Words = list[str]
 
 
-class _Noun(NamedTuple):
-    en: str
-    en_plural: str
-    fr: str
-    feminine: bool
-
-
-class _Adj(NamedTuple):
-    en: str
-    fr_masc: str
-    fr_fem: str
-    prenominal: bool
-
-
-class _Verb(NamedTuple):
-    en: str
-    en_third: str
-    en_past: str
-    fr: str
+_Noun = NamedTuple("_Noun", [("en", str), ("en_plural", str), ("fr", str), ("feminine", bool)])
+_Adj = NamedTuple("_Adj", [("en", str), ("fr_masc", str), ("fr_fem", str), ("prenominal", bool)])
+_Verb = NamedTuple("_Verb", [("en", str), ("en_past", str), ("fr", str)])
 
 
 def _entries(text: str) -> list[tuple[str, ...]]:
     return [tuple(item.split()) for item in text.replace("\n", " ").split(",") if item.strip()]
+
+
+def _forms(field: str, derive: Callable[[str], str]) -> tuple[str, str]:
+    """"base/other" gives both forms; a bare "base" derives the other by rule."""
+    base, _, other = field.partition("/")
+    return base, other or derive(base)
 
 
 def _en_suffix_s(word: str) -> str:
@@ -137,6 +117,10 @@ def _en_past(word: str) -> str:
     return word + "ed"
 
 
+def _fr_feminine(word: str) -> str:
+    return word if word.endswith("e") else word + "e"
+
+
 def _fr_plural(word: str) -> str:
     if word.endswith(("s", "x", "z")):
         return word
@@ -145,33 +129,11 @@ def _fr_plural(word: str) -> str:
     return word[:-2] + "aux" if word.endswith("al") else word + "s"
 
 
-def _parse_nouns() -> tuple[_Noun, ...]:
-    nouns = []
-    for en, fr, gender in _entries(_NOUN_TEXT):
-        singular, _, plural = en.partition("/")
-        nouns.append(_Noun(singular, plural or _en_suffix_s(singular), fr, gender == "f"))
-    return tuple(nouns)
-
-
-def _parse_adjs() -> tuple[_Adj, ...]:
-    adjs = []
-    for en, fr in _entries(_ADJ_TEXT):
-        masc, _, fem = fr.partition("/")
-        fem = fem or (masc if masc.endswith("e") else masc + "e")
-        adjs.append(_Adj(en.lstrip("*"), masc, fem, en.startswith("*")))
-    return tuple(adjs)
-
-
-def _parse_verbs(text: str) -> tuple[_Verb, ...]:
-    verbs = []
-    for en, fr in _entries(text):
-        base, _, past = en.partition("/")
-        verbs.append(_Verb(base, _en_suffix_s(base), past or _en_past(base), fr))
-    return tuple(verbs)
-
-
-_NOUNS, _ADJS = _parse_nouns(), _parse_adjs()
-_TRANSITIVE, _INTRANSITIVE = _parse_verbs(_TRANSITIVE_TEXT), _parse_verbs(_INTRANSITIVE_TEXT)
+_NOUNS = tuple(_Noun(*_forms(en, _en_suffix_s), fr, gender == "f") for en, fr, gender in _entries(_NOUN_TEXT))
+_ADJS = tuple(_Adj(en.lstrip("*"), *_forms(fr, _fr_feminine), en.startswith("*"))
+              for en, fr in _entries(_ADJ_TEXT))
+_TRANSITIVE = tuple(_Verb(*_forms(en, _en_past), fr) for en, fr in _entries(_TRANSITIVE_TEXT))
+_INTRANSITIVE = tuple(_Verb(*_forms(en, _en_past), fr) for en, fr in _entries(_INTRANSITIVE_TEXT))
 
 
 def _fr_adj(adj: _Adj, feminine: bool, plural: bool) -> str:
@@ -189,7 +151,7 @@ def _en_verb(verb: _Verb, tense: int, person: int, neg: bool, question: bool) ->
         return None, [aux, "not", verb.en]
     if tense == 2:
         return None, ["will", verb.en]
-    return None, [verb.en_past if tense == 1 else (verb.en_third if third else verb.en)]
+    return None, [verb.en_past if tense == 1 else (_en_suffix_s(verb.en) if third else verb.en)]
 
 
 def _fr_verb(inf: str, tense: int, person: int, neg: bool, clitic: Optional[str],
@@ -365,7 +327,7 @@ def write_toy_corpus(raw_dir: Path, *, seed: int = 0, train: int = 40_000, valid
         raise ValueError(f"split sizes must be >= 0, got train={train} valid={valid} test={test}")
     if source_lang == target_lang:
         raise ValueError(f"source and target language must differ, both are {source_lang!r}")
-    stream, held_out = _pair_stream(seed), set()
+    stream, held_out = _pair_stream(seed), set[str]()
     splits: dict[str, list[tuple[str, str]]] = {}
     # Held-out splits are drawn first so they do not change when only the train size changes.
     for name, size in (("valid", valid), ("test", test)):

@@ -1,0 +1,161 @@
+"""Tiny end-to-end runs of the real `tlc-train` CLI on CPU, with the metrics log as the oracle."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import compose_train, subprocess_env
+from train_large.checkpoint import checkpoint_path, load_checkpoint
+from train_large.data.datasets import ensure_dataset
+from train_large.rundir import read_records
+from train_large.wandb_sink import read_offline_history
+
+pytestmark = pytest.mark.e2e
+
+TLC_TRAIN = str(Path(sys.executable).parent / "tlc-train")
+TINY = ["model.width=64", "model.depth=2", "task.eval.bleu_sentences=100"]
+BASE_KEYS = {"kind", "train_seconds", "wall_seconds", "updates", "tokens"}
+
+
+@pytest.fixture(scope="session")
+def toy_root(tmp_path_factory) -> Path:
+    """One generated toy dataset shared by every run in this module (as a data root is in real use)."""
+    root = tmp_path_factory.mktemp("toy")
+    ensure_dataset(compose_train([f"paths.data_root={root / 'data'}"]).task)
+    return root
+
+
+def tlc_train(root: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([TLC_TRAIN, *args], env=subprocess_env(root), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def only_run_dir(root: Path, experiment: str) -> Path:
+    (run_dir,) = [p.parent for p in (root / "runs" / experiment).glob("*/.hydra")]
+    return run_dir
+
+
+def kinds(records: list[dict], kind: str) -> list[dict]:
+    return [r for r in records if r["kind"] == kind]
+
+
+@pytest.fixture(scope="module")
+def finished_run(toy_root):
+    args = ["experiment=e2e", *TINY, "budget.train_seconds=24", "budget.eval_every_seconds=4"]
+    proc = tlc_train(toy_root, *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return args, only_run_dir(toy_root, "e2e")
+
+
+def test_records_are_well_formed_and_bleu_rises(finished_run):
+    _, run_dir = finished_run
+    records = read_records(run_dir / "metrics.jsonl")
+    for record in records:
+        assert BASE_KEYS <= record.keys()
+    for record in kinds(records, "valid") + kinds(records, "test"):
+        assert {"loss", "ppl", "bleu", "sacrebleu_signature", "eval_seconds", "bleu_seconds"} <= record.keys()
+        assert record["sacrebleu_signature"].startswith("nrefs:1")
+    seconds = [r["train_seconds"] for r in records]
+    assert seconds == sorted(seconds)
+    valid = kinds(records, "valid")
+    assert len(valid) == 6  # at 4, 8, 12, 16, 20 s, then the final one at 24 s
+    assert valid[-1]["bleu"] > valid[0]["bleu"] + 1.0
+    assert valid[-1]["ppl"] < valid[0]["ppl"] / 2
+    assert len(kinds(records, "test")) == 1 and kinds(records, "test")[0]["bleu_sentences"] == 1000
+
+
+def test_training_clock_stops_at_the_budget_and_excludes_eval_time(finished_run):
+    _, run_dir = finished_run
+    records = read_records(run_dir / "metrics.jsonl")
+    result = json.loads((run_dir / "result.json").read_text())
+    assert 24.0 <= result["train_seconds"] < 26.0
+    eval_time = sum(r["eval_seconds"] + r["bleu_seconds"] for r in kinds(records, "valid"))
+    assert records[-1]["wall_seconds"] > result["train_seconds"] + eval_time
+    assert result["status"] == "complete" and result["params"] > 0
+    assert result["config"]["model"]["width"] == 64
+    assert load_checkpoint(checkpoint_path(run_dir, "best.pt"))["metrics"]["bleu"] == result["best_valid_bleu"]
+
+
+def test_wandb_offline_history_holds_train_seconds_and_bleu(finished_run):
+    _, run_dir = finished_run
+    valid = kinds(read_records(run_dir / "metrics.jsonl"), "valid")
+    history = [row for row in read_offline_history(run_dir) if "valid/bleu" in row]
+    assert [round(row["train_seconds"], 3) for row in history] == [round(r["train_seconds"], 3) for r in valid]
+    assert [row["valid/bleu"] for row in history] == pytest.approx([r["bleu"] for r in valid])
+
+
+def test_finished_run_is_skipped(finished_run, toy_root):
+    args, run_dir = finished_run
+    before = (run_dir / "metrics.jsonl").read_bytes()
+    wandb_runs = sorted((run_dir / "wandb").glob("offline-run-*"))
+    proc = tlc_train(toy_root, *args)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "run already complete" in proc.stdout + proc.stderr
+    assert '"bleu"' in proc.stdout
+    assert (run_dir / "metrics.jsonl").read_bytes() == before
+    assert sorted((run_dir / "wandb").glob("offline-run-*")) == wandb_runs
+
+
+def wait_for(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        time.sleep(0.2)
+
+
+def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(toy_root):
+    args = ["experiment=resume", *TINY, "budget.train_seconds=20", "budget.eval_every_seconds=4",
+            "budget.checkpoint_every_seconds=2", "logger=none"]
+    proc = subprocess.Popen([TLC_TRAIN, *args], env=subprocess_env(toy_root), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    metrics = toy_root / "runs" / "resume"
+
+    def two_validations_done() -> bool:
+        files = list(metrics.glob("*/metrics.jsonl"))
+        return bool(files) and len(kinds(read_records(files[0]), "valid")) >= 2
+
+    try:
+        wait_for(two_validations_done, timeout=120)
+        time.sleep(1.3)  # mid-way between checkpoints: some records must be dropped and redone
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    run_dir = only_run_dir(toy_root, "resume")
+    assert not (run_dir / "result.json").exists()
+
+    resumed = tlc_train(toy_root, *args)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stdout + resumed.stderr
+    records = read_records(run_dir / "metrics.jsonl")
+    valid = kinds(records, "valid")
+    assert [round(r["train_seconds"]) // 4 for r in valid[:-1]] == [1, 2, 3, 4]  # no gap, no repeat
+    assert 20.0 <= valid[-1]["train_seconds"] < 22.0
+    updates = [r["updates"] for r in kinds(records, "train")]
+    assert updates == sorted(set(updates))
+    assert len(kinds(records, "test")) == 1
+    assert load_checkpoint(checkpoint_path(run_dir))["progress"]["records"] <= len(records)
+
+
+def test_multirun_gives_one_directory_per_override_set(toy_root):
+    proc = tlc_train(toy_root, "-m", "experiment=sweep", "model.width=32,64", "model.depth=1",
+                     "budget.max_updates=15", "task.eval.bleu_sentences=20", "logger=none")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = sorted((toy_root / "runs" / "sweep").glob("*/result.json"))
+    names = [p.parent.name for p in results]
+    assert names == [f"budget.max_updates=15,model.depth=1,model.width={w},task.eval.bleu_sentences=20"
+                     for w in (32, 64)]
+    widths = [json.loads(p.read_text())["config"]["model"]["width"] for p in results]
+    assert widths == [32, 64]
+    assert all(json.loads(p.read_text())["updates"] == 15 for p in results)
+    # the same overrides as a single run land in the same directory, which is already complete
+    again = tlc_train(toy_root, "experiment=sweep", "model.width=64", "model.depth=1",
+                      "budget.max_updates=15", "task.eval.bleu_sentences=20", "logger=none")
+    assert "run already complete" in again.stdout + again.stderr

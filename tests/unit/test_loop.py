@@ -1,0 +1,105 @@
+"""The loop's schedule, driven by a fake engine on a fake clock (no fairseq)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from train_large.clock import TrainingClock
+from train_large.loop import Progress, next_mark, train_until_budget
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class Step:
+    loss: float
+    tokens: int
+    sentences: int = 1
+
+
+class FakeEngine:
+    learning_rate = 1e-3
+
+    def __init__(self, time: FakeTime, step_seconds: float) -> None:
+        self.time, self.step_seconds = time, step_seconds
+
+    def train_step(self) -> Step:
+        self.time.t += self.step_seconds
+        return Step(loss=2.0, tokens=100)
+
+
+@dataclass
+class Budget:
+    train_seconds: float = 10.0
+    eval_every_seconds: float = 2.0
+    checkpoint_every_seconds: float = 3.0
+    log_every_seconds: float = 1.0
+    max_updates: int | None = None
+
+
+def run_loop(budget: Budget, step_seconds: float = 0.25, eval_seconds: float = 7.0):
+    time = FakeTime()
+    clock = TrainingClock(now=time)
+    events: list[tuple[str, float]] = []
+
+    def emit(kind, metrics):
+        events.append((kind, clock.train_seconds))
+
+    def validate():
+        with clock.timed("eval"):
+            time.t += eval_seconds
+        events.append(("validate", clock.train_seconds))
+
+    def save():
+        events.append(("save", clock.train_seconds))
+
+    progress = Progress.fresh(budget)
+    train_until_budget(FakeEngine(time, step_seconds), clock, progress, budget, emit, validate, save)
+    return clock, progress, events
+
+
+def test_training_stops_at_the_budget_and_eval_time_is_not_charged():
+    clock, progress, events = run_loop(Budget())
+    assert clock.train_seconds == pytest.approx(10.0)
+    assert progress.updates == 40
+    validations = [t for kind, t in events if kind == "validate"]
+    assert validations == pytest.approx([2.0, 4.0, 6.0, 8.0])  # the final one follows the loop
+    assert clock.wall_seconds == pytest.approx(10.0 + 4 * 7.0)
+
+
+def test_every_validation_is_followed_by_a_checkpoint():
+    _, _, events = run_loop(Budget())
+    kinds = [kind for kind, _ in events]
+    for i, kind in enumerate(kinds):
+        if kind == "validate":
+            assert kinds[i + 1] == "save"
+
+
+def test_checkpoints_between_validations_when_they_are_rare():
+    _, _, events = run_loop(Budget(eval_every_seconds=100.0, checkpoint_every_seconds=3.0))
+    assert [t for kind, t in events if kind == "save"] == pytest.approx([3.0, 6.0, 9.0])
+
+
+def test_train_records_come_at_the_log_interval():
+    _, _, events = run_loop(Budget())
+    assert len([1 for kind, _ in events if kind == "train"]) == 10
+
+
+def test_max_updates_stops_before_the_time_budget():
+    clock, progress, _ = run_loop(Budget(max_updates=7))
+    assert progress.updates == 7
+    assert clock.train_seconds == pytest.approx(1.75)
+
+
+def test_slow_step_does_not_bunch_validations():
+    assert next_mark(5.9, 2.0) == 6.0
+    assert next_mark(6.0, 2.0) == 8.0
+    _, _, events = run_loop(Budget(train_seconds=10.0, eval_every_seconds=2.0), step_seconds=4.5)
+    assert [t for kind, t in events if kind == "validate"] == pytest.approx([4.5, 9.0])

@@ -1,0 +1,349 @@
+"""Real-text preparation for translation: line-aligned raw text to a fairseq-binarized data dir.
+
+raw_dir/{split}.{lang} -> checked (every split, before any heavy work) -> normalised into
+data_dir/raw/ (these target files are the BLEU references) -> one joint unigram sentencepiece
+model trained on train source + target (data_dir/spm.model) -> pieces (data_dir/pieces/) ->
+one joint fairseq dictionary and binarized splits (data_dir/bin/) -> data_dir/prepared.json,
+written last and atomically. A data dir without prepared.json is incomplete and is prepared
+again from the start.
+
+Must not import fairseq: `train_large.engine.binarize` does the fairseq part.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import time
+import unicodedata
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import sentencepiece as spm
+from filelock import FileLock
+
+from train_large.rundir import atomic_write_json
+
+log = logging.getLogger(__name__)
+
+PREPARED_FILE = "prepared.json"
+# Sentencepiece threads (training and encoding). A constant, not the core count: the model is
+# byte-identical across runs only at the same thread count (measured on Tatoeba, 2 vs 4).
+SPM_THREADS = 4
+ENCODE_BATCH_LINES = 10_000  # lines per sentencepiece encode call
+
+# Curly quotes and the dash family come from the author's keyboard, not the language: one form
+# each lets the model learn one symbol. « » stay, they are French punctuation itself. The acute
+# accent is here because it is a common stand-in for the apostrophe (C´est).
+_PUNCTUATION = {
+    **dict.fromkeys("\u201c\u201d\u201e\u201f", '"'),  # “ ” „ ‟
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u00b4", "'"),  # ‘ ’ ‚ ‛ ´
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),  # hyphens, dashes, minus
+}
+# Invisible characters that carry nothing in running text: soft hyphen, zero-width space, word
+# joiner, byte-order mark, and C0/C1 controls other than whitespace (whitespace is collapsed).
+# Zero-width (non-)joiners stay: they change how Persian, Indic scripts and emoji read.
+_INVISIBLE = "\u00ad\u200b\u2060\ufeff" + "".join(
+    chr(code) for code in [*range(0x20), *range(0x7F, 0xA0)] if not chr(code).isspace()
+)
+_TRANSLATION = str.maketrans({**_PUNCTUATION, **dict.fromkeys(_INVISIBLE)})
+
+
+@dataclass
+class PreparedData:
+    """A prepared data dir; fairseq's `translation` task reads `bin_dir`."""
+
+    data_dir: Path
+    source_lang: str
+    target_lang: str
+    vocab_size: int  # entries of the joint fairseq dictionary: specials, pieces, padding to 8
+    lines: dict[str, int]  # sentence pairs per split
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.data_dir / "bin"
+
+    @property
+    def spm_model(self) -> Path:
+        return self.data_dir / "spm.model"
+
+    def reference(self, split: str) -> Path:
+        """The normalised target text of `split`: the BLEU reference."""
+        return self.data_dir / "raw" / f"{split}.{self.target_lang}"
+
+
+class PrepareError(ValueError):
+    """Bad input for preparation; the message is one line naming the file and what to do."""
+
+
+def normalize_line(text: str) -> str:
+    """NFKC, one form of quotes and dashes, no invisible characters, single spaces, stripped.
+
+    Case and accents are kept (NFKC composes `e` + combining acute into `é`).
+    """
+    # Translated before NFKC too: NFKC turns ´ into a space plus a combining accent.
+    text = unicodedata.normalize("NFKC", text.translate(_TRANSLATION)).translate(_TRANSLATION)
+    # str.split() splits on exactly the characters of fairseq's `\s+` tokenizer (checked over
+    # all code points), so no piece can later be split apart by fairseq.
+    return " ".join(text.split())
+
+
+def check_parallel(src: Path, tgt: Path) -> int:
+    """The number of sentence pairs in two line-aligned files.
+
+    Raises:
+        PrepareError: a file is missing, empty or not UTF-8, the line counts differ, or a line
+            is blank on either side.
+    """
+    src, tgt = Path(src), Path(tgt)
+    for path in (src, tgt):
+        if not path.is_file():
+            raise PrepareError(f"{path} does not exist; expected line-aligned files "
+                               f"{path.parent}/<split>.<lang>, one sentence per line")
+        if path.stat().st_size == 0:
+            raise PrepareError(f"{path} is empty; every split needs at least one sentence pair")
+    src_lines, src_blank = _scan(src)
+    tgt_lines, tgt_blank = _scan(tgt)
+    if src_lines != tgt_lines:
+        raise PrepareError(f"{src} has {src_lines} lines but {tgt} has {tgt_lines}; "
+                           "the files must be line-aligned, one sentence pair per line")
+    if src_blank is not None and src_blank == tgt_blank:
+        raise PrepareError(f"{src} and {tgt} line {src_blank} are both blank; "
+                           "remove that line from both files")
+    blanks = sorted((number, path, other) for number, path, other
+                    in ((src_blank, src, tgt), (tgt_blank, tgt, src)) if number is not None)
+    if blanks:
+        number, path, other = blanks[0]
+        raise PrepareError(f"{path} line {number} is blank but {other} line {number} is not; "
+                           "remove the pair from both files or fix the misalignment")
+    return src_lines
+
+
+def _scan(path: Path) -> tuple[int, int | None]:
+    """Line count and the number of the first blank line, or None."""
+    lines, first_blank = 0, None
+    for lines, line in _numbered_lines(path):
+        if first_blank is None and not line.strip():
+            first_blank = lines
+    return lines, first_blank
+
+
+def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(number, line) from 1; only newline ends a line, as for `wc -l`.
+
+    Raises:
+        PrepareError: a line is not valid UTF-8.
+    """
+    with path.open("rb") as data:
+        for number, raw in enumerate(data, start=1):
+            try:  # line by line, so the error names the right line
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise PrepareError(f"{path} line {number} is not valid UTF-8 ({err.reason}); "
+                                   "convert it with: iconv -f <its encoding> -t UTF-8") from err
+
+
+def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, target_lang: str,
+                        vocab_size: int = 8000, splits: Sequence[str] = ("train", "valid", "test"),
+                        max_train_sentences_for_spm: int = 2_000_000, seed: int = 0) -> PreparedData:
+    """Prepare `raw_dir`/{split}.{lang} into `data_dir` (layout in the module docstring).
+
+    vocab_size: sentencepiece pieces wanted; a small corpus may give fewer.
+    max_train_sentences_for_spm: train lines (source and target together) sampled for
+        sentencepiece training.
+
+    Raises:
+        PrepareError: bad input. The checks run first and find most of it before anything
+            is written.
+    """
+    raw_dir, data_dir = Path(raw_dir), Path(data_dir)
+    langs = (source_lang, target_lang)
+    if source_lang == target_lang:
+        raise PrepareError(f"source and target language are both {source_lang!r}; give two")
+    if "train" not in splits:
+        raise PrepareError(f"splits {list(splits)} lack 'train', which sentencepiece learns from")
+    started = time.perf_counter()
+    lines = {split: check_parallel(*(raw_dir / f"{split}.{lang}" for lang in langs))
+             for split in splits}
+    log.info("checked %s in %s: %s pairs (%.1f s)", "/".join(splits), raw_dir,
+             "/".join(map(str, lines.values())), time.perf_counter() - started)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(data_dir / ".prepare.lock")):
+        (data_dir / PREPARED_FILE).unlink(missing_ok=True)
+        step = time.perf_counter()
+        for split in splits:
+            _normalize_pair(*(raw_dir / f"{split}.{lang}" for lang in langs),
+                            *(data_dir / "raw" / f"{split}.{lang}" for lang in langs))
+        log.info("normalised %d files into %s (%.1f s)", 2 * len(splits), data_dir / "raw",
+                 time.perf_counter() - step)
+
+        step = time.perf_counter()
+        spm_pieces = _train_spm([data_dir / "raw" / f"train.{lang}" for lang in langs],
+                                data_dir / "spm", vocab_size=vocab_size,
+                                max_sentences=max_train_sentences_for_spm, seed=seed)
+        log.info("trained sentencepiece: %d pieces (%d asked) (%.1f s)", spm_pieces, vocab_size,
+                 time.perf_counter() - step)
+
+        dictionary_size = _encode_and_binarize(data_dir, langs, splits)
+        prepared = PreparedData(data_dir, source_lang, target_lang, dictionary_size, lines)
+        atomic_write_json(data_dir / PREPARED_FILE, {
+            "source_lang": source_lang, "target_lang": target_lang, "lines": lines,
+            "vocab_size": dictionary_size, "spm_vocab_size": spm_pieces,
+            "spm_vocab_size_asked": vocab_size,
+            "spm_model": "spm.model",  # relative to the data dir, so the dir can move
+            "raw_dir": str(raw_dir.resolve()), "seed": seed,
+        })
+    log.info("prepared %s in %.1f s", data_dir, time.perf_counter() - started)
+    return prepared
+
+
+def _encode_and_binarize(data_dir: Path, langs: tuple[str, str], splits: Sequence[str]) -> int:
+    """Pieces for every split, the joint dictionary from train, then bin/; returns its size."""
+    # Imported only now: fairseq takes ~4 s to import and logs to stderr, and bad input must
+    # be reported before that.
+    from train_large.engine import binarize
+
+    step = time.perf_counter()
+    processor = spm.SentencePieceProcessor(model_file=str(data_dir / "spm.model"))
+    for split in splits:
+        for lang in langs:
+            _write_pieces(processor, data_dir / "raw" / f"{split}.{lang}",
+                          data_dir / "pieces" / f"{split}.{lang}")
+    log.info("encoded %d files into %s (%.1f s)", 2 * len(splits), data_dir / "pieces",
+             time.perf_counter() - step)
+
+    step = time.perf_counter()
+    source_lang, target_lang = langs
+    bin_dir = data_dir / "bin"
+    dictionary_size = binarize.build_joint_dictionary(
+        [data_dir / "pieces" / f"train.{lang}" for lang in langs],
+        bin_dir / f"dict.{source_lang}.txt")
+    shutil.copyfile(bin_dir / f"dict.{source_lang}.txt", bin_dir / f"dict.{target_lang}.txt")
+    for split in splits:
+        for lang in langs:
+            binarize.binarize_split(data_dir / "pieces" / f"{split}.{lang}",
+                                    bin_dir / f"dict.{lang}.txt",
+                                    bin_dir / f"{split}.{source_lang}-{target_lang}.{lang}")
+    log.info("binarized %d files into %s, dictionary %d entries (%.1f s)", 2 * len(splits),
+             bin_dir, dictionary_size, time.perf_counter() - step)
+    return dictionary_size
+
+
+def _normalize_pair(src: Path, tgt: Path, src_out: Path, tgt_out: Path) -> None:
+    src_out.parent.mkdir(parents=True, exist_ok=True)
+    with src.open(encoding="utf-8", newline="\n") as src_in, \
+            tgt.open(encoding="utf-8", newline="\n") as tgt_in, \
+            src_out.open("w", encoding="utf-8") as src_file, \
+            tgt_out.open("w", encoding="utf-8") as tgt_file:
+        for number, (src_line, tgt_line) in enumerate(zip(src_in, tgt_in), start=1):
+            src_text, tgt_text = normalize_line(src_line), normalize_line(tgt_line)
+            for path, text, line in ((src, src_text, src_line), (tgt, tgt_text, tgt_line)):
+                if not text:
+                    original = line.rstrip("\n")
+                    raise PrepareError(f"{path} line {number} is empty after normalisation "
+                                       f"({original!r}); remove the pair from both files")
+            src_file.write(src_text + "\n")
+            tgt_file.write(tgt_text + "\n")
+
+
+def _train_spm(files: list[Path], prefix: Path, *, vocab_size: int, max_sentences: int,
+               seed: int) -> int:
+    """Train one unigram model on all `files` into `prefix`.model/.vocab; returns its size."""
+    # For whatever sentencepiece draws at random; with sentencepiece 0.2.3 the sample was the
+    # same for seeds 0 and 1, and runs with equal inputs gave byte-identical models.
+    spm.set_random_generator_seed(seed)
+    try:
+        spm.SentencePieceTrainer.train(
+            input=[str(path) for path in files], model_prefix=str(prefix), model_type="unigram",
+            vocab_size=vocab_size,
+            hard_vocab_limit=False,  # a small corpus gets fewer pieces instead of an error
+            character_coverage=1.0,  # every character of train text gets a piece, accents included
+            # normalize_line already ran; a second normalisation would make the decoded
+            # output differ from the references.
+            normalization_rule_name="identity",
+            input_sentence_size=max_sentences, shuffle_input_sentence=True,
+            num_threads=SPM_THREADS, minloglevel=1,
+        )
+    except RuntimeError as err:
+        message = " ".join(str(err).split())
+        raise PrepareError(f"sentencepiece could not train on {files[0].parent}/train.*: "
+                           f"{message}; change the vocab size") from err
+    return spm.SentencePieceProcessor(model_file=f"{prefix}.model").get_piece_size()
+
+
+def _write_pieces(processor: spm.SentencePieceProcessor, text: Path, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with text.open(encoding="utf-8", newline="\n") as lines, out.open("w", encoding="utf-8") as sink:
+        for batch in _batches((line.rstrip("\n") for line in lines), ENCODE_BATCH_LINES):
+            for pieces in processor.encode(batch, out_type=str, num_threads=SPM_THREADS):
+                sink.write(" ".join(pieces) + "\n")
+
+
+def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def load_prepared(data_dir: Path) -> PreparedData:
+    """The prepared dataset in `data_dir`.
+
+    Raises:
+        PrepareError: `data_dir` has no readable prepared.json (it is absent or unfinished).
+    """
+    data_dir = Path(data_dir)
+    path = data_dir / PREPARED_FILE
+    if not path.is_file():
+        raise PrepareError(f"{data_dir} is not a prepared dataset (no {PREPARED_FILE}); prepare "
+                           f"it with: python scripts/prepare_translation.py --raw-dir RAW "
+                           f"--out {data_dir} --src SRC --tgt TGT")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        return PreparedData(data_dir, meta["source_lang"], meta["target_lang"],
+                            int(meta["vocab_size"]), {k: int(v) for k, v in meta["lines"].items()})
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
+        raise PrepareError(f"{path} is unreadable ({type(err).__name__}: {err}); "
+                           "delete it and prepare the data again") from err
+
+
+def split_tsv(tsv: Path, raw_dir: Path, *, source_lang: str, target_lang: str, valid: int,
+              test: int, seed: int = 0) -> dict[str, int]:
+    """Shuffle `source<TAB>target` lines into raw_dir/{train,valid,test}.{lang}.
+
+    Returns pairs per split: `valid` and `test` as asked, the rest in train.
+
+    Raises:
+        PrepareError: the file is missing, a line lacks exactly one tab or has an empty side,
+            or `valid` + `test` leave no training pairs.
+    """
+    tsv, raw_dir = Path(tsv), Path(raw_dir)
+    if not tsv.is_file():
+        raise PrepareError(f"{tsv} does not exist; expected one source<TAB>target pair per line")
+    if valid < 1 or test < 1:
+        raise PrepareError(f"valid={valid} and test={test} must both be at least 1")
+    pairs = []
+    for number, line in _numbered_lines(tsv):
+        fields = line.rstrip("\r\n").split("\t")
+        if len(fields) != 2:
+            raise PrepareError(
+                f"{tsv} line {number} has {len(fields) - 1} tabs, expected exactly one "
+                f"(source<TAB>target); to keep the first two columns: cut -f1,2 {tsv}")
+        if not fields[0].strip() or not fields[1].strip():
+            raise PrepareError(f"{tsv} line {number} has an empty side; remove that line")
+        pairs.append(fields)
+    if valid + test >= len(pairs):
+        raise PrepareError(f"{tsv} has {len(pairs)} pairs: too few for valid={valid} and "
+                           f"test={test} with some left for training")
+    random.Random(seed).shuffle(pairs)
+    sizes = {"valid": valid, "test": test, "train": len(pairs) - valid - test}
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    start = 0
+    for split, size in sizes.items():
+        for side, lang in enumerate((source_lang, target_lang)):
+            text = "".join(pair[side] + "\n" for pair in pairs[start:start + size])
+            (raw_dir / f"{split}.{lang}").write_text(text, encoding="utf-8")
+        start += size
+    return {split: sizes[split] for split in ("train", "valid", "test")}
