@@ -5,20 +5,11 @@ import os
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from train_large.cli import CONF_DIR
-from train_large.config import register_configs
+from train_large.cli import compose_train  # noqa: F401 - re-exported for the tests
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
-
-
-def compose_train(overrides: list[str] | None = None):
-    """The composed (unresolved) training config, as `tlc-train` would see it."""
-    register_configs()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides or []), return_hydra_config=False)
 
 
 @pytest.fixture

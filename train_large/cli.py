@@ -44,6 +44,15 @@ def check_group_overrides(overrides: list[str]) -> list[str]:
     return problems
 
 
+def compose_train(overrides: list[str] | None = None) -> DictConfig:
+    """The composed training config for `overrides`, as `tlc-train` sees it (for scripts and tests)."""
+    from hydra import compose, initialize_config_dir
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides or []))
+
+
 def fail(lines: list[str]) -> None:
     for line in lines:
         print(f"tlc-train: error: {line}", file=sys.stderr)
