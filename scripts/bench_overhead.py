@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import statistics
@@ -57,6 +58,8 @@ def run_fairseq(argv: list[str], updates: int, save_dir: Path, env: dict) -> dic
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("filelock").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train-seconds", type=float, default=60.0, help="tlc-train budget per repeat")
     parser.add_argument("--repeats", type=int, default=3, help="A B pairs")

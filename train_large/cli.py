@@ -1,8 +1,9 @@
 """`tlc-train`: the console entry point.
 
-Checks what can be checked before Hydra composes (config group choices), composes, validates
-the typed config with `config.check`, and only then hands over to `run.main`. Bad input stops
-with one line naming the setting and what is allowed, and exit status 2.
+Before Hydra starts, it checks the preset names and composes and validates every job the
+command line describes (`preflight`); only then does Hydra run the jobs, each handed to
+`run.main`. Bad input stops with one line naming the setting and what is allowed, and exit
+status 2, before any data or model is built.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from .config import check, register_configs
+from .preflight import preflight
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 GROUPS = ("task", "model", "optim", "budget", "logger")
@@ -60,7 +62,13 @@ def fail(lines: list[str]) -> None:
 
 
 def main() -> None:
-    problems = check_group_overrides(sys.argv[1:])
+    argv = sys.argv[1:]
+    problems = check_group_overrides(argv)
+    if not problems:
+        import torch
+
+        cuda = torch.cuda.is_available()
+        problems = preflight(argv, compose_train, lambda cfg: check(cfg, cuda_available=cuda))
     if problems:
         fail(problems)
     register_configs()

@@ -32,3 +32,20 @@ def test_bad_input_exits_2_with_one_line(tmp_path, overrides, expected):
     assert expected in lines[0]
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not (tmp_path / "data" / "toy_mt").exists()  # nothing heavy started
+
+
+SWEEP_AND_TYPO_CASES = [
+    (["model.widht=64"], "model.widht is not a setting; did you mean model.width?"),
+    (["model.width=abc"], "model.width: Value 'abc' of type 'str' could not be converted to Integer"),
+    (["-m", "model.width=64,130", "model.heads=4"], "model.width=130 is not divisible by model.heads=4"),
+]
+
+
+@pytest.mark.parametrize("overrides,expected", SWEEP_AND_TYPO_CASES, ids=["typo", "type", "sweep"])
+def test_typos_types_and_bad_sweep_values_fail_before_any_job(tmp_path, overrides, expected):
+    proc = subprocess.run([TLC_TRAIN, *overrides, "logger=none"], env=subprocess_env(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0], proc.stderr
+    assert not (tmp_path / "runs").exists()  # not even the valid first job of the sweep ran

@@ -88,3 +88,11 @@ def test_resolved_config_is_plain_data():
     container = OmegaConf.to_container(compose_train(["paths.data_root=/d"]), resolve=True)
     assert container["task"]["data_dir"] == "/d/toy_mt"
     assert container["model"]["heads"] == 8
+
+
+def test_presets_still_compose_after_fairseq_registered_its_configs():
+    import train_large.engine.core  # noqa: F401 - registers fairseq's dataclasses in the ConfigStore
+
+    for task in group_choices("task"):
+        assert problems_for([f"task={task}"]) == [], task
+    assert compose_train(["model=transformer"]).model.width == 512

@@ -13,6 +13,10 @@ from pathlib import Path
 from fairseq.data import Dictionary, indexed_dataset
 from fairseq.tokenizer import tokenize_line
 
+from .hydra_compat import park_fairseq_configs
+
+park_fairseq_configs()  # importing fairseq registered its configs under our group names
+
 log = logging.getLogger(__name__)
 
 

@@ -7,9 +7,7 @@ the loop and compression never import fairseq; they talk to this object.
 from __future__ import annotations
 
 import logging
-import warnings
 from argparse import Namespace
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,10 +17,11 @@ import torch
 from fairseq import options, tasks, utils
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq.trainer import Trainer
-from hydra.experimental.initialize import get_gh_backup, restore_gh_from_backup
-from hydra.version import VersionBase, setbase
 
 from .fairseq_args import translation_argv
+from .hydra_compat import fairseq_compose_context, park_fairseq_configs
+
+park_fairseq_configs()  # fairseq's imports above registered its configs under our group names
 
 log = logging.getLogger(__name__)
 
@@ -184,26 +183,6 @@ def build_engine(cfg: Any, data_bin: Path, device: str) -> Engine:
     """
     parser = options.get_training_parser(default_task="translation")
     args = options.parse_args_and_arch(parser, input_args=translation_argv(cfg, data_bin, device))
-    with fairseq_hydra_compat():
+    with fairseq_compose_context():
         fairseq_cfg = convert_namespace_to_omegaconf(args)
     return Engine(fairseq_cfg, device)
-
-
-@contextmanager
-def fairseq_hydra_compat() -> Iterator[None]:
-    """Let fairseq compose its own config inside our running Hydra app.
-
-    fairseq 0.12 composes with `hydra.experimental.initialize`, which refuses to run once the
-    app has set version_base >= 1.2 (ours is 1.3), and it clears the global Hydra instance our
-    multirun launcher is still using. Give it the 1.1 base it was written for, then put both back.
-    """
-    saved_base = VersionBase.instance().getbase()
-    saved_hydra = get_gh_backup()
-    setbase("1.1")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        restore_gh_from_backup(saved_hydra)
-        VersionBase.instance().setbase(saved_base)
