@@ -51,21 +51,24 @@ def next_mark(now: float, every: float) -> float:
 
 @dataclass
 class LossWindow:
-    """Token-weighted mean training loss since the last train record."""
+    """Token-weighted mean training losses since the last train record (nats per token)."""
 
     loss_sum: float = 0.0
+    nll_sum: float = 0.0
     tokens: int = 0
     updates: int = 0
 
-    def add(self, loss: float, tokens: int) -> None:
+    def add(self, loss: float, nll_loss: float, tokens: int) -> None:
         self.loss_sum += loss * tokens
+        self.nll_sum += nll_loss * tokens
         self.tokens += tokens
         self.updates += 1
 
     def pop(self) -> dict:
-        mean = self.loss_sum / max(self.tokens, 1)
-        values = {"loss": mean, "ppl": math.exp(min(mean, 50.0)), "window_updates": self.updates}
-        self.loss_sum, self.tokens, self.updates = 0.0, 0, 0
+        tokens = max(self.tokens, 1)
+        loss, nll = self.loss_sum / tokens, self.nll_sum / tokens
+        values = {"loss": loss, "nll_loss": nll, "ppl": math.exp(min(nll, 50.0)), "window_updates": self.updates}
+        self.loss_sum, self.nll_sum, self.tokens, self.updates = 0.0, 0.0, 0, 0
         return values
 
 
@@ -80,7 +83,7 @@ def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, bu
             step = engine.train_step()
         progress.updates += 1
         progress.tokens += step.tokens
-        window.add(step.loss, step.tokens)
+        window.add(step.loss, step.nll_loss, step.tokens)
         now = clock.train_seconds
         if now >= progress.next_log:
             emit("train", {**window.pop(), "lr": engine.learning_rate})

@@ -1,6 +1,7 @@
 """The loop's schedule, driven by a fake engine on a fake clock (no fairseq)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pytest
@@ -20,6 +21,7 @@ class FakeTime:
 @dataclass
 class Step:
     loss: float
+    nll_loss: float
     tokens: int
     sentences: int = 1
 
@@ -32,7 +34,7 @@ class FakeEngine:
 
     def train_step(self) -> Step:
         self.time.t += self.step_seconds
-        return Step(loss=2.0, tokens=100)
+        return Step(loss=2.0, nll_loss=1.5, tokens=100)
 
 
 @dataclass
@@ -103,3 +105,15 @@ def test_slow_step_does_not_bunch_validations():
     assert next_mark(6.0, 2.0) == 8.0
     _, _, events = run_loop(Budget(train_seconds=10.0, eval_every_seconds=2.0), step_seconds=4.5)
     assert [t for kind, t in events if kind == "validate"] == pytest.approx([4.5, 9.0])
+
+
+def test_train_records_report_perplexity_from_the_unsmoothed_loss():
+    time = FakeTime()
+    clock = TrainingClock(now=time)
+    records = []
+    budget = Budget(train_seconds=1.0, eval_every_seconds=5.0)
+    train_until_budget(FakeEngine(time, 0.25), clock, Progress.fresh(budget), budget,
+                       lambda kind, metrics: records.append(metrics), lambda: None, lambda: None)
+    assert records[0]["loss"] == pytest.approx(2.0)
+    assert records[0]["ppl"] == pytest.approx(math.exp(1.5))
+    assert records[0]["lr"] == 1e-3 and records[0]["window_updates"] == 4

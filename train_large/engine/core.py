@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class StepStats:
     loss: float  # label-smoothed training loss, nats per target token
+    nll_loss: float  # unsmoothed negative log-likelihood, nats per target token
     tokens: int  # target tokens in this update
     sentences: int
 
@@ -82,7 +83,8 @@ class Engine:
         tokens = sum(int(s["ntokens"]) for s in samples if s)
         sentences = sum(int(s["nsentences"]) for s in samples if s)
         # fairseq reports losses in bits per token; nats keep ppl = exp(loss) everywhere else.
-        return StepStats(loss=float(stats["loss"]) * _LN2, tokens=tokens, sentences=sentences)
+        return StepStats(loss=float(stats["loss"]) * _LN2, nll_loss=float(stats.get("nll_loss", stats["loss"])) * _LN2,
+                         tokens=tokens, sentences=sentences)
 
     def _eval_batches(self, split: str, ids: list[int]) -> Iterator[dict]:
         dataset = self.task.dataset(split)
