@@ -1,4 +1,4 @@
-"""Shared test fixtures: a composed config, isolated data/run roots, and the repo paths."""
+"""Shared test helpers: composed configs, a fake clock, isolated environments and repo paths."""
 from __future__ import annotations
 
 import os
@@ -12,20 +12,18 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
-@pytest.fixture
-def isolated_env(tmp_path, monkeypatch):
-    """Data and runs under tmp_path, W&B offline and silent, no API key."""
-    monkeypatch.setenv("TLC_DATA_ROOT", str(tmp_path / "data"))
-    monkeypatch.setenv("TLC_RUNS_ROOT", str(tmp_path / "runs"))
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    for name in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
-        monkeypatch.setenv(name, str(tmp_path / "wandb-home"))
-    return tmp_path
+class FakeTime:
+    """A clock that moves only when a test moves it (seconds)."""
+
+    def __init__(self, start: float = 100.0) -> None:
+        self.t = start
+
+    def __call__(self) -> float:
+        return self.t
 
 
 def subprocess_env(tmp_path: Path) -> dict:
+    """The environment for a CLI run whose data, runs and W&B files all stay under tmp_path, offline."""
     env = dict(os.environ)
     env.update(TLC_DATA_ROOT=str(tmp_path / "data"), TLC_RUNS_ROOT=str(tmp_path / "runs"),
                WANDB_SILENT="true", WANDB_MODE="offline", WANDB_CONFIG_DIR=str(tmp_path / "wandb-home"),

@@ -67,8 +67,11 @@ def main() -> None:
     if not problems:
         import torch
 
+        from .data.datasets import missing_data
+
         cuda = torch.cuda.is_available()
-        problems = preflight(argv, compose_train, lambda cfg: check(cfg, cuda_available=cuda))
+        problems = preflight(argv, compose_train,
+                             lambda cfg: check(cfg, cuda_available=cuda) or missing_data(cfg.task))
     if problems:
         fail(problems)
     register_configs()

@@ -1,15 +1,8 @@
 """The training clock counts update time only, and survives a resume."""
 from __future__ import annotations
 
+from tests.conftest import FakeTime
 from train_large.clock import TrainingClock
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.t = 100.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def test_only_training_blocks_count_against_the_budget():

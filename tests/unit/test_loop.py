@@ -6,16 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.conftest import FakeTime
 from train_large.clock import TrainingClock
 from train_large.loop import Progress, next_mark, train_until_budget
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @dataclass

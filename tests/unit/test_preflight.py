@@ -43,3 +43,12 @@ def test_bad_value_in_one_sweep_job_is_found_up_front():
 
 def test_good_sweep_passes():
     assert run_preflight(["-m", "model.width=64,128", "budget.train_seconds=10"]) == []
+
+
+def test_missing_real_data_is_one_line_with_the_prepare_command(tmp_path):
+    from train_large.data.datasets import missing_data
+
+    (line,) = missing_data(compose_train(["task=wmt14_en_fr", f"paths.data_root={tmp_path}"]).task)
+    assert line.startswith(f"task.data_dir={tmp_path}/wmt14_en_fr is not a prepared dataset")
+    assert line.endswith(f"prepare it with: TLC_DATA_ROOT={tmp_path} ./scripts/prepare_wmt14_en_fr.sh")
+    assert missing_data(compose_train([f"paths.data_root={tmp_path}"]).task) == []  # toy data is generated

@@ -14,7 +14,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from .prepare import PrepareError, PreparedData, load_prepared, prepare_translation
+from .prepare import PreparedData, load_prepared, prepare_translation
 from .toy_mt import write_toy_corpus
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,15 @@ def is_prepared(data_dir: Path) -> bool:
     return (Path(data_dir) / "prepared.json").exists()
 
 
+def missing_data(task: Any) -> list[str]:
+    """One line if the task needs prepared data that is not there (toy tasks generate theirs)."""
+    data_dir = Path(task.data_dir).expanduser().resolve()
+    if task.generated or is_prepared(data_dir):
+        return []
+    hint = f"; prepare it with: {task.prepare_hint}" if task.prepare_hint else ""
+    return [f"task.data_dir={data_dir} is not a prepared dataset (no prepared.json){hint}"]
+
+
 def ensure_dataset(task: Any) -> PreparedData:
     """The prepared dataset for a task config, generating toy data first when needed.
 
@@ -38,11 +47,10 @@ def ensure_dataset(task: Any) -> PreparedData:
     """
     data_dir = Path(task.data_dir).expanduser().resolve()
     if not task.generated:
-        try:
-            return load_prepared(data_dir)
-        except PrepareError as err:
-            hint = f"; prepare it with: {task.prepare_hint}" if task.prepare_hint else ""
-            raise DataMissing(f"task.data_dir={data_dir} is not a prepared dataset{hint}") from err
+        problems = missing_data(task)
+        if problems:
+            raise DataMissing(problems[0])
+        return load_prepared(data_dir)
     if not is_prepared(data_dir):
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(data_dir) + ".lock"):
