@@ -3,8 +3,9 @@
 
 Both train the same toy config on the same data, alternating A B A B. tlc-train runs for a
 training-clock budget; fairseq-train then runs exactly as many updates with validation off, and
-its own `wps` is read from its log. Prints a table, the median tokens/s ratio (goal: >= 0.97)
-and the eval share of wall time, and writes the numbers to JSON.
+its own `wps` is read from its log. tlc-train's tokens/s is over its loop's wall time (updates
+plus the harness's work between them; evaluation and checkpoints excluded). Prints a table, the
+median tokens/s ratio (goal: >= 0.97) and the eval share of wall time, and writes JSON.
 
     python scripts/bench_overhead.py --train-seconds 60 --repeats 3
 """
@@ -39,7 +40,13 @@ def run_tlc(overrides: list[str], env: dict) -> dict:
                 if "run complete: " in line]
     result = json.loads(Path(run_dirs[-1]).read_text())
     spent = result["seconds_outside_budget"]
-    return {"tokens_per_second": result["tokens"] / result["train_seconds"], "updates": result["updates"],
+    # The honest throughput counts the loop's own work between updates (records, progress, the
+    # schedule), which the training clock leaves out: wall time since the engine was built,
+    # minus evaluation and checkpoints.
+    loop_seconds = result["wall_seconds"] - sum(spent.values())
+    return {"tokens_per_second": result["tokens"] / loop_seconds,
+            "tokens_per_clock_second": result["tokens"] / result["train_seconds"],
+            "updates": result["updates"],
             "eval_share": (spent.get("eval", 0.0) + spent.get("bleu", 0.0)) / result["wall_seconds"],
             "wall_seconds": result["wall_seconds"], "train_seconds": result["train_seconds"]}
 
@@ -54,11 +61,8 @@ def run_fairseq(argv: list[str], updates: int, save_dir: Path, env: dict) -> dic
     fields = dict(re.findall(r"\| (\w+) ([\d.]+)", final[-1])) if final else {}
     if "wps" not in fields:
         sys.exit("fairseq-train printed no train summary: " + (proc.stdout + proc.stderr)[-2000:])
-    # wps is fairseq's own steady-state meter; train_wall (whole seconds) times its train steps,
-    # the closest match to our training clock. Both are reported.
-    tokens = float(fields["wpb"]) * updates
-    return {"tokens_per_second": float(fields["wps"]), "updates": updates,
-            "tokens_per_train_wall_second": tokens / max(float(fields["train_wall"]), 1.0)}
+    # wps is fairseq's own meter over its training loop (first update to the end of training).
+    return {"tokens_per_second": float(fields["wps"]), "updates": updates}
 
 
 def main() -> None:
@@ -88,19 +92,17 @@ def main() -> None:
         tlc = run_tlc([f"experiment=bench{repeat}", *overrides], env)
         plain = run_fairseq(argv, tlc["updates"], runs / "fairseq" / str(repeat), env)
         ratio = tlc["tokens_per_second"] / plain["tokens_per_second"]
-        ratio_wall = tlc["tokens_per_second"] / plain["tokens_per_train_wall_second"]
-        rows.append({"repeat": repeat, "tlc": tlc, "fairseq": plain, "ratio": ratio, "ratio_train_wall": ratio_wall})
+        rows.append({"repeat": repeat, "tlc": tlc, "fairseq": plain, "ratio": ratio})
         print(f"repeat {repeat}: tlc-train {tlc['tokens_per_second']:9.0f} tok/s | fairseq-train "
-              f"{plain['tokens_per_second']:9.0f} tok/s | ratio {ratio:.3f} (vs its train_wall {ratio_wall:.3f}) | updates {tlc['updates']} | "
+              f"{plain['tokens_per_second']:9.0f} tok/s | ratio {ratio:.3f} | clock-only {tlc['tokens_per_clock_second']:.0f} tok/s | updates {tlc['updates']} | "
               f"eval share of wall {tlc['eval_share']:.1%}", flush=True)
 
     summary = {"median_ratio": statistics.median(r["ratio"] for r in rows),
-               "median_ratio_train_wall": statistics.median(r["ratio_train_wall"] for r in rows),
                "median_eval_share": statistics.median(r["tlc"]["eval_share"] for r in rows),
                "config": {"width": args.width, "depth": args.depth, "train_seconds": args.train_seconds},
                "rows": rows}
-    print(f"median tokens/s ratio tlc-train / fairseq-train: {summary['median_ratio']:.3f} by its wps, "
-          f"{summary['median_ratio_train_wall']:.3f} by its train_wall (goal >= 0.97: no harness overhead)")
+    print(f"median tokens/s ratio tlc-train / fairseq-train: {summary['median_ratio']:.3f} "
+          f"(goal >= 0.97: the harness costs at most 3%)")
     print(f"median eval share of wall time: {summary['median_eval_share']:.1%}")
     args.out.write_text(json.dumps(summary, indent=2))
     print(f"wrote {args.out}")
