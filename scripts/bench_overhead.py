@@ -85,7 +85,7 @@ def main() -> None:
                  f"budget.train_seconds={args.train_seconds}", "logger=none", "device=cpu"]
     cfg = compose_train([f"paths.data_root={work / 'data'}", *overrides])
     data = ensure_dataset(cfg.task)
-    argv = translation_argv(cfg, data.data_dir / "bin", "cpu")
+    argv = translation_argv(cfg, data.bin_dir, "cpu")
 
     rows = []
     for repeat in range(args.repeats):

@@ -91,7 +91,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
         fail(problems)
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    run_name = hydra_cfg.job.override_dirname or "default"
+    run_name = run_dir.name  # the overrides that name the run (conf/train.yaml, hydra.run.dir)
     from . import run
 
     try:

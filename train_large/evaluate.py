@@ -5,21 +5,20 @@ the training budget. Must not import fairseq: it drives the engine through its m
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from .bleu import Detokenizer, corpus_bleu, read_references
 from .clock import TrainingClock
+from .data.prepare import PreparedData
 
 
 class Evaluator:
     """Scores an engine on a prepared dataset's valid and test splits."""
 
-    def __init__(self, engine: Any, data_dir: Path, target_lang: str, spm_model: Path) -> None:
+    def __init__(self, engine: Any, data: PreparedData) -> None:
         self.engine = engine
-        self.detokenize = Detokenizer(spm_model)
-        self.references = {split: read_references(Path(data_dir) / "raw" / f"{split}.{target_lang}")
-                           for split in ("valid", "test")}
+        self.detokenize = Detokenizer(data.spm_model)
+        self.references = {split: read_references(data.reference(split)) for split in ("valid", "test")}
 
     def evaluate(self, split: str, clock: TrainingClock, *, sentences: int, beam: int, lenpen: float,
                  max_len_a: float, max_len_b: int) -> dict:

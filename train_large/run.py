@@ -41,11 +41,11 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
     try:
         from .engine import build_engine
 
-        engine = build_engine(cfg, data.data_dir / "bin", device)
+        engine = build_engine(cfg, data.bin_dir, device)
         if state:
             engine.load_state_dict(state["engine"])
         clock = TrainingClock(sync=cuda_sync if device == "cuda" else None, state=state and state["clock"])
-        evaluator = Evaluator(engine, data.data_dir, cfg.task.target_lang, data.data_dir / "spm.model")
+        evaluator = Evaluator(engine, data)
         emit = record_emitter(sinks, clock, progress)
 
         def validate() -> dict:
