@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import FakeTime
 from train_large.clock import TrainingClock
+from train_large.config import BudgetConfig
 from train_large.loop import Progress, next_mark, train_until_budget
 
 
@@ -30,13 +31,11 @@ class FakeEngine:
         return Step(loss=2.0, nll_loss=1.5, tokens=100)
 
 
-@dataclass
-class Budget:
-    train_seconds: float = 10.0
-    eval_every_seconds: float = 2.0
-    checkpoint_every_seconds: float = 3.0
-    log_every_seconds: float = 1.0
-    max_updates: int | None = None
+def Budget(**overrides) -> BudgetConfig:
+    """The real budget schema with small, round test values (seconds)."""
+    values = dict(train_seconds=10.0, eval_every_seconds=2.0, checkpoint_every_seconds=3.0,
+                  log_every_seconds=1.0, max_updates=None)
+    return BudgetConfig(**{**values, **overrides})
 
 
 def run_loop(budget: Budget, step_seconds: float = 0.25, eval_seconds: float = 7.0):
