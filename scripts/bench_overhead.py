@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from train_large.cli import compose_train  # noqa: E402
 from train_large.data.datasets import ensure_dataset  # noqa: E402
-from train_large.engine.fairseq_args import translation_argv  # noqa: E402
+from train_large.engine.fairseq_args import train_argv  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -85,7 +85,7 @@ def main() -> None:
                  f"budget.train_seconds={args.train_seconds}", "logger=none", "device=cpu"]
     cfg = compose_train([f"paths.data_root={work / 'data'}", *overrides])
     data = ensure_dataset(cfg.task)
-    argv = translation_argv(cfg, data.bin_dir, "cpu")
+    argv = train_argv(cfg, data.bin_dir, "cpu")
 
     rows = []
     for repeat in range(args.repeats):

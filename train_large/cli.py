@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .config import check, register_configs
 from .preflight import preflight
+from .pretrained import resolve_init
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 GROUPS = ("task", "model", "optim", "budget", "logger")
@@ -46,13 +49,34 @@ def check_group_overrides(overrides: list[str]) -> list[str]:
     return problems
 
 
-def compose_train(overrides: list[str] | None = None) -> DictConfig:
-    """The composed training config for `overrides`, as `tlc-train` sees it (for scripts and tests)."""
+def compose_train(overrides: list[str] | None = None, *, with_hydra: bool = False) -> DictConfig:
+    """The composed training config for `overrides`, as `tlc-train` sees it (for scripts and tests).
+
+    with_hydra: also return the `hydra` node (sweeper params, launcher), left unresolved.
+    """
     from hydra import compose, initialize_config_dir
 
     register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides or []))
+        return compose(config_name="train", overrides=list(overrides or []), return_hydra_config=with_hydra)
+
+
+def sweeper_params(fixed: list[str]) -> dict[str, str]:
+    """The `hydra.sweeper.params` that the configs named by `fixed` (a `+sweep=` file) add."""
+    try:
+        params = compose_train(fixed, with_hydra=True).hydra.sweeper.params
+    except Exception:  # noqa: BLE001 - composing each job reports the error in one line
+        return {}
+    return {str(key): str(value) for key, value in (params or {}).items()}
+
+
+class JobFailed(RuntimeError):
+    """One job of a multirun failed; the others go on (Hydra's sweeper re-raises it at the end)."""
+
+
+def job_problems(cfg: DictConfig, overrides: list[str], cuda_available: bool) -> list[str]:
+    """Problems with one job's config, after `init_from` has given it the source's architecture."""
+    return resolve_init(cfg, overrides) or check(cfg, cuda_available=cuda_available)
 
 
 def fail(lines: list[str]) -> None:
@@ -61,8 +85,20 @@ def fail(lines: list[str]) -> None:
     raise SystemExit(2)
 
 
+# Flags that only print (a config, help): they need no data on disk.
+PRINT_ONLY_FLAGS = ("--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help", "--resolve", "-p", "--package")
+
+
 def main() -> None:
-    argv = sys.argv[1:]
+    from .source_sweep import SourceSweepError, expand
+
+    try:
+        argv, notes = expand(sys.argv[1:], "init_from")
+    except SourceSweepError as err:
+        fail([str(err)])
+    for note in notes:
+        print(note, file=sys.stderr)
+    sys.argv[1:] = argv  # Hydra reads the expanded overrides from sys.argv
     problems = check_group_overrides(argv)
     if not problems:
         import torch
@@ -70,12 +106,31 @@ def main() -> None:
         from .data.datasets import missing_data
 
         cuda = torch.cuda.is_available()
-        problems = preflight(argv, compose_train,
-                             lambda cfg: check(cfg, cuda_available=cuda) or missing_data(cfg.task))
+        needs_data = not any(flag in argv for flag in PRINT_ONLY_FLAGS)
+        problems = preflight(argv, compose_train, lambda cfg, overrides: job_problems(cfg, overrides, cuda)
+                             or (missing_data(cfg.task) if needs_data else []), sweeper_params)
     if problems:
         fail(problems)
     register_configs()
-    hydra_main()
+    if "-m" not in argv and "--multirun" not in argv:
+        hydra_main()
+        return
+    started = time.time()
+    try:
+        hydra_main()
+    finally:
+        report_sweep(argv, started)
+
+
+def report_sweep(argv: list[str], started: float) -> None:
+    """Print which runs of this multirun finished, were already done, or failed."""
+    from .outcomes import summary_lines
+    from .preflight import job_overrides
+
+    cfg = compose_train(job_overrides(argv, sweeper_params)[0])
+    lines, failed = summary_lines(Path(cfg.paths.runs_root) / cfg.experiment, started)
+    for line in lines:
+        print(line, file=sys.stderr if failed else sys.stdout)
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
@@ -83,20 +138,50 @@ def hydra_main(cfg: DictConfig) -> float | None:
     import torch
 
     from .data.datasets import DataMissing
+    from .pretrained import SourceError
 
-    problems = check(cfg, cuda_available=torch.cuda.is_available())
-    if problems:
-        for line in problems:
-            log.error(line)
-        fail(problems)
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     run_name = run_dir.name  # the overrides that name the run (conf/train.yaml, hydra.run.dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    sweep_dir = Path(hydra_cfg.sweep.dir)
     from . import run
+    from .outcomes import record_outcome
+    from .rundir import RESULT_FILE
 
+    already_done = (run_dir / RESULT_FILE).exists()
     try:
+        problems = job_problems(cfg, list(hydra_cfg.overrides.task), torch.cuda.is_available())
+        if problems:
+            raise ConfigError(problems[0])
         result = run.main(cfg, run_dir, run_name)
-    except DataMissing as err:
-        log.error(str(err))
-        fail([str(err)])
-    return result["final"]["test"]["bleu"]
+    except (ConfigError, DataMissing, SourceError) as err:
+        job_failed(run_dir, sweep_dir if multirun else None, str(err), expected=True)
+    except Exception as err:
+        job_failed(run_dir, sweep_dir if multirun else None, f"{type(err).__name__}: {err}", expected=False)
+        raise
+    if multirun:
+        record_outcome(sweep_dir, run_name, "skipped" if already_done else "finished")
+    return result["final_metric"]
+
+
+def job_failed(run_dir: Path, sweep_dir: Path | None, error: str, *, expected: bool) -> None:
+    """Log a job's failure where its sweep summary will find it; stop a single run with one line.
+
+    `expected`: a bad setting or missing input (one line, no traceback); otherwise a crash,
+    whose traceback goes to the run's log file.
+    """
+    from .outcomes import record_outcome
+
+    error = error.strip().splitlines()[0] if error.strip() else error
+    if expected:
+        log.error(error)
+    else:
+        log.exception("run failed")
+    if sweep_dir is None:
+        if expected:
+            fail([error])
+        return
+    record_outcome(sweep_dir, run_dir.name, "failed", error)
+    if expected:
+        raise JobFailed(error)

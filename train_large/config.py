@@ -13,8 +13,10 @@ from typing import Any, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-TASK_KINDS = ("translation",)
-ARCHS = ("transformer",)
+TASK_KINDS = ("translation", "masked_lm", "classification")
+# The architecture each task kind trains: fairseq's encoder-decoder, or the RoBERTa encoder.
+ARCH_FOR_KIND = {"translation": "transformer", "masked_lm": "roberta", "classification": "roberta"}
+ARCHS = ("transformer", "roberta")
 NORMS = ("pre", "post")
 SCHEDULES = ("inverse_sqrt", "fixed", "polynomial_decay")
 DEVICES = ("auto", "cpu", "cuda")
@@ -44,6 +46,10 @@ class TaskConfig:
     generated: bool = False  # True: the project generates this dataset on first use (toy tasks)
     prepare_hint: str = ""  # the command that prepares data_dir, shown when it is missing
     vocab_size: int = 8000  # sentencepiece vocabulary when the project prepares the data
+    vocab_from: Optional[str] = None  # classification: the prepared pretraining corpus whose
+    #   sentencepiece model and dictionary encode this task (a fine-tuned model must share them)
+    tokens_per_sample: int = 128  # masked_lm: tokens per training sequence (paper setup: 128)
+    mask_prob: float = 0.15  # masked_lm: share of tokens masked (RoBERTa: 0.15)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 
@@ -60,6 +66,7 @@ class ModelConfig:
     activation_dropout: float = 0.0
     norm: str = "post"  # post (Vaswani) or pre (RoBERTa / stable deep models)
     share_embeddings: bool = True  # joint source/target/output embeddings (joint dictionary)
+    max_positions: int = 512  # roberta: learned positions (>= task.tokens_per_sample)
 
 
 @dataclass
@@ -70,8 +77,11 @@ class OptimConfig:
     betas: List[float] = field(default_factory=lambda: [0.9, 0.98])
     weight_decay: float = 0.0
     max_tokens: Optional[int] = 4096  # tokens per batch per device (before update_freq)
-    batch_size: Optional[int] = None  # sentences per batch per device; None = limited by max_tokens
-    update_freq: int = 1  # gradient accumulation steps per update
+    batch_size: Optional[int] = None  # sequences per update (all devices, all accumulation steps);
+    #   None = batches limited by max_tokens only
+    device_batch_size: Optional[int] = None  # sequences that fit in one forward on one device;
+    #   None = batch_size. A batch_size above it is reached by gradient accumulation.
+    update_freq: Optional[int] = None  # accumulation steps; None = derived from the two above (or 1)
     clip_norm: float = 0.0  # 0 = no clipping
     label_smoothing: float = 0.1
 
@@ -113,6 +123,7 @@ class TrainConfig:
     device: str = "auto"  # auto = cuda when available, else cpu
     precision: str = "fp32"  # fp32, fp16 (CUDA only) or bf16 (CUDA only)
     num_workers: int = 1  # data loader worker processes
+    init_from: Optional[str] = None  # a pretraining run dir: fine-tune from its best (else last) checkpoint
 
 
 def register_resolvers() -> None:
@@ -126,8 +137,42 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("min"):
         OmegaConf.register_new_resolver("min", lambda a, b: min(float(a), float(b)))
     if not OmegaConf.has_resolver("run_name"):
-        # '/' in an override value (a path) must not create nested run directories.
-        OmegaConf.register_new_resolver("run_name", lambda overrides: overrides.replace("/", "_") or "default")
+        OmegaConf.register_new_resolver("run_name", run_name)
+    if not OmegaConf.has_resolver("sqrt_scaled"):
+        # lr for a batch size, scaled by sqrt(batch / base batch) from a base lr (batch-size sweep).
+        OmegaConf.register_new_resolver(
+            "sqrt_scaled", lambda base_lr, base_batch, batch: float(base_lr) * (float(batch) / float(base_batch)) ** 0.5)
+
+
+# Settings that do not change what a run computes, so they do not name it.
+RUN_NAME_EXCLUDED = ("experiment", "sweep", "source_sweep", "paths.data_root", "paths.runs_root", "logger",
+                     "logger.wandb", "logger.mode", "logger.project", "logger.entity", "logger.tags", "device",
+                     "num_workers")
+# Keys whose value is a run directory: the run is named after that run, not its path.
+_RUN_DIR_KEYS = ("init_from", "source")
+
+
+def run_name(overrides: Any) -> str:
+    """A run's directory name from its job's overrides (`hydra:overrides.task`).
+
+    Only the overrides that change the experiment count (not RUN_NAME_EXCLUDED), sorted by key.
+    Keys are shortened to their last part (`model.width=1024` -> `width=1024`) unless two would
+    clash; a run-directory value is named by its last part; '/' never nests directories. The
+    same overrides always give the same name, which is what makes a re-run resume.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
+    items = sorted((o.key_or_group, o.get_value_element_as_str() if o.is_sweep_override() else str(o.value()))
+                   for o in parsed
+                   if not o.is_hydra_override() and o.key_or_group not in RUN_NAME_EXCLUDED)
+    short = [key.rpartition(".")[2] for key, _ in items]
+    names = []
+    for (key, value), brief in zip(items, short):
+        if brief in _RUN_DIR_KEYS:
+            value = value.rstrip("/").rpartition("/")[2]
+        names.append(f"{brief if short.count(brief) == 1 else key}={value}".replace("/", "_"))
+    return ",".join(names) or "default"
 
 
 def register_configs() -> None:
@@ -139,6 +184,46 @@ def register_configs() -> None:
     store.store(group="optim", name="optim_schema", node=OptimConfig)
     store.store(group="budget", name="budget_schema", node=BudgetConfig)
     store.store(group="logger", name="logger_schema", node=LoggerConfig)
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How one update's batch is assembled: per-device batches times accumulation times devices."""
+
+    device_batch_size: Optional[int]  # sequences per forward on one device; None = token-limited
+    update_freq: int  # batches accumulated per update
+    world_size: int  # data-parallel devices
+    max_tokens: Optional[int]  # tokens per forward on one device; None = sequence-limited
+
+    @property
+    def sequences(self) -> Optional[int]:
+        """Sequences per update (the effective batch size), when batches count sequences."""
+        if self.device_batch_size is None:
+            return None
+        return self.device_batch_size * self.update_freq * self.world_size
+
+    @property
+    def tokens(self) -> Optional[int]:
+        """The most tokens one update can hold, when batches are token-limited."""
+        if self.max_tokens is None:
+            return None
+        return self.max_tokens * self.update_freq * self.world_size
+
+
+def batch_plan(optim: Any, world_size: int = 1) -> BatchPlan:
+    """Per-device batch and accumulation that reach `optim.batch_size` sequences per update.
+
+    With update_freq unset it is the fewest accumulation steps whose per-device batch fits in
+    `device_batch_size`; the per-device batch is then spread evenly, so 100 sequences at
+    32 per device run as 4 x 25.
+    """
+    wanted, fits = optim.batch_size, optim.device_batch_size
+    if wanted is None:
+        return BatchPlan(fits, optim.update_freq or 1, world_size, optim.max_tokens)
+    fits = fits or wanted
+    update_freq = optim.update_freq or -(-wanted // (fits * world_size))
+    device_batch = -(-wanted // (update_freq * world_size))
+    return BatchPlan(device_batch, update_freq, world_size, optim.max_tokens)
 
 
 def _one_of(key: str, value: Any, allowed: tuple) -> list[str]:
@@ -163,6 +248,9 @@ def check(cfg: Any, *, cuda_available: bool) -> list[str]:
     problems: list[str] = []
     problems += _one_of("task.kind", t.kind, TASK_KINDS)
     problems += _one_of("model.arch", m.arch, ARCHS)
+    wanted_arch = ARCH_FOR_KIND.get(t.kind)
+    if wanted_arch and m.arch in ARCHS and m.arch != wanted_arch:
+        problems.append(f"model.arch={m.arch} cannot train task.kind={t.kind}; use model={wanted_arch}")
     problems += _one_of("model.norm", m.norm, NORMS)
     problems += _one_of("optim.schedule", o.schedule, SCHEDULES)
     problems += _one_of("device", cfg.device, DEVICES)
@@ -178,6 +266,9 @@ def check(cfg: Any, *, cuda_available: bool) -> list[str]:
     for key, value in [("model.width", m.width), ("model.depth", m.depth), *derived, ("model.heads", m.heads),
                        ("model.ffn", m.ffn), ("optim.lr", o.lr), ("optim.update_freq", o.update_freq),
                        ("optim.max_tokens", o.max_tokens), ("optim.batch_size", o.batch_size),
+                       ("optim.device_batch_size", o.device_batch_size),
+                       ("task.tokens_per_sample", t.tokens_per_sample),
+                       ("model.max_positions", m.max_positions),
                        ("budget.train_seconds", b.train_seconds),
                        ("budget.max_updates", b.max_updates), ("task.eval.beam", t.eval.beam),
                        ("task.eval.test_beam", t.eval.test_beam),
@@ -194,12 +285,19 @@ def check(cfg: Any, *, cuda_available: bool) -> list[str]:
                        ("optim.label_smoothing", o.label_smoothing)]:
         if not 0.0 <= value < 1.0:
             problems.append(f"{key}={value} must be in [0, 1)")
-    if o.max_tokens is None and o.batch_size is None:
+    if o.max_tokens is None and o.batch_size is None and o.device_batch_size is None:
         problems.append("optim.max_tokens and optim.batch_size are both null; set at least one")
+    problems += _batch_problems(o)
+    if t.kind == "masked_lm":
+        if not 0.0 < t.mask_prob < 1.0:
+            problems.append(f"task.mask_prob={t.mask_prob} must be in (0, 1) (RoBERTa: 0.15)")
+        if 0 < m.max_positions < t.tokens_per_sample:
+            problems.append(f"task.tokens_per_sample={t.tokens_per_sample} exceeds model.max_positions="
+                            f"{m.max_positions}; raise model.max_positions or shorten the samples")
     if o.schedule == "polynomial_decay" and b.max_updates is None:
         problems.append("optim.schedule=polynomial_decay needs budget.max_updates (the decay length); "
                         "use inverse_sqrt or fixed for a pure time budget")
-    if t.source_lang == t.target_lang:
+    if t.kind == "translation" and t.source_lang == t.target_lang:
         problems.append(f"task.target_lang={t.target_lang!r} equals task.source_lang; they must differ")
     device = resolve_device(cfg.device, cuda_available) if cfg.device in DEVICES else None
     if device == "cpu" and cfg.precision in ("fp16", "bf16"):
@@ -208,6 +306,20 @@ def check(cfg: Any, *, cuda_available: bool) -> list[str]:
     if cfg.device == "cuda" and not cuda_available:
         problems.append("device=cuda but no CUDA device is visible; use device=auto or device=cpu")
     return problems
+
+
+def _batch_problems(o: Any) -> list[str]:
+    if o.update_freq is not None and o.update_freq <= 0:
+        return [f"optim.update_freq={o.update_freq} must be > 0 (or null to derive it)"]
+    if o.batch_size is None or o.update_freq is None or not o.device_batch_size or o.batch_size <= 0:
+        return []
+    plan = batch_plan(o)
+    if plan.device_batch_size > o.device_batch_size:
+        needed = -(-o.batch_size // o.device_batch_size)
+        return [f"optim.batch_size={o.batch_size} needs optim.update_freq >= {needed} at "
+                f"optim.device_batch_size={o.device_batch_size}, not {o.update_freq}; "
+                "leave update_freq null to derive it"]
+    return []
 
 
 def resolve_device(device: str, cuda_available: bool) -> str:

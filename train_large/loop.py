@@ -22,9 +22,10 @@ class Progress:
 
     updates: int = 0
     tokens: int = 0
+    flops: float = 0.0  # estimated training FLOPs so far (train_large.flops)
     records: int = 0  # records already in metrics.jsonl
-    best_bleu: float | None = None
-    last_bleu: float | None = None
+    best_metric: float | None = None  # the task's primary metric (BLEU, perplexity or accuracy)
+    last_metric: float | None = None
     next_log: float = 0.0  # training seconds at which the next event is due
     next_eval: float = 0.0
     next_checkpoint: float = 0.0
@@ -51,7 +52,8 @@ def next_mark(now: float, every: float) -> float:
 
 @dataclass
 class LossWindow:
-    """Token-weighted mean training losses since the last train record (nats per token)."""
+    """Mean training losses since the last train record, weighted by the positions each update
+    scored (nats per target token, masked token or sentence)."""
 
     loss_sum: float = 0.0
     nll_sum: float = 0.0
@@ -74,7 +76,7 @@ class LossWindow:
 
 def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, budget: Any,
                        emit: Callable[[str, dict], None], validate: Callable[[], None],
-                       save: Callable[[], None]) -> None:
+                       save: Callable[[], None], metric_name: str = "metric") -> None:
     """Train until `budget.train_seconds` of update time (or `budget.max_updates`) is spent."""
     window = LossWindow()
     printer = ProgressPrinter()
@@ -83,12 +85,13 @@ def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, bu
             step = engine.train_step()
         progress.updates += 1
         progress.tokens += step.tokens
-        window.add(step.loss, step.nll_loss, step.tokens)
+        progress.flops += step.flops
+        window.add(step.loss, step.nll_loss, step.scored)
         now = clock.train_seconds
         if now >= progress.next_log:
             emit("train", {**window.pop(), "lr": engine.learning_rate})
             progress.next_log = next_mark(now, budget.log_every_seconds)
-            printer.maybe_print(clock, progress, budget)
+            printer.maybe_print(clock, progress, budget, metric_name)
         if budget_spent(clock, progress, budget):
             break  # the final validation follows the loop; no point in one more here
         if now >= progress.next_eval:
@@ -108,12 +111,12 @@ class ProgressPrinter:
         self.every = every
         self._last: float | None = None
 
-    def maybe_print(self, clock: TrainingClock, progress: Progress, budget: Any) -> None:
+    def maybe_print(self, clock: TrainingClock, progress: Progress, budget: Any, metric_name: str) -> None:
         if self._last is not None and clock.wall_seconds - self._last < self.every:
             return
         self._last = clock.wall_seconds
         left = max(budget.train_seconds - clock.train_seconds, 0.0)
-        bleu = "-" if progress.last_bleu is None else f"{progress.last_bleu:.2f}"
-        log.info("train %.1f/%.0fs (%.1fs left) | updates %d | tokens %d | last BLEU %s | wall %.1fs",
-                 clock.train_seconds, budget.train_seconds, left, progress.updates, progress.tokens, bleu,
-                 clock.wall_seconds)
+        last = "-" if progress.last_metric is None else f"{progress.last_metric:.4g}"
+        log.info("train %.1f/%.0fs (%.1fs left) | updates %d | tokens %d | last valid %s %s | wall %.1fs",
+                 clock.train_seconds, budget.train_seconds, left, progress.updates, progress.tokens,
+                 metric_name, last, clock.wall_seconds)

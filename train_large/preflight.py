@@ -19,11 +19,23 @@ from omegaconf import DictConfig, OmegaConf
 MAX_JOBS_CHECKED = 64  # beyond this, each swept value is checked on its own, not every combination
 
 
-def job_overrides(argv: list[str]) -> list[list[str]]:
-    """The override list of each job the command line describes (one list without -m sweeps)."""
+def job_overrides(argv: list[str],
+                  sweeper_params: Callable[[list[str]], dict[str, str]] = lambda fixed: {}) -> list[list[str]]:
+    """The override list of each job the command line describes (one list without -m sweeps).
+
+    `sweeper_params(fixed overrides)`: the `hydra.sweeper.params` a config (a `+sweep=` file)
+    adds in a multirun, as {key: "v1,v2"}; the command line wins for a key given in both, as
+    in Hydra's sweeper.
+    """
     args = get_args_parser().parse_args(argv)
-    parsed = [o for o in OverridesParser.create().parse_overrides(args.overrides) if not o.is_hydra_override()]
+    parser = OverridesParser.create()
+    parsed = [o for o in parser.parse_overrides(args.overrides) if not o.is_hydra_override()]
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    if args.multirun:
+        given = {o.key_or_group for o in parsed}
+        extra = [f"{key}={values}" for key, values in sweeper_params(fixed).items() if key not in given]
+        parsed += parser.parse_overrides(extra)
+        fixed += [o.input_line for o in parsed[-len(extra):] if not o.is_sweep_override()] if extra else []
     swept = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
              for o in parsed if o.is_sweep_override()]
     if not swept:
@@ -59,17 +71,21 @@ def _keys(cfg: DictConfig | None, path: str) -> list[str]:
 
 
 def preflight(argv: list[str], compose: Callable[[list[str]], Any],
-              check: Callable[[Any], list[str]]) -> list[str]:
-    """Problems with any job of this command line, one line each; [] when every job is fine."""
+              check: Callable[[Any, list[str]], list[str]],
+              sweeper_params: Callable[[list[str]], dict[str, str]] = lambda fixed: {}) -> list[str]:
+    """Problems with any job of this command line, one line each; [] when every job is fine.
+
+    `check(cfg, overrides)` gets each job's composed config and the overrides that made it.
+    """
     try:
-        jobs = job_overrides(argv)
+        jobs = job_overrides(argv, sweeper_params)
     except Exception as err:  # noqa: BLE001 - Hydra's parser raises several types for bad syntax
         return [f"cannot parse the overrides: {str(err).splitlines()[0]}"]
     defaults = compose([])
     problems: list[str] = []
     for overrides in jobs:
         try:
-            found = check(compose(overrides))
+            found = check(compose(overrides), overrides)
         except Exception as err:  # noqa: BLE001 - composition errors come in many types
             found = [describe_compose_error(err, defaults)]
         problems += [line for line in found if line not in problems]

@@ -1,5 +1,5 @@
-"""One training run, top to bottom: run dir -> done? -> data -> sinks -> engine -> restore -> loop
--> final evaluation -> result.json.
+"""One training run, top to bottom: run dir -> done? -> data -> sinks -> engine -> restore (or start
+from a pretrained checkpoint) -> loop -> final evaluation -> result.json.
 
 The config arrives validated (see `train_large.cli`). Must not import fairseq or wandb at module
 level: the engine and the W&B sink are imported where they are built.
@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +18,12 @@ import torch
 
 from . import checkpoint as ckpt
 from .clock import TrainingClock, cuda_sync
-from .config import resolve_device, to_container
+from .config import batch_plan, resolve_device, to_container
 from .data.datasets import ensure_dataset
-from .evaluate import Evaluator
+from .data.prepare import PreparedData, load_prepared
+from .evaluate import PRIMARY_METRIC, Evaluator, is_better
 from .loop import Progress, train_until_budget
+from .pretrained import SourceError, SourceRun, find_source, load_weights
 from .rundir import METRICS_FILE, read_result, run_id, truncate_records, write_result
 from .sinks import FanOut, GuardedSink, JsonlSink, Sink
 
@@ -27,6 +32,7 @@ log = logging.getLogger(__name__)
 
 def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
     """Train one config in `run_dir` (resuming if a checkpoint is there) and return its result."""
+    started_at = time.time()
     done = read_result(run_dir)
     if done is not None:
         log.info("run already complete: %s", run_dir / "result.json")
@@ -34,28 +40,36 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
         return done
     device = resolve_device(cfg.device, torch.cuda.is_available())
     data = ensure_dataset(cfg.task)
+    source = find_source(cfg.init_from) if cfg.init_from else None
+    if source:
+        check_shared_vocabulary(source, data)
     state = restore(run_dir)
     progress = Progress(**state["progress"]) if state else Progress.fresh(cfg.budget)
     truncate_records(run_dir / METRICS_FILE, progress.records)
-    sinks = open_sinks(cfg, run_dir, run_name)
+    sinks = open_sinks(cfg, run_dir, run_name, source)
     try:
         from .engine import build_engine
 
-        engine = build_engine(cfg, data.bin_dir, device)
+        engine = build_engine(cfg, data, device)
         if state:
             engine.load_state_dict(state["engine"])
+        elif source:
+            try:
+                engine.load_pretrained(load_weights(source), str(source.run_dir))
+            except ValueError as err:
+                raise SourceError(str(err)) from err
+            log.info("fine-tuning from %s", source.checkpoint)
         clock = TrainingClock(sync=cuda_sync if device == "cuda" else None, state=state and state["clock"])
-        evaluator = Evaluator(engine, data)
-        emit = record_emitter(sinks, clock, progress)
+        evaluator = Evaluator(engine, data, cfg.task.eval)
+        emit = record_emitter(sinks, clock, progress, run_constants(cfg, source))
+        metric, _ = PRIMARY_METRIC[cfg.task.kind]
 
         def validate() -> dict:
-            metrics = evaluator.evaluate("valid", clock, sentences=cfg.task.eval.bleu_sentences,
-                                         beam=cfg.task.eval.beam, lenpen=cfg.task.eval.lenpen,
-                                         max_len_a=cfg.task.eval.max_len_a, max_len_b=cfg.task.eval.max_len_b)
-            progress.last_bleu = metrics["bleu"]
+            metrics = evaluator.evaluate("valid", clock)
+            progress.last_metric = metrics[metric]
             emit("valid", metrics)
-            if progress.best_bleu is None or metrics["bleu"] > progress.best_bleu:
-                progress.best_bleu = metrics["bleu"]
+            if is_better(cfg.task.kind, metrics[metric], progress.best_metric):
+                progress.best_metric = metrics[metric]
                 with clock.timed("checkpoint"):
                     ckpt.save_checkpoint(ckpt.checkpoint_path(run_dir, ckpt.BEST), best_state(cfg, engine, metrics))
             return metrics
@@ -64,10 +78,11 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
             with clock.timed("checkpoint"):
                 ckpt.save_checkpoint(ckpt.checkpoint_path(run_dir), full_state(cfg, engine, clock, progress))
 
-        train_until_budget(engine, clock, progress, cfg.budget, emit, validate, save)
+        train_until_budget(engine, clock, progress, cfg.budget, emit, validate, save, metric)
         save()  # training is over: a kill during the final evaluation does not retrain
-        final = final_evaluation(cfg, evaluator, clock, emit, validate, progress)
-        result = build_result(cfg, run_dir, run_name, engine, clock, progress, final)
+        final = final_evaluation(evaluator, data, clock, emit, validate)
+        result = build_result(cfg, run_dir, run_name, engine, clock, progress, final, source)
+        result["placement"] = placement(started_at)
         sinks.summary(flat_summary(result))
         write_result(run_dir, result)
         log.info("run complete: %s", run_dir / "result.json")
@@ -85,7 +100,23 @@ def restore(run_dir: Path) -> dict | None:
     return state
 
 
-def open_sinks(cfg: Any, run_dir: Path, run_name: str) -> Sink:
+def check_shared_vocabulary(source: SourceRun, data: PreparedData) -> None:
+    """A fine-tuning task must be encoded with its pretraining corpus's dictionary.
+
+    Raises:
+        SourceError: the two dictionaries differ (the message names both data dirs).
+    """
+    try:
+        pretraining = load_prepared(source.data_dir)
+    except ValueError:
+        log.warning("cannot read %s to compare dictionaries; assuming %s matches it", source.data_dir, data.data_dir)
+        return
+    if pretraining.dictionary_sha1 != data.dictionary_sha1:
+        raise SourceError(f"{data.data_dir} was not encoded with the dictionary of {source.data_dir}, which "
+                          f"init_from={source.run_dir} was trained on; prepare it with --vocab-from {source.data_dir}")
+
+
+def open_sinks(cfg: Any, run_dir: Path, run_name: str, source: SourceRun | None = None) -> Sink:
     sinks: list[Sink] = [JsonlSink(run_dir / METRICS_FILE)]
     if cfg.logger.wandb:
         try:
@@ -93,35 +124,43 @@ def open_sinks(cfg: Any, run_dir: Path, run_name: str) -> Sink:
 
             sinks.append(GuardedSink(WandbSink(
                 run_dir=run_dir, run_id=run_id(run_dir), name=run_name, group=cfg.experiment,
-                job_type="train", project=cfg.logger.project, entity=cfg.logger.entity,
+                job_type="finetune" if source else "train", project=cfg.logger.project, entity=cfg.logger.entity,
                 mode=cfg.logger.mode, tags=list(cfg.logger.tags), config=to_container(cfg)), "W&B"))
         except Exception as err:  # noqa: BLE001 - W&B is optional; the JSONL log is the truth
             log.warning("W&B unavailable (%s: %s); local records only", type(err).__name__, err)
     return FanOut(sinks)
 
 
-def record_emitter(sinks: Sink, clock: TrainingClock, progress: Progress):
+def run_constants(cfg: Any, source: SourceRun | None) -> dict:
+    """Fields every record of this run carries: the effective batch and the pretraining source."""
+    plan = batch_plan(cfg.optim)
+    constants = {"batch_sequences": plan.sequences, "batch_tokens": plan.tokens}
+    if source:
+        constants["source_run_id"] = source.run_id
+    return constants
+
+
+def record_emitter(sinks: Sink, clock: TrainingClock, progress: Progress, constants: dict):
     """A function that stamps a record with the clock and counters and sends it to every sink."""
 
     def emit(kind: str, metrics: dict) -> None:
         record = {"kind": kind, "train_seconds": round(clock.train_seconds, 4),
                   "wall_seconds": round(clock.wall_seconds, 4), "updates": progress.updates,
-                  "tokens": progress.tokens, **metrics}
+                  "tokens": progress.tokens, "flops": progress.flops, **constants, **metrics}
         sinks.log(record)
         progress.records += 1
 
     return emit
 
 
-def final_evaluation(cfg: Any, evaluator: Evaluator, clock: TrainingClock, emit, validate,
-                     progress: Progress) -> dict:
-    """The last point of the valid curve, then the full test set at the paper's decoding settings."""
-    valid = validate()
-    e = cfg.task.eval
-    test = evaluator.evaluate("test", clock, sentences=0, beam=e.test_beam, lenpen=e.test_lenpen,
-                              max_len_a=e.max_len_a, max_len_b=e.max_len_b)
-    emit("test", test)
-    return {"valid": valid, "test": test}
+def final_evaluation(evaluator: Evaluator, data: PreparedData, clock: TrainingClock, emit, validate) -> dict:
+    """The last point of the valid curve, then the whole test set (at the paper's decoding settings
+    for translation). GLUE tasks have no labelled test set: their final figures are the dev sets'."""
+    final = {"valid": validate()}
+    if "test" in data.lines:
+        final["test"] = evaluator.evaluate("test", clock, full=True)
+        emit("test", final["test"])
+    return final
 
 
 def full_state(cfg: Any, engine: Any, clock: TrainingClock, progress: Progress) -> dict:
@@ -134,16 +173,31 @@ def best_state(cfg: Any, engine: Any, metrics: dict) -> dict:
 
 
 def build_result(cfg: Any, run_dir: Path, run_name: str, engine: Any, clock: TrainingClock,
-                 progress: Progress, final: dict) -> dict:
+                 progress: Progress, final: dict, source: SourceRun | None) -> dict:
+    """result.json. `final_metric`: the primary metric on test, or on valid without a test set."""
+    metric, _ = PRIMARY_METRIC[cfg.task.kind]
     return {"run_dir": str(run_dir), "run_id": run_id(run_dir), "name": run_name, "experiment": cfg.experiment,
-            "task": cfg.task.name, "params": engine.parameter_count(), "train_seconds": clock.train_seconds,
-            "wall_seconds": clock.wall_seconds, "updates": progress.updates, "tokens": progress.tokens,
-            "seconds_outside_budget": dict(clock.spent), "best_valid_bleu": progress.best_bleu,
-            "final": final, "config": to_container(cfg)}
+            "task": cfg.task.name, "kind": cfg.task.kind, "params": engine.parameter_count(),
+            "train_seconds": clock.train_seconds, "wall_seconds": clock.wall_seconds, "updates": progress.updates,
+            "tokens": progress.tokens, "flops": progress.flops, **run_constants(cfg, source),
+            "seconds_outside_budget": dict(clock.spent), "metric": metric,
+            f"best_valid_{metric}": progress.best_metric,
+            "final_metric": final.get("test", final["valid"])[metric],
+            "init_from": str(source.run_dir) if source else None, "final": final, "config": to_container(cfg)}
+
+
+def placement(started_at: float) -> dict:
+    """Where and when the last attempt of this run ran: for sweep summaries and launcher checks."""
+    return {"host": socket.gethostname(), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+            "slurm_restart_count": os.environ.get("SLURM_RESTART_COUNT"),
+            "started_at": started_at, "finished_at": time.time()}
 
 
 def flat_summary(result: dict) -> dict:
-    test = result["final"]["test"]
-    return {"final/test_bleu": test["bleu"], "final/test_loss": test["loss"], "final/test_ppl": test["ppl"],
-            "final/valid_bleu": result["final"]["valid"]["bleu"], "best_valid_bleu": result["best_valid_bleu"],
-            "params": result["params"], "train_seconds": result["train_seconds"], "updates": result["updates"]}
+    """The W&B summary: final figures per split under final/, with the run's totals."""
+    summary = {f"final/{split}_{key}": value for split, metrics in result["final"].items()
+               for key, value in metrics.items() if isinstance(value, (int, float))}
+    summary.update({key: result[key] for key in ("params", "train_seconds", "updates", "flops", "final_metric",
+                                                  f"best_valid_{result['metric']}")})
+    return summary

@@ -150,8 +150,8 @@ def test_multirun_gives_one_directory_per_override_set(toy_root):
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = sorted((toy_root / "runs" / "sweep").glob("*/result.json"))
     names = [p.parent.name for p in results]
-    assert names == [f"budget.max_updates=15,model.depth=1,model.width={w},task.eval.bleu_sentences=20"
-                     for w in (32, 64)]
+    # keys shortened to their last part; sorted by the full key
+    assert names == [f"max_updates=15,depth=1,width={w},bleu_sentences=20" for w in (32, 64)]
     widths = [json.loads(p.read_text())["config"]["model"]["width"] for p in results]
     assert widths == [32, 64]
     assert all(json.loads(p.read_text())["updates"] == 15 for p in results)

@@ -7,7 +7,7 @@ from train_large.preflight import MAX_JOBS_CHECKED, job_overrides, preflight
 
 
 def run_preflight(argv):
-    return preflight(argv, compose_train, lambda cfg: check(cfg, cuda_available=False))
+    return preflight(argv, compose_train, lambda cfg, overrides: check(cfg, cuda_available=False))
 
 
 def test_a_plain_run_is_one_job_without_hydra_overrides():
@@ -28,7 +28,8 @@ def test_a_huge_sweep_checks_each_value_once():
 def test_misspelt_key_suggests_the_real_one():
     assert run_preflight(["model.widht=64"]) == [
         "model.widht is not a setting; did you mean model.width? (model has: activation_dropout, arch, "
-        "attention_dropout, decoder_depth, depth, dropout, ffn, heads, norm, share_embeddings, width)"]
+        "attention_dropout, decoder_depth, depth, dropout, ffn, heads, max_positions, norm, share_embeddings, "
+            "width)"]
 
 
 def test_misspelt_top_level_key_is_named():

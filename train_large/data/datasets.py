@@ -2,7 +2,9 @@
 
 `ensure_dataset` is called before any model is built. A toy task's data is generated once per
 data root under a file lock, so concurrent jobs neither race nor regenerate it; a real task's
-missing data stops the run with one line saying how to prepare it. Must not import fairseq
+missing data stops the run with one line saying how to prepare it. Toy tasks: toy_mt
+(translation), toy_mlm (masked LM) and toy_cls (classification; it first makes sure its
+`vocab_from` toy_mlm corpus exists, so the two share one dictionary). Must not import fairseq
 directly (preparation reaches it through `train_large.engine.binarize`).
 """
 from __future__ import annotations
@@ -10,16 +12,18 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Callable
 
 from filelock import FileLock
 
 from .prepare import PreparedData, load_prepared, prepare_translation
+from .prepare_glue import prepare_glue
+from .prepare_mlm import prepare_mlm_corpus
 from .toy_mt import write_toy_corpus
+from .toy_text import write_toy_cls, write_toy_mlm_corpus
 
 log = logging.getLogger(__name__)
-
-_GENERATORS = {"toy_mt": write_toy_corpus}
 
 
 class DataMissing(ValueError):
@@ -31,19 +35,28 @@ def is_prepared(data_dir: Path) -> bool:
 
 
 def missing_data(task: Any) -> list[str]:
-    """One line if the task needs prepared data that is not there (toy tasks generate theirs)."""
+    """One line per missing input: the task's prepared data (toy tasks generate theirs), and for
+    a classification task the pretraining corpus whose vocabulary it uses."""
     data_dir = Path(task.data_dir).expanduser().resolve()
-    if task.generated or is_prepared(data_dir):
+    if task.generated:
         return []
-    hint = f"; prepare it with: {task.prepare_hint}" if task.prepare_hint else ""
-    return [f"task.data_dir={data_dir} is not a prepared dataset (no prepared.json){hint}"]
+    problems = []
+    if not is_prepared(data_dir):
+        hint = f"; prepare it with: {task.prepare_hint}" if task.prepare_hint else ""
+        problems.append(f"task.data_dir={data_dir} is not a prepared dataset (no prepared.json){hint}")
+    vocab_from = _vocab_from(task) if getattr(task, "kind", "") == "classification" else None
+    if vocab_from is not None and not is_prepared(vocab_from):
+        problems.append(f"task.vocab_from={vocab_from} is not a prepared pretraining corpus (no "
+                        f"prepared.json); prepare it first with: python scripts/prepare_mlm_corpus.py "
+                        f"--raw-dir RAW --out {vocab_from}")
+    return problems
 
 
 def ensure_dataset(task: Any) -> PreparedData:
     """The prepared dataset for a task config, generating toy data first when needed.
 
     Raises:
-        DataMissing: a non-generated task whose data_dir is not prepared.
+        DataMissing: a non-generated task whose data_dir (or vocab_from) is not prepared.
     """
     data_dir = Path(task.data_dir).expanduser().resolve()
     if not task.generated:
@@ -51,11 +64,7 @@ def ensure_dataset(task: Any) -> PreparedData:
         if problems:
             raise DataMissing(problems[0])
         return load_prepared(data_dir)
-    if not is_prepared(data_dir):
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(data_dir) + ".lock"):
-            if not is_prepared(data_dir):  # another job may have finished it while we waited
-                generate_dataset(task, data_dir)
+    _generate_once(task, data_dir)
     return load_prepared(data_dir)
 
 
@@ -68,6 +77,48 @@ def generate_dataset(task: Any, data_dir: Path) -> None:
     raw_dir = data_dir / "source"
     if raw_dir.exists():
         shutil.rmtree(raw_dir)  # a half-written earlier attempt
-    _GENERATORS[task.name](raw_dir, source_lang=task.source_lang, target_lang=task.target_lang)
+    _GENERATORS[task.name](task, raw_dir, data_dir)
+
+
+def _generate_once(task: Any, data_dir: Path) -> None:
+    """Generate under a lock beside `data_dir`, unless it is (or meanwhile becomes) prepared."""
+    if not is_prepared(data_dir):
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(data_dir) + ".lock"):
+            if not is_prepared(data_dir):  # another job may have finished it while we waited
+                generate_dataset(task, data_dir)
+
+
+def _vocab_from(task: Any) -> Path | None:
+    vocab_from = getattr(task, "vocab_from", None)
+    return Path(vocab_from).expanduser().resolve() if vocab_from else None
+
+
+def _toy_mt(task: Any, raw_dir: Path, data_dir: Path) -> None:
+    write_toy_corpus(raw_dir, source_lang=task.source_lang, target_lang=task.target_lang)
     prepare_translation(raw_dir, data_dir, source_lang=task.source_lang, target_lang=task.target_lang,
                         vocab_size=task.vocab_size)
+
+
+def _toy_mlm(task: Any, raw_dir: Path, data_dir: Path) -> None:
+    write_toy_mlm_corpus(raw_dir)
+    prepare_mlm_corpus(raw_dir, data_dir, vocab_size=task.vocab_size)
+
+
+def _toy_cls(task: Any, raw_dir: Path, data_dir: Path) -> None:
+    vocab_from = _vocab_from(task)
+    if vocab_from is None:
+        raise DataMissing("task.vocab_from is not set; toy_cls needs the toy masked-LM corpus "
+                          "whose vocabulary encodes it (task.vocab_from=<data_root>/toy_mlm)")
+    # The toy pretraining corpus, generated here if no toy_mlm run has made it yet. Its
+    # vocab_size is this task's: the toy_cls and toy_mlm presets must agree on it.
+    _generate_once(SimpleNamespace(name="toy_mlm", vocab_size=task.vocab_size), vocab_from)
+    # The classifier is scored on sentences the pretraining never saw in its valid/test text.
+    held_out = [line for split in ("valid", "test")
+                for line in (vocab_from / "raw" / f"{split}.txt").read_text(encoding="utf-8").split("\n")]
+    write_toy_cls(raw_dir, exclude=held_out)
+    prepare_glue("sst2", raw_dir, data_dir, vocab_from=vocab_from)
+
+
+_GENERATORS: dict[str, Callable[[Any, Path, Path], None]] = {
+    "toy_mt": _toy_mt, "toy_mlm": _toy_mlm, "toy_cls": _toy_cls}

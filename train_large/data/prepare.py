@@ -17,7 +17,7 @@ import random
 import shutil
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -54,13 +54,25 @@ _TRANSLATION = str.maketrans({**_PUNCTUATION, **dict.fromkeys(_INVISIBLE)})
 
 @dataclass
 class PreparedData:
-    """A prepared data dir; fairseq's `translation` task reads `bin_dir`."""
+    """A prepared data dir. Its layout depends on `kind`:
+
+    - translation: bin/{dict,split.src-tgt}.{lang}(.bin/.idx), raw/{split}.{lang} (BLEU references);
+    - masked_lm: bin/dict.txt and bin/{split}.bin/.idx (fairseq's `masked_lm` task);
+    - classification: bin/input0/, bin/input1/ (sentence pairs only) and bin/label/, each with
+      dict.txt and {split}.bin/.idx (fairseq's `sentence_prediction` task).
+
+    Every kind has spm.model (for classification, the pretraining corpus's model) and bin/.
+    """
 
     data_dir: Path
-    source_lang: str
-    target_lang: str
-    vocab_size: int  # entries of the joint fairseq dictionary: specials, pieces, padding to 8
-    lines: dict[str, int]  # sentence pairs per split
+    source_lang: str  # translation only ("" otherwise)
+    target_lang: str  # translation only ("" otherwise)
+    vocab_size: int  # entries of the (joint) fairseq dictionary: specials, pieces, padding to 8
+    lines: dict[str, int]  # sentences (pairs, documents' lines or examples) per split
+    kind: str = "translation"  # translation | masked_lm | classification
+    labels: list[str] = field(default_factory=list)  # classification: label names by class id
+    sentence_pairs: bool = False  # classification: inputs are pairs (input0, input1)
+    dictionary_sha1: str = ""  # of the input dictionary: a fine-tuned model must share it
 
     @property
     def bin_dir(self) -> Path:
@@ -70,8 +82,17 @@ class PreparedData:
     def spm_model(self) -> Path:
         return self.data_dir / "spm.model"
 
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    @property
+    def eval_splits(self) -> list[str]:
+        """Splits scored at every validation: valid first, then extra dev sets (MNLI mismatched)."""
+        return ["valid"] + sorted(s for s in self.lines if s.startswith("valid_"))
+
     def reference(self, split: str) -> Path:
-        """The normalised target text of `split`: the BLEU reference."""
+        """The normalised target text of `split`: the BLEU reference (translation)."""
         return self.data_dir / "raw" / f"{split}.{self.target_lang}"
 
 
@@ -125,13 +146,13 @@ def check_parallel(src: Path, tgt: Path) -> int:
 def _scan(path: Path) -> tuple[int, int | None]:
     """Line count and the number of the first blank line, or None."""
     lines, first_blank = 0, None
-    for lines, line in _numbered_lines(path):
+    for lines, line in numbered_lines(path):
         if first_blank is None and not line.strip():
             first_blank = lines
     return lines, first_blank
 
 
-def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(number, line) from 1; only newline ends a line, as for `wc -l`.
 
     Raises:
@@ -181,7 +202,7 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
                  time.perf_counter() - step)
 
         step = time.perf_counter()
-        spm_pieces = _train_spm([data_dir / "raw" / f"train.{lang}" for lang in langs],
+        spm_pieces = train_spm([data_dir / "raw" / f"train.{lang}" for lang in langs],
                                 data_dir / "spm", vocab_size=vocab_size,
                                 max_sentences=max_train_sentences_for_spm, seed=seed)
         log.info("trained sentencepiece: %d pieces (%d asked) (%.1f s)", spm_pieces, vocab_size,
@@ -190,7 +211,7 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
         dictionary_size = _encode_and_binarize(data_dir, langs, splits)
         prepared = PreparedData(data_dir, source_lang, target_lang, dictionary_size, lines)
         atomic_write_json(data_dir / PREPARED_FILE, {
-            "source_lang": source_lang, "target_lang": target_lang, "lines": lines,
+            "kind": "translation", "source_lang": source_lang, "target_lang": target_lang, "lines": lines,
             "vocab_size": dictionary_size, "spm_vocab_size": spm_pieces,
             "spm_vocab_size_asked": vocab_size,
             "spm_model": "spm.model",  # relative to the data dir, so the dir can move
@@ -210,7 +231,7 @@ def _encode_and_binarize(data_dir: Path, langs: tuple[str, str], splits: Sequenc
     processor = spm.SentencePieceProcessor(model_file=str(data_dir / "spm.model"))
     for split in splits:
         for lang in langs:
-            _write_pieces(processor, data_dir / "raw" / f"{split}.{lang}",
+            write_pieces(processor, data_dir / "raw" / f"{split}.{lang}",
                           data_dir / "pieces" / f"{split}.{lang}")
     log.info("encoded %d files into %s (%.1f s)", 2 * len(splits), data_dir / "pieces",
              time.perf_counter() - step)
@@ -249,7 +270,7 @@ def _normalize_pair(src: Path, tgt: Path, src_out: Path, tgt_out: Path) -> None:
             tgt_file.write(tgt_text + "\n")
 
 
-def _train_spm(files: list[Path], prefix: Path, *, vocab_size: int, max_sentences: int,
+def train_spm(files: list[Path], prefix: Path, *, vocab_size: int, max_sentences: int,
                seed: int) -> int:
     """Train one unigram model on all `files` into `prefix`.model/.vocab; returns its size."""
     # For whatever sentencepiece draws at random; with sentencepiece 0.2.3 the sample was the
@@ -274,15 +295,15 @@ def _train_spm(files: list[Path], prefix: Path, *, vocab_size: int, max_sentence
     return spm.SentencePieceProcessor(model_file=f"{prefix}.model").get_piece_size()
 
 
-def _write_pieces(processor: spm.SentencePieceProcessor, text: Path, out: Path) -> None:
+def write_pieces(processor: spm.SentencePieceProcessor, text: Path, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with text.open(encoding="utf-8", newline="\n") as lines, out.open("w", encoding="utf-8") as sink:
-        for batch in _batches((line.rstrip("\n") for line in lines), ENCODE_BATCH_LINES):
+        for batch in batches((line.rstrip("\n") for line in lines), ENCODE_BATCH_LINES):
             for pieces in processor.encode(batch, out_type=str, num_threads=SPM_THREADS):
                 sink.write(" ".join(pieces) + "\n")
 
 
-def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
+def batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -302,8 +323,11 @@ def load_prepared(data_dir: Path) -> PreparedData:
                            f"--out {data_dir} --src SRC --tgt TGT")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
-        return PreparedData(data_dir, meta["source_lang"], meta["target_lang"],
-                            int(meta["vocab_size"]), {k: int(v) for k, v in meta["lines"].items()})
+        return PreparedData(data_dir, meta.get("source_lang", ""), meta.get("target_lang", ""),
+                            int(meta["vocab_size"]), {k: int(v) for k, v in meta["lines"].items()},
+                            kind=meta.get("kind", "translation"), labels=list(meta.get("labels", [])),
+                            sentence_pairs=bool(meta.get("sentence_pairs", False)),
+                            dictionary_sha1=meta.get("dictionary_sha1", ""))
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
         raise PrepareError(f"{path} is unreadable ({type(err).__name__}: {err}); "
                            "delete it and prepare the data again") from err
@@ -325,7 +349,7 @@ def split_tsv(tsv: Path, raw_dir: Path, *, source_lang: str, target_lang: str, v
     if valid < 1 or test < 1:
         raise PrepareError(f"valid={valid} and test={test} must both be at least 1")
     pairs = []
-    for number, line in _numbered_lines(tsv):
+    for number, line in numbered_lines(tsv):
         fields = line.rstrip("\r\n").split("\t")
         if len(fields) != 2:
             raise PrepareError(

@@ -1,8 +1,8 @@
 """Binarization: sentencepiece piece files to fairseq's joint dictionary and mmap datasets.
 
-The only module of the data path that imports fairseq. It writes exactly what fairseq's
-`translation` task loads: `dict.{lang}.txt` and `{split}.{src}-{tgt}.{lang}.bin/.idx`; the file
-names are chosen by the caller (`train_large.data.prepare`).
+The only module of the data path that imports fairseq. It writes exactly what fairseq's tasks
+load: dictionaries (`dict*.txt`) and mmap datasets (`{prefix}.bin/.idx`); the file names are
+chosen by the callers (`train_large.data.prepare`, `prepare_mlm`, `prepare_glue`).
 """
 from __future__ import annotations
 
@@ -64,3 +64,26 @@ def binarize_split(piece_file: Path, dictionary_path: Path, out_prefix: Path) ->
     log.info("binarized %s: %d lines, %d tokens, %.3f%% <unk>",
              Path(out_prefix).name, lines, tokens, 100 * unknown / max(tokens, 1))
     return lines
+
+
+def build_label_dictionary(labels: list[str], out_path: Path) -> int:
+    """A dictionary of `labels` in the given order, so class id = index - nspecial.
+
+    fairseq's `sentence_prediction` task strips </s> from each label item and subtracts the
+    dictionary's nspecial (4), so the i-th label here is class i. Not finalized: finalize would
+    reorder by count and pad with `madeupword`s. Returns the number of labels.
+    """
+    if len(set(labels)) != len(labels) or any(len(tokenize_line(label)) != 1 for label in labels):
+        raise ValueError(f"labels must be distinct single tokens, got {labels}")
+    dictionary = Dictionary()
+    for label in labels:
+        dictionary.add_symbol(label, n=1)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    dictionary.save(str(out_path))
+    return len(dictionary) - dictionary.nspecial
+
+
+def dictionary_size(dictionary_path: Path) -> int:
+    """Entries of a saved dictionary, fairseq's specials included."""
+    return len(Dictionary.load(str(dictionary_path)))

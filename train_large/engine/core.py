@@ -1,15 +1,17 @@
 """The engine: the one place that builds and drives fairseq's task, model, criterion and trainer.
 
-It exposes what the loop needs and nothing of fairseq's shape: `train_step`, `validate`,
-`translate`, `state_dict`/`load_state_dict` and `.model`, a plain `nn.Module`. Configs, sinks,
-the loop and compression never import fairseq; they talk to this object.
+One class serves the three task kinds (translation, masked_lm, classification): fairseq's
+`translation`, `masked_lm` and `sentence_prediction` tasks differ in their flags
+(`fairseq_args`), not in how the trainer steps them. It exposes what the loop needs and nothing
+of fairseq's shape: `train_step`, `validate`, `translate`, `load_pretrained`,
+`state_dict`/`load_state_dict` and `.model`, a plain `nn.Module`. Configs, sinks, the loop and
+compression never import fairseq; they talk to this object.
 """
 from __future__ import annotations
 
 import logging
 from argparse import Namespace
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterator
 
 import torch
@@ -18,7 +20,8 @@ from fairseq import options, tasks, utils
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq.trainer import Trainer
 
-from .fairseq_args import translation_argv
+from ..flops import FlopModel
+from .fairseq_args import train_argv
 from .hydra_compat import fairseq_compose_context, park_fairseq_configs
 
 park_fairseq_configs()  # fairseq's imports above registered its configs under our group names
@@ -28,27 +31,32 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class StepStats:
-    loss: float  # label-smoothed training loss, nats per target token
-    nll_loss: float  # unsmoothed negative log-likelihood, nats per target token
-    tokens: int  # target tokens in this update
+    loss: float  # training loss, nats per scored position (label-smoothed for translation)
+    nll_loss: float  # unsmoothed negative log-likelihood, nats per scored position
+    tokens: int  # tokens in this update (target tokens for translation, input tokens otherwise)
     sentences: int
+    scored: int  # positions the loss averages over: target tokens, masked tokens or sentences
+    flops: float  # estimated training FLOPs of this update (train_large.flops)
 
 
 class Engine:
-    """A fairseq translation model and its trainer, driven one update at a time."""
+    """A fairseq model and its trainer, driven one update at a time."""
 
-    def __init__(self, fairseq_cfg: Any, device: str) -> None:
+    def __init__(self, fairseq_cfg: Any, device: str, kind: str, eval_splits: list[str]) -> None:
         self.fairseq_cfg = fairseq_cfg
         self.device = device
+        self.kind = kind
         utils.set_torch_seed(fairseq_cfg.common.seed)
         self.task = tasks.setup_task(fairseq_cfg.task)
-        for split in ("valid", "test"):
+        for split in eval_splits:
             self.task.load_dataset(split, combine=False, epoch=1)
         model = self.task.build_model(fairseq_cfg.model)
         criterion = self.task.build_criterion(fairseq_cfg.criterion)
         self.trainer = Trainer(fairseq_cfg, self.task, model, criterion)
         self._epoch_itr = self.trainer.get_train_iterator(epoch=1, load_dataset=True)
         self._batches: Iterator[list[dict]] | None = None
+        self._pad = self.task.source_dictionary.pad()
+        self.flop_model = flop_model(model, kind)
 
     @property
     def model(self) -> torch.nn.Module:
@@ -79,12 +87,26 @@ class Engine:
     def train_step(self) -> StepStats:
         """One optimizer update (with gradient accumulation over `update_freq` batches)."""
         samples = self._next_samples()
+        # Counted on the host copies before the trainer moves them: no device sync in the step.
+        lengths = [self._lengths(s) for s in samples if s]
         stats = self.trainer.train_step(samples)
         tokens = sum(int(s["ntokens"]) for s in samples if s)
         sentences = sum(int(s["nsentences"]) for s in samples if s)
-        # fairseq reports losses in bits per token; nats keep ppl = exp(loss) everywhere else.
+        flops = sum(self.flop_model.update_flops(*counts) for counts in lengths)
+        # fairseq reports losses in bits per scored position; nats keep ppl = exp(loss) everywhere.
         return StepStats(loss=float(stats["loss"]) * _LN2, nll_loss=float(stats.get("nll_loss", stats["loss"])) * _LN2,
-                         tokens=tokens, sentences=sentences)
+                         tokens=tokens, sentences=sentences, scored=sum(c[2] for c in lengths), flops=flops)
+
+    def _lengths(self, sample: dict) -> tuple[list[int], list[int], int]:
+        """(encoder input lengths, decoder input lengths, positions scored) of one batch."""
+        net = sample["net_input"]
+        if self.kind == "translation":
+            target = sample["target"].ne(self._pad).sum(1).tolist()
+            return net["src_lengths"].tolist(), target, sum(target)
+        source = net["src_tokens"].ne(self._pad).sum(1).tolist()
+        if self.kind == "masked_lm":  # the target is padding except at the masked positions
+            return source, [], int(sample["target"].ne(self._pad).sum())
+        return source, [], int(sample["nsentences"])
 
     def _eval_batches(self, split: str, ids: list[int]) -> Iterator[dict]:
         dataset = self.task.dataset(split)
@@ -109,20 +131,50 @@ class Engine:
 
     @torch.no_grad()
     def validate(self, split: str) -> dict:
-        """Mean loss over a whole split: {'loss', 'nll_loss' (nats/token), 'ppl', 'tokens'}."""
+        """Mean loss over a whole split, in nats per scored position (target token, masked token
+        or sentence): {'loss', 'nll_loss', 'ppl'}, or 'accuracy' instead of 'ppl' for
+        classification.
+
+        Masked-LM masks are drawn from a seed fixed per split, so every validation scores the
+        same masked positions.
+        """
         model, criterion = self.trainer.model, self.trainer.criterion
         model.eval()
         loss_sum = nll_sum = 0.0
-        tokens = 0
+        scored = correct = sentences = 0
         for sample in self._eval_batches(split, list(range(self.split_size(split)))):
             _, _, out = criterion(model, sample)
             loss_sum += float(out["loss"])
-            nll_sum += float(out["nll_loss"])
-            tokens += int(out["ntokens"])
+            nll_sum += float(out.get("nll_loss", out["loss"]))
+            scored += int(out["sample_size"])
+            sentences += int(out["nsentences"])
+            correct += int(out.get("ncorrect", 0))
         model.train()
-        nll = nll_sum / max(tokens, 1)
-        return {"loss": loss_sum / max(tokens, 1), "nll_loss": nll, "ppl": float(torch.tensor(nll).exp()),
-                "tokens": tokens}
+        nll = nll_sum / max(scored, 1)
+        metrics = {"loss": loss_sum / max(scored, 1), "nll_loss": nll}
+        if self.kind == "classification":
+            metrics["accuracy"] = correct / max(sentences, 1)
+        else:
+            metrics["ppl"] = float(torch.tensor(nll).exp())
+        return metrics
+
+    def load_pretrained(self, weights: dict, source: str) -> None:
+        """Start from a pretraining checkpoint's weights; only the new classification head may be
+        absent from them.
+
+        Raises:
+            ValueError: the weights do not fit this model; the message names `source`.
+        """
+        try:
+            result = self.model.load_state_dict(weights, strict=False)
+        except RuntimeError as err:
+            first = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line),
+                         str(err).splitlines()[0])
+            raise ValueError(f"init_from={source} does not fit this model ({first})") from err
+        missing = [key for key in result.missing_keys if not key.startswith("classification_heads.")]
+        if missing or result.unexpected_keys:
+            raise ValueError(f"init_from={source} does not fit this model: missing {missing[:3]}, "
+                             f"unexpected {result.unexpected_keys[:3]}")
 
     @torch.no_grad()
     def translate(self, split: str, ids: list[int], *, beam: int, lenpen: float,
@@ -178,13 +230,36 @@ def _grouped(iterable: Iterator[dict], size: int) -> Iterator[list[dict]]:
         yield chunk
 
 
-def build_engine(cfg: Any, data_bin: Path, device: str) -> Engine:
+def flop_model(model: torch.nn.Module, kind: str) -> FlopModel:
+    """The weight and layer counts behind the FLOPs estimate (train_large.flops)."""
+
+    def stack_weights(module: torch.nn.Module) -> int:
+        skipped = ("embed_tokens", "embed_positions", "output_projection", "lm_head", "classification_heads")
+        return sum(p.numel() for name, p in module.named_parameters() if not any(s in name for s in skipped))
+
+    if kind == "translation":
+        vocab, width = model.decoder.embed_tokens.weight.shape
+        return FlopModel(width, stack_weights(model.encoder), len(model.encoder.layers),
+                         stack_weights(model.decoder), len(model.decoder.layers), head_params=vocab * width)
+    encoder = model.encoder.sentence_encoder
+    vocab, width = encoder.embed_tokens.weight.shape
+    if kind == "masked_lm":  # the LM head's output matrix is the (tied) embedding table
+        head = vocab * width + sum(p.numel() for name, p in model.encoder.lm_head.named_parameters()
+                                   if name != "weight")
+    else:
+        head = sum(p.numel() for p in model.classification_heads.parameters())
+    return FlopModel(width, stack_weights(encoder), len(encoder.layers), head_params=head)
+
+
+def build_engine(cfg: Any, data: Any, device: str) -> Engine:
     """Build the fairseq task, model, criterion and trainer for a validated config.
 
-    `data_bin` is a fairseq-binarized translation directory (dict.*.txt, {split}.*.bin/idx).
+    `data` is the run's `PreparedData`: its `bin_dir` is what the fairseq task loads.
     """
     parser = options.get_training_parser(default_task="translation")
-    args = options.parse_args_and_arch(parser, input_args=translation_argv(cfg, data_bin, device))
+    argv = train_argv(cfg, data.bin_dir, device, num_classes=data.num_classes)
+    args = options.parse_args_and_arch(parser, input_args=argv)
     with fairseq_compose_context():
         fairseq_cfg = convert_namespace_to_omegaconf(args)
-    return Engine(fairseq_cfg, device)
+    eval_splits = [*data.eval_splits, *(["test"] if "test" in data.lines else [])]
+    return Engine(fairseq_cfg, device, cfg.task.kind, eval_splits)

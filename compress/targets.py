@@ -1,0 +1,175 @@
+"""Which weights a compression method touches.
+
+Targets are chosen by module type and name, never by fairseq class, so the same rules cover
+fairseq translation models, RoBERTa and `torch.nn.Transformer`:
+
+- attention: `nn.Linear`s named `*_proj` whose parent is an attention module (its name holds
+  `attn`/`attention`, or its class name holds `Attention`), plus the packed `in_proj_weight` of
+  `nn.MultiheadAttention`;
+- ffn: `nn.Linear`s named `fc1`/`fc2` (fairseq) or `linear1`/`linear2` (torch);
+- embeddings: the weights of `nn.Embedding`s, learned positions included;
+- output: weights under `output_projection`, `lm_head` or `classification_heads`.
+
+Biases, norms and any tensor with fewer than two dimensions are never targets. A tied tensor
+(one Parameter reachable under several names) is one target, selected when any of its places
+is, named after its first selected place; its other places are kept as `aliases` so that masks
+and parametrisations go onto every module that reads it. Pure torch: must not import fairseq,
+wandb or train_large.engine.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+ATTENTION = "attention"
+FFN = "ffn"
+EMBEDDING = "embedding"
+OUTPUT = "output"
+
+FFN_NAMES = frozenset({"fc1", "fc2", "linear1", "linear2"})
+OUTPUT_NAMES = frozenset({"output_projection", "lm_head", "classification_heads"})
+PACKED_ATTENTION_WEIGHTS = frozenset({"in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight"})
+
+
+@dataclass(frozen=True, eq=False)
+class Target:
+    """One weight tensor to compress: where it lives and what it is called.
+
+    `module.<param_name>` reads the effective weight (masked under pruning, fake-quantized under
+    QAT); `parameter` is the trainable tensor behind it (`weight_orig` under pruning).
+    """
+
+    name: str  # qualified name, e.g. "encoder.layers.0.fc1.weight"
+    module: nn.Module
+    param_name: str  # attribute on `module`: "weight" or "in_proj_weight"
+    kind: str  # attention | ffn | embedding | output
+    aliases: tuple[tuple[str, nn.Module, str], ...] = ()  # (name, module, param_name) of tied places
+
+    @property
+    def places(self) -> tuple[tuple[nn.Module, str], ...]:
+        return ((self.module, self.param_name), *((m, p) for _, m, p in self.aliases))
+
+    @property
+    def parameter(self) -> nn.Parameter:
+        return stored_parameter(self.module, self.param_name)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The weight as the model computes with it now (masks applied)."""
+        return effective_weight(self.module, self.param_name)
+
+    def numel(self) -> int:
+        return self.parameter.numel()
+
+
+def is_pruned(module: nn.Module, name: str) -> bool:
+    """Whether `torch.nn.utils.prune` has reparametrised `module.<name>`."""
+    return f"{name}_orig" in module._parameters and f"{name}_mask" in module._buffers
+
+
+def stored_parameter(module: nn.Module, name: str) -> nn.Parameter:
+    """The Parameter that holds `module.<name>`'s values, through pruning or parametrisation."""
+    if is_pruned(module, name):
+        return module._parameters[f"{name}_orig"]
+    if parametrize.is_parametrized(module, name):
+        return module.parametrizations[name].original
+    return module._parameters[name]
+
+
+def effective_weight(module: nn.Module, name: str) -> torch.Tensor:
+    """`module.<name>` as the next forward will see it (the pruning hook may not have run yet)."""
+    if is_pruned(module, name):
+        return module._parameters[f"{name}_orig"] * module._buffers[f"{name}_mask"]
+    return getattr(module, name)
+
+
+def own_weights(module: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
+    """(attribute name, stored Parameter) for each parameter `module` holds directly.
+
+    A pruned `weight_orig` is reported as `weight`, a parametrised tensor under its own name.
+    """
+    if isinstance(module, parametrize.ParametrizationList):
+        return  # reached through the module that owns the parametrisation
+    for name, param in module._parameters.items():
+        if param is None:
+            continue
+        if name.endswith("_orig") and is_pruned(module, name[: -len("_orig")]):
+            name = name[: -len("_orig")]
+        yield name, param
+    if parametrize.is_parametrized(module):
+        for name, plist in module.parametrizations.items():
+            yield name, plist.original
+
+
+def _is_attention(name: str, module: nn.Module) -> bool:
+    last = name.rsplit(".", 1)[-1].lower()
+    return "attn" in last or "attention" in last or "Attention" in type(module).__name__
+
+
+def _kind(module_name: str, module: nn.Module, parent: tuple[str, nn.Module] | None,
+          param_name: str, param: torch.Tensor) -> str | None:
+    if param.dim() < 2 or "bias" in param_name:
+        return None
+    parts = module_name.split(".")
+    if OUTPUT_NAMES.intersection(parts):
+        return OUTPUT
+    if isinstance(module, nn.Embedding) and param_name == "weight":
+        return EMBEDDING
+    if isinstance(module, nn.Linear) and param_name == "weight":
+        if parts[-1] in FFN_NAMES:
+            return FFN
+        if parts[-1].endswith("_proj") and parent is not None and _is_attention(*parent):
+            return ATTENTION
+    if param_name in PACKED_ATTENTION_WEIGHTS and _is_attention(module_name, module):
+        return ATTENTION
+    return None
+
+
+def select_targets(model: nn.Module, *, attention: bool = True, ffn: bool = True,
+                   embeddings: bool = False, output: bool = False) -> list[Target]:
+    """The weights to compress, in module registration order (deterministic).
+
+    Raises:
+        ValueError: nothing in `model` matches the chosen kinds.
+    """
+    wanted = {ATTENTION: attention, FFN: ffn, EMBEDDING: embeddings, OUTPUT: output}
+    modules = dict(model.named_modules(remove_duplicate=False))
+    places: dict[int, list[tuple[str, nn.Module, str, str | None]]] = {}
+    for module_name, module in model.named_modules(remove_duplicate=False):
+        parent_name = module_name.rsplit(".", 1)[0] if "." in module_name else ""
+        parent = (parent_name, modules[parent_name]) if module_name else None
+        for param_name, param in own_weights(module):
+            qualified = f"{module_name}.{param_name}" if module_name else param_name
+            kind = _kind(module_name, module, parent, param_name, param)
+            places.setdefault(id(param), []).append((qualified, module, param_name, kind))
+    targets = []
+    for found in places.values():
+        chosen = [place for place in found if place[3] is not None and wanted[place[3]]]
+        if not chosen:
+            continue
+        name, module, param_name, kind = chosen[0]
+        seen = {(id(module), param_name)}
+        aliases = []
+        for other, other_module, other_param, _ in found:
+            if (id(other_module), other_param) not in seen:  # a module shared under two names
+                seen.add((id(other_module), other_param))
+                aliases.append((other, other_module, other_param))
+        targets.append(Target(name, module, param_name, kind, tuple(aliases)))
+    if not targets:
+        kinds = ", ".join(kind for kind, on in wanted.items() if on) or "none"
+        raise ValueError(f"no weights to compress in {type(model).__name__} for kinds [{kinds}] "
+                         f"(attention *_proj, ffn fc1/fc2, embeddings, output heads)")
+    return targets
+
+
+def check_targets(model: nn.Module, targets: list[Target]) -> None:
+    """Raises ValueError when a target is not part of `model` (e.g. selected on a copy)."""
+    modules = {id(m) for m in model.modules()}
+    for target in targets:
+        if id(target.module) not in modules:
+            raise ValueError(f"target {target.name} is not part of this model; "
+                             f"select the targets on the model being compressed")

@@ -1,0 +1,215 @@
+"""GLUE preparation: official task TSVs to the data dir of fairseq's `sentence_prediction` task.
+
+glue_dir/*.tsv -> checked (every file, before anything is written; columns found by header
+name, split on tabs only: the official files are not quoted and MNLI text holds quotes) ->
+normalised into data_dir/raw/{split}.{input0,input1,label} -> encoded with the *pretraining
+corpus's* sentencepiece model and dictionary (`vocab_from`, copied to data_dir/spm.model and
+bin/input{0,1}/dict.txt, so the fine-tuned model shares the pretrained embeddings) ->
+bin/input0/{split}, bin/input1/{split} (sentence pairs only) and bin/label/{split}, with
+bin/label/dict.txt holding the label names in sorted order (class id = position) ->
+prepared.json, written last and atomically.
+
+Must not import fairseq: `train_large.engine.binarize` does the fairseq part.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sentencepiece as spm
+from filelock import FileLock
+
+from train_large.rundir import atomic_write_json
+
+from .prepare import (PREPARED_FILE, PrepareError, PreparedData, load_prepared, normalize_line,
+                      numbered_lines, write_pieces)
+from .prepare_mlm import file_sha1
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GlueLayout:
+    """Where one GLUE task's labelled examples are, and what its labels may be."""
+
+    files: dict[str, str]  # split -> TSV file name; each must exist and be labelled
+    text_columns: tuple[str, ...]  # one column (single sentence) or two (sentence pairs)
+    label_column: str
+    labels: tuple[str, ...]  # allowed label names; sorted, they give the class ids
+    # split -> TSV used only when present with a label column: the official test sets are
+    # unlabelled, the toy task's is labelled.
+    optional_files: dict[str, str] = field(default_factory=dict)
+
+
+LAYOUTS = {
+    "mnli": GlueLayout(
+        files={"train": "train.tsv", "valid": "dev_matched.tsv", "valid_mismatched": "dev_mismatched.tsv"},
+        text_columns=("sentence1", "sentence2"), label_column="gold_label",
+        labels=("contradiction", "entailment", "neutral")),
+    "sst2": GlueLayout(
+        files={"train": "train.tsv", "valid": "dev.tsv"}, text_columns=("sentence",),
+        label_column="label", labels=("0", "1"), optional_files={"test": "test.tsv"}),
+}
+
+Example = tuple[list[str], str]  # (normalised texts, label)
+
+
+def prepare_glue(task_name: str, glue_dir: Path, data_dir: Path, *, vocab_from: Path) -> PreparedData:
+    """Prepare the GLUE task `task_name` from `glue_dir` into `data_dir` (layout in the docstring).
+
+    vocab_from: a prepared masked-LM corpus (prepare_mlm_corpus) whose spm.model and
+        bin/dict.txt encode the task.
+
+    Raises:
+        PrepareError: an unknown task, a `vocab_from` that is not a prepared masked-LM corpus, or
+            a bad TSV; all checks run before anything is written.
+    """
+    if task_name not in LAYOUTS:
+        raise PrepareError(f"GLUE task {task_name!r} is not supported; choose one of "
+                           f"{', '.join(sorted(LAYOUTS))}")
+    layout, glue_dir, data_dir = LAYOUTS[task_name], Path(glue_dir), Path(data_dir)
+    started = time.perf_counter()
+    pretraining = check_vocab_from(Path(vocab_from))
+    examples = {split: read_examples(glue_dir / name, layout) for split, name in layout.files.items()}
+    for split, name in layout.optional_files.items():
+        path = glue_dir / name
+        if path.is_file() and layout.label_column in _header(path):
+            examples[split] = read_examples(path, layout)
+        elif path.is_file():
+            log.info("not using %s: it has no %s column", path, layout.label_column)
+    lines = {split: len(rows) for split, rows in examples.items()}
+    log.info("checked %s %s: %s examples (%.1f s)", task_name, glue_dir,
+             ", ".join(f"{split} {n}" for split, n in lines.items()), time.perf_counter() - started)
+
+    pairs, labels = len(layout.text_columns) == 2, sorted(layout.labels)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(data_dir / ".prepare.lock")):
+        (data_dir / PREPARED_FILE).unlink(missing_ok=True)
+        _write_raw(examples, data_dir / "raw")
+        _encode_and_binarize(data_dir, pretraining, list(examples), pairs, labels)
+        sha1 = file_sha1(data_dir / "bin" / "input0" / "dict.txt")
+        if sha1 != pretraining.dictionary_sha1:
+            raise PrepareError(f"{pretraining.bin_dir / 'dict.txt'} changed after it was prepared "
+                               f"(sha1 {sha1}, prepared.json says {pretraining.dictionary_sha1}); "
+                               "prepare the pretraining corpus again")
+        counts = {split: Counter(label for _, label in rows) for split, rows in examples.items()}
+        atomic_write_json(data_dir / PREPARED_FILE, {
+            "kind": "classification", "glue_task": task_name, "labels": labels,
+            "sentence_pairs": pairs, "lines": lines, "vocab_size": pretraining.vocab_size,
+            "dictionary_sha1": sha1, "vocab_from": str(pretraining.data_dir.resolve()),
+            "spm_model": "spm.model", "glue_dir": str(glue_dir.resolve()),
+            "label_counts": {split: {label: c[label] for label in labels} for split, c in counts.items()},
+            # The accuracy of always answering the commonest train label: the floor to beat.
+            "majority_class_rate": {split: round(c[counts["train"].most_common(1)[0][0]] / lines[split], 4)
+                                    for split, c in counts.items()},
+        })
+    log.info("prepared %s in %.1f s", data_dir, time.perf_counter() - started)
+    return PreparedData(data_dir, "", "", pretraining.vocab_size, lines, kind="classification",
+                        labels=labels, sentence_pairs=pairs, dictionary_sha1=sha1)
+
+
+def check_vocab_from(vocab_from: Path) -> PreparedData:
+    """The prepared masked-LM corpus at `vocab_from`.
+
+    Raises:
+        PrepareError: it is absent, unfinished, of another kind, or lacks spm.model or bin/dict.txt.
+    """
+    prepare = (f"prepare the pretraining corpus first: python scripts/prepare_mlm_corpus.py "
+               f"--raw-dir RAW --out {vocab_from}")
+    try:
+        prepared = load_prepared(vocab_from)
+    except PrepareError as err:
+        raise PrepareError(f"vocab_from={vocab_from} is not a prepared masked-LM corpus "
+                           f"({str(err).split(';')[0]}); {prepare}") from err
+    if prepared.kind != "masked_lm":
+        raise PrepareError(f"vocab_from={vocab_from} is a {prepared.kind} dataset, not a masked-LM "
+                           f"corpus; {prepare}")
+    for path in (prepared.spm_model, prepared.bin_dir / "dict.txt"):
+        if not path.is_file():
+            raise PrepareError(f"vocab_from={vocab_from} lacks {path.name}; {prepare}")
+    return prepared
+
+
+def read_examples(path: Path, layout: GlueLayout) -> list[Example]:
+    """The normalised examples of one TSV with a header row, split on tabs (no quoting).
+
+    Raises:
+        PrepareError: the file is missing or not UTF-8, the header lacks a column, or a row has
+            the wrong number of columns, an empty sentence or a label not in `layout.labels`.
+    """
+    header = _header(path)
+    wanted = [*layout.text_columns, layout.label_column]
+    missing = [name for name in wanted if name not in header]
+    if missing:
+        raise PrepareError(f"{path} line 1 (the header) lacks column {missing[0]!r} (it has: "
+                           f"{', '.join(header)}); expected the official GLUE file")
+    text_at, label_at = [header.index(name) for name in layout.text_columns], header.index(layout.label_column)
+    examples: list[Example] = []
+    for number, line in numbered_lines(path):
+        if number == 1:
+            continue
+        fields = line.rstrip("\r\n").split("\t")
+        if len(fields) != len(header):
+            raise PrepareError(f"{path} line {number} has {len(fields)} tab-separated columns but "
+                               f"the header has {len(header)}; fix or remove that row")
+        texts = [normalize_line(fields[at]) for at in text_at]
+        for name, text in zip(layout.text_columns, texts):
+            if not text:
+                raise PrepareError(f"{path} line {number} has an empty {name}; remove that row")
+        label = fields[label_at].strip()
+        if label not in layout.labels:
+            raise PrepareError(f"{path} line {number} has {layout.label_column} {label!r}; allowed: "
+                               f"{', '.join(layout.labels)} (remove unlabelled rows)")
+        examples.append((texts, label))
+    if not examples:
+        raise PrepareError(f"{path} has a header but no examples")
+    return examples
+
+
+def _header(path: Path) -> list[str]:
+    if not path.is_file():
+        raise PrepareError(f"{path} does not exist; download the task with scripts/download_glue.sh")
+    for _, line in numbered_lines(path):
+        return [name.strip() for name in line.lstrip("\ufeff").rstrip("\r\n").split("\t")]
+    raise PrepareError(f"{path} is empty; expected a header row, then one example per row")
+
+
+def _write_raw(examples: dict[str, list[Example]], raw_dir: Path) -> None:
+    """raw_dir/{split}.input0, .input1 (pairs) and .label: one example per line."""
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    for split, rows in examples.items():
+        for column in range(len(rows[0][0])):
+            text = "".join(texts[column] + "\n" for texts, _ in rows)
+            (raw_dir / f"{split}.input{column}").write_text(text, encoding="utf-8", newline="\n")
+        text = "".join(label + "\n" for _, label in rows)
+        (raw_dir / f"{split}.label").write_text(text, encoding="utf-8", newline="\n")
+
+
+def _encode_and_binarize(data_dir: Path, pretraining: PreparedData, splits: list[str], pairs: bool,
+                         labels: list[str]) -> None:
+    # Imported only now: fairseq takes ~4 s to import, and bad input must be reported before that.
+    from train_large.engine import binarize
+
+    step = time.perf_counter()
+    bin_dir, inputs = data_dir / "bin", ["input0", "input1"] if pairs else ["input0"]
+    if bin_dir.exists():
+        shutil.rmtree(bin_dir)  # a stale input1/ would turn a single-sentence task into pairs
+    shutil.copyfile(pretraining.spm_model, data_dir / "spm.model")
+    processor = spm.SentencePieceProcessor(model_file=str(data_dir / "spm.model"))
+    for column in inputs:
+        (bin_dir / column).mkdir(parents=True)
+        shutil.copyfile(pretraining.bin_dir / "dict.txt", bin_dir / column / "dict.txt")
+        for split in splits:
+            pieces = data_dir / "pieces" / f"{split}.{column}"
+            write_pieces(processor, data_dir / "raw" / f"{split}.{column}", pieces)
+            binarize.binarize_split(pieces, bin_dir / column / "dict.txt", bin_dir / column / split)
+    binarize.build_label_dictionary(labels, bin_dir / "label" / "dict.txt")
+    for split in splits:
+        binarize.binarize_split(data_dir / "raw" / f"{split}.label", bin_dir / "label" / "dict.txt",
+                                bin_dir / "label" / split)
+    log.info("encoded and binarized %s into %s, labels %s (%.1f s)", "/".join(splits), bin_dir,
+             labels, time.perf_counter() - step)

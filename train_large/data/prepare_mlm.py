@@ -1,0 +1,222 @@
+"""Masked-LM corpus preparation: plain-text documents to the data dir of fairseq's `masked_lm` task.
+
+raw_dir/{train,valid,test}.txt -> checked (every split, before any heavy work) -> normalised
+into data_dir/raw/{split}.txt, one text line per line and exactly one empty line after each
+document -> a unigram sentencepiece model trained on train (data_dir/spm.model) -> pieces ->
+one fairseq dictionary bin/dict.txt from train -> bin/{split}.bin/.idx -> prepared.json, written
+last and atomically. The empty lines become eos-only items: the document boundaries of
+fairseq's RoBERTa convention (`--sample-break-mode complete_doc` does not cross them).
+
+Two input layouts, told apart per file: documents separated by blank lines (one paragraph or
+sentence per line; WikiText-103's ` = Heading = ` lines are plain text), or one document per
+line when no blank line falls between two text lines. pieces/ is deleted once binarized: it is
+as large as the corpus and nothing reads it.
+
+Must not import fairseq: `train_large.engine.binarize` does the fairseq part.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, TextIO
+
+import sentencepiece as spm
+from filelock import FileLock
+
+from train_large.rundir import atomic_write_json
+
+from .prepare import (PREPARED_FILE, SPM_THREADS, PrepareError, PreparedData, normalize_line,
+                      numbered_lines, train_spm, write_pieces)
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+# Sentencepiece silently skips training sentences over 4192 bytes (its max_sentence_length), which
+# would drop every document of a one-document-per-line corpus; 1000 characters of UTF-8 are at
+# most 4000 bytes, so train lines are cut at spaces into chunks this long for its input only.
+SPM_CHUNK_CHARS = 1000
+BLANK_LINE_LAYOUT, LINE_LAYOUT = "blank_line_separated", "one_document_per_line"
+
+
+@dataclass
+class CorpusFile:
+    """What the check found in one split file."""
+
+    path: Path
+    lines: int  # non-blank lines
+    layout: str  # BLANK_LINE_LAYOUT or LINE_LAYOUT
+    spm_chunks: int  # SPM_CHUNK_CHARS chunks its text lines give (an upper estimate)
+
+
+def check_corpus_file(path: Path) -> CorpusFile:
+    """Scan one split file: UTF-8, some text, and its layout.
+
+    Raises:
+        PrepareError: the file is missing, empty, not UTF-8 (naming the line) or only blank lines.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PrepareError(f"{path} does not exist; expected {path.parent}/{{train,valid,test}}.txt, "
+                           "documents one per line or separated by blank lines")
+    if path.stat().st_size == 0:
+        raise PrepareError(f"{path} is empty; every split needs at least one document")
+    lines = chunks = 0
+    blank_pending = blank_between = False
+    for _, line in numbered_lines(path):
+        if not line.strip():
+            blank_pending = lines > 0
+            continue
+        blank_between = blank_between or blank_pending
+        blank_pending = False
+        lines += 1
+        chunks += len(line) // SPM_CHUNK_CHARS + 1
+    if lines == 0:
+        raise PrepareError(f"{path} has only blank lines; every split needs at least one document")
+    return CorpusFile(path, lines, BLANK_LINE_LAYOUT if blank_between else LINE_LAYOUT, chunks)
+
+
+def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: int = 0,
+                       max_train_sentences_for_spm: int = 2_000_000) -> PreparedData:
+    """Prepare `raw_dir`/{train,valid,test}.txt into `data_dir` (layout in the module docstring).
+
+    vocab_size: sentencepiece pieces wanted; a small corpus may give fewer.
+    max_train_sentences_for_spm: train chunks (of at most SPM_CHUNK_CHARS characters) sampled
+        for sentencepiece training.
+
+    Raises:
+        PrepareError: bad input; the checks of every split run before anything is written.
+    """
+    raw_dir, data_dir = Path(raw_dir), Path(data_dir)
+    started = time.perf_counter()
+    files = {split: check_corpus_file(raw_dir / f"{split}.txt") for split in SPLITS}
+    log.info("checked %s: %s text lines, layouts %s (%.1f s)", raw_dir,
+             "/".join(str(f.lines) for f in files.values()),
+             "/".join(f.layout for f in files.values()), time.perf_counter() - started)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(data_dir / ".prepare.lock")):
+        (data_dir / PREPARED_FILE).unlink(missing_ok=True)
+        step = time.perf_counter()
+        spm_input = data_dir / "raw" / "train.spm_sample"
+        keep = min(1.0, max_train_sentences_for_spm / files["train"].spm_chunks)
+        lines, documents = {}, {}
+        spm_input.parent.mkdir(parents=True, exist_ok=True)
+        for split, corpus in files.items():
+            with (spm_input.open("w", encoding="utf-8", newline="\n") if split == "train"
+                  else nullcontext()) as sample:
+                lines[split], documents[split] = normalize_documents(
+                    corpus, data_dir / "raw" / f"{split}.txt", spm_sample=sample,
+                    keep=keep, rng=random.Random(seed))
+        log.info("normalised %d files into %s: %s documents (%.1f s)", len(files), data_dir / "raw",
+                 "/".join(map(str, documents.values())), time.perf_counter() - step)
+
+        step = time.perf_counter()
+        spm_pieces = train_spm([spm_input], data_dir / "spm", vocab_size=vocab_size,
+                               max_sentences=max_train_sentences_for_spm, seed=seed)
+        spm_input.unlink()
+        log.info("trained sentencepiece: %d pieces (%d asked) (%.1f s)", spm_pieces, vocab_size,
+                 time.perf_counter() - step)
+
+        dictionary_size = _encode_and_binarize(data_dir)
+        sha1 = file_sha1(data_dir / "bin" / "dict.txt")
+        atomic_write_json(data_dir / PREPARED_FILE, {
+            "kind": "masked_lm", "lines": lines, "documents": documents,
+            "layout": {split: corpus.layout for split, corpus in files.items()},
+            "vocab_size": dictionary_size, "spm_vocab_size": spm_pieces,
+            "spm_vocab_size_asked": vocab_size,
+            "spm_model": "spm.model",  # relative to the data dir, so the dir can move
+            "dictionary_sha1": sha1, "raw_dir": str(raw_dir.resolve()), "seed": seed,
+        })
+    log.info("prepared %s in %.1f s", data_dir, time.perf_counter() - started)
+    return PreparedData(data_dir, "", "", dictionary_size, lines, kind="masked_lm",
+                        dictionary_sha1=sha1)
+
+
+def normalize_documents(corpus: CorpusFile, out: Path, *, spm_sample: Optional[TextIO] = None,
+                        keep: float = 1.0, rng: Optional[random.Random] = None) -> tuple[int, int]:
+    """Write `corpus` normalised to `out`: text lines, one empty line after each document.
+
+    A line that normalises to nothing counts as blank. Each SPM_CHUNK_CHARS chunk of a text line
+    goes to `spm_sample` with probability `keep`. Returns (text lines, documents).
+
+    Raises:
+        PrepareError: no text is left after normalisation.
+    """
+    rng = rng or random.Random(0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = documents = 0
+    in_document = False
+    with out.open("w", encoding="utf-8", newline="\n") as sink:
+        for _, line in numbered_lines(corpus.path):
+            text = normalize_line(line)
+            if text:
+                sink.write(text + "\n")
+                lines += 1
+                in_document = True
+                if spm_sample is not None:
+                    for chunk in _chunks(text, SPM_CHUNK_CHARS):
+                        if keep >= 1.0 or rng.random() < keep:
+                            spm_sample.write(chunk + "\n")
+            if in_document and (not text or corpus.layout == LINE_LAYOUT):
+                sink.write("\n")
+                documents += 1
+                in_document = False
+        if in_document:
+            sink.write("\n")
+            documents += 1
+    if lines == 0:
+        raise PrepareError(f"{corpus.path} has no text left after normalisation (only invisible "
+                           "or control characters); every split needs at least one document")
+    return lines, documents
+
+
+def file_sha1(path: Path) -> str:
+    """Hex sha1 of a file's bytes: names a dictionary, which a fine-tuned model must share."""
+    digest = hashlib.sha1()
+    with Path(path).open("rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _encode_and_binarize(data_dir: Path) -> int:
+    """Pieces for every split, the dictionary from train, then bin/; returns its size."""
+    # Imported only now: fairseq takes ~4 s to import, and bad input must be reported before that.
+    from train_large.engine import binarize
+
+    step = time.perf_counter()
+    processor = spm.SentencePieceProcessor(model_file=str(data_dir / "spm.model"))
+    for split in SPLITS:
+        write_pieces(processor, data_dir / "raw" / f"{split}.txt", data_dir / "pieces" / f"{split}.txt")
+    log.info("encoded %d files with %d threads (%.1f s)", len(SPLITS), SPM_THREADS,
+             time.perf_counter() - step)
+
+    step = time.perf_counter()
+    bin_dir = data_dir / "bin"
+    if bin_dir.exists():
+        shutil.rmtree(bin_dir)  # an earlier preparation's files must not survive into this one
+    dictionary_size = binarize.build_joint_dictionary([data_dir / "pieces" / "train.txt"],
+                                                      bin_dir / "dict.txt")
+    for split in SPLITS:
+        binarize.binarize_split(data_dir / "pieces" / f"{split}.txt", bin_dir / "dict.txt",
+                                bin_dir / split)
+    shutil.rmtree(data_dir / "pieces")
+    log.info("binarized %d splits into %s, dictionary %d entries (%.1f s)", len(SPLITS), bin_dir,
+             dictionary_size, time.perf_counter() - step)
+    return dictionary_size
+
+
+def _chunks(text: str, size: int) -> Iterator[str]:
+    """`text` cut at spaces into pieces of at most `size` characters (a longer word is cut)."""
+    while len(text) > size:
+        cut = text.rfind(" ", 0, size + 1)
+        cut = cut if cut > 0 else size
+        yield text[:cut]
+        text = text[cut:].lstrip(" ")
+    if text:
+        yield text

@@ -1,0 +1,117 @@
+"""Fine-tuning's starting point: a pretraining run directory named by `init_from`.
+
+The fine-tuned model takes its architecture from the source run, so `tlc-train task=mnli
+init_from=<run>` needs no model settings. A model setting given explicitly that disagrees with
+the source is an error naming both values, found before anything is built. The weights come
+from the source's best checkpoint (lowest validation perplexity), else its last one. Must not
+import fairseq or wandb.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from omegaconf import OmegaConf, open_dict
+
+from . import checkpoint as ckpt
+from .rundir import RESULT_FILE, run_id
+
+# What must match between a checkpoint and the model it is loaded into.
+ARCHITECTURE_KEYS = ("arch", "width", "depth", "heads", "ffn", "norm", "max_positions")
+PRETRAINING_KINDS = ("masked_lm",)
+
+
+class SourceError(ValueError):
+    """A bad `init_from`; the message is one line naming it and what to do."""
+
+
+@dataclass
+class SourceRun:
+    run_dir: Path
+    run_id: str
+    checkpoint: Path  # best.pt, else last.pt
+    config: dict  # the source run's resolved config
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.config["task"]["data_dir"])
+
+
+def find_source(init_from: str) -> SourceRun:
+    """The pretraining run `init_from` names.
+
+    Raises:
+        SourceError: it is not a run directory, has no checkpoint yet, or is not a pretraining run.
+    """
+    run_dir = Path(init_from).expanduser().resolve()
+    if not run_dir.is_dir():
+        raise SourceError(f"init_from={init_from} does not exist; give a pretraining run directory "
+                          "(runs/<experiment>/<run name>)")
+    checkpoint = next((path for path in (ckpt.checkpoint_path(run_dir, ckpt.BEST), ckpt.checkpoint_path(run_dir))
+                       if path.is_file()), None)
+    if checkpoint is None:
+        raise SourceError(f"init_from={init_from} has no checkpoint ({ckpt.CHECKPOINT_DIR}/{ckpt.BEST} or "
+                          f"{ckpt.LAST}); let its training reach a validation first, or give another run")
+    config = _run_config(run_dir)
+    kind = config.get("task", {}).get("kind")
+    if kind not in PRETRAINING_KINDS:
+        raise SourceError(f"init_from={init_from} is a task.kind={kind} run; fine-tuning starts from a "
+                          f"{' or '.join(PRETRAINING_KINDS)} pretraining run")
+    return SourceRun(run_dir, run_id(run_dir), checkpoint, config)
+
+
+def _run_config(run_dir: Path) -> dict:
+    """The run's resolved config: from result.json when finished, else Hydra's saved config."""
+    result = run_dir / RESULT_FILE
+    try:
+        if result.is_file():
+            return json.loads(result.read_text())["config"]
+        saved = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+        # Only what fine-tuning reads; resolving all of it would need the source's environment.
+        return {"task": OmegaConf.to_container(saved.task, resolve=True),
+                "model": OmegaConf.to_container(saved.model, resolve=True)}
+    except Exception as err:  # noqa: BLE001 - JSON, YAML and interpolation errors alike
+        raise SourceError(f"init_from={run_dir} has no readable config ({type(err).__name__}: {err}); "
+                          "is it a tlc-train run directory?") from err
+
+
+def inherit_architecture(cfg: Any, source: SourceRun, explicit: Iterable[str]) -> list[str]:
+    """Give `cfg.model` the source's architecture; one line per explicit setting that disagrees."""
+    explicit = set(explicit)
+    problems = []
+    with open_dict(cfg):
+        for key in ARCHITECTURE_KEYS:
+            trained = source.config["model"][key]
+            if f"model.{key}" in explicit and cfg.model[key] != trained:
+                problems.append(f"model.{key}={cfg.model[key]} disagrees with init_from={source.run_dir}, "
+                                f"which was trained with model.{key}={trained}; drop model.{key} to use "
+                                "the checkpoint's")
+            else:
+                cfg.model[key] = trained
+    return problems
+
+
+def explicit_keys(overrides: Iterable[str]) -> list[str]:
+    """The config keys a list of Hydra overrides sets by value (`model.width=...`, not `model=...`)."""
+    return [o.lstrip("+~").partition("=")[0] for o in overrides if "=" in o]
+
+
+def load_weights(source: SourceRun) -> dict:
+    """The source checkpoint's model weights."""
+    return ckpt.load_checkpoint(source.checkpoint)["engine"]["model"]
+
+
+def resolve_init(cfg: Any, overrides: Iterable[str]) -> list[str]:
+    """Apply `cfg.init_from` to the config (the source's architecture); one line per problem."""
+    if not cfg.init_from:
+        return []
+    if cfg.task.kind != "classification":
+        return [f"init_from is for fine-tuning, but task.kind={cfg.task.kind}; use a classification "
+                "task (mnli, sst2, toy_cls) or drop init_from"]
+    try:
+        source = find_source(cfg.init_from)
+    except SourceError as err:
+        return [str(err)]
+    return inherit_architecture(cfg, source, explicit_keys(overrides))
