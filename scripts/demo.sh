@@ -12,9 +12,10 @@ cd "$(dirname "$0")/.."
 export TLC_RUNS_ROOT=${TLC_RUNS_ROOT:-$PWD/runs}
 export TLC_DATA_ROOT=${TLC_DATA_ROOT:-$PWD/data}
 export WANDB_SILENT=${WANDB_SILENT:-true}
-SECONDS_PER_RUN=${DEMO_SECONDS:-60}
+# The sweep itself is sweeps/demo.yaml; a budget given here names the runs (train_seconds=...).
+BUDGET=()
+[[ -n "${DEMO_SECONDS:-}" ]] && BUDGET=("budget.train_seconds=${DEMO_SECONDS}")
 
-echo "[demo] training toy_mt at widths 32, 64, 128 for ${SECONDS_PER_RUN} training seconds each"
-.venv/bin/tlc-train -m experiment=demo task=toy_mt model.width=32,64,128 model.depth=2 \
-  "budget.train_seconds=${SECONDS_PER_RUN}"
+echo "[demo] training toy_mt at widths 32, 64, 128 for ${DEMO_SECONDS:-60} training seconds each"
+.venv/bin/tlc-train -m +sweep=demo "${BUDGET[@]}"
 .venv/bin/python scripts/show_results.py "$TLC_RUNS_ROOT/demo"

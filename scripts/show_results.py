@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Print a table of finished runs under a results folder: size, budget and final BLEU.
+"""Print a table of finished runs under a results folder: size, budget and final metric
+(BLEU, perplexity or accuracy).
 
     python scripts/show_results.py runs/demo
 """
@@ -24,13 +25,16 @@ def main() -> None:
     for run_dir in sorted({p.parent for p in folder.rglob(".hydra")}):
         result = read_result(run_dir)
         (rows.append(result) if result else unfinished.append(run_dir))
-    rows.sort(key=lambda r: (r["config"]["model"]["width"], r["config"]["model"]["depth"]))
-    header = f"{'width':>6} {'depth':>6} {'params':>10} {'updates':>8} {'train s':>8} {'valid BLEU':>11} {'test BLEU':>10}"
+    rows.sort(key=lambda r: (r["task"], r["config"]["model"]["width"], r["config"]["model"]["depth"]))
+    header = (f"{'task':>10} {'width':>6} {'depth':>6} {'params':>10} {'updates':>8} {'train s':>8} "
+              f"{'metric':>8} {'valid':>8} {'test':>8}")
     print(f"\nresults in {folder.resolve()}\n{header}")
     for r in rows:
-        m = r["config"]["model"]
-        print(f"{m['width']:>6} {m['depth']:>6} {r['params']:>10,} {r['updates']:>8} {r['train_seconds']:>8.1f} "
-              f"{r['final']['valid']['bleu']:>11.2f} {r['final']['test']['bleu']:>10.2f}")
+        m, metric = r["config"]["model"], r.get("metric", "bleu")
+        test = r["final"].get("test", {}).get(metric)
+        print(f"{r['task']:>10} {m['width']:>6} {m['depth']:>6} {r['params']:>10,} {r['updates']:>8} "
+              f"{r['train_seconds']:>8.1f} {metric:>8} {r['final']['valid'][metric]:>8.4g} "
+              f"{'-' if test is None else format(test, '.4g'):>8}")
     for run_dir in unfinished:
         print(f"  unfinished: {run_dir}")
     wandb_runs = sorted(folder.rglob("offline-run-*"))

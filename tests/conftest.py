@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from train_large.cli import compose_train  # noqa: F401 - re-exported for the te
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+TLC_TRAIN = str(Path(sys.executable).parent / "tlc-train")
 
 
 class FakeTime:
@@ -30,3 +33,18 @@ def subprocess_env(tmp_path: Path) -> dict:
                WANDB_CACHE_DIR=str(tmp_path / "wandb-home"), WANDB_DATA_DIR=str(tmp_path / "wandb-home"))
     env.pop("WANDB_API_KEY", None)
     return env
+
+
+def tlc_train(root: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `tlc-train` with data, runs and W&B files under `root`."""
+    return subprocess.run([TLC_TRAIN, *args], env=subprocess_env(root), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def only_run_dir(root: Path, experiment: str) -> Path:
+    (run_dir,) = [p.parent for p in (root / "runs" / experiment).glob("*/.hydra")]
+    return run_dir
+
+
+def kinds(records: list[dict], kind: str) -> list[dict]:
+    return [r for r in records if r["kind"] == kind]

@@ -31,6 +31,7 @@ class EvalConfig:
     lenpen: float = 0.6  # length penalty during training
     test_beam: int = 4  # beam size for the final test BLEU (paper: 4)
     test_lenpen: float = 0.6  # length penalty for the final test BLEU (paper: 0.6)
+    test_sentences: int = 0  # test sentences decoded for the final BLEU; 0 = all (the paper's setting)
     max_len_a: float = 1.2  # max output length = a * source length + b (tokens)
     max_len_b: int = 10
     max_tokens: int = 8000  # tokens per validation / decoding batch
@@ -275,6 +276,7 @@ def check(cfg: Any, *, cuda_available: bool) -> list[str]:
                        ("task.eval.max_tokens", t.eval.max_tokens), ("task.vocab_size", t.vocab_size)]:
         problems += _positive(key, value)
     problems += _positive("task.eval.bleu_sentences", t.eval.bleu_sentences, allow_zero=True)
+    problems += _positive("task.eval.test_sentences", t.eval.test_sentences, allow_zero=True)
     problems += _positive("optim.warmup_updates", o.warmup_updates, allow_zero=o.schedule != "inverse_sqrt")
     problems += _positive("optim.clip_norm", o.clip_norm, allow_zero=True)
     if m.width > 0 and m.heads > 0 and m.width % m.heads:

@@ -37,9 +37,10 @@ class Evaluator:
             self.references = {split: read_references(data.reference(split)) for split in ("valid", "test")}
 
     def evaluate(self, split: str, clock: TrainingClock, *, full: bool = False) -> dict:
-        """Metrics for `split`. `full`: BLEU on every sentence with the final decoding settings
-        (test beam and length penalty); otherwise on the first `bleu_sentences` sentences, the
-        same subset at every evaluation so points on one curve are comparable."""
+        """Metrics for `split`. `full`: BLEU with the final decoding settings (test beam and
+        length penalty) on the first `test_sentences` sentences (0 = all); otherwise on the first
+        `bleu_sentences`, the same subset at every evaluation so points on one curve are
+        comparable."""
         with clock.timed("eval") as eval_lap:
             metrics = self.engine.validate(split)
             if split == "valid":
@@ -56,7 +57,7 @@ class Evaluator:
         e = self.settings
         beam, lenpen = (e.test_beam, e.test_lenpen) if full else (e.beam, e.lenpen)
         size = self.engine.split_size(split)
-        sentences = 0 if full else e.bleu_sentences
+        sentences = e.test_sentences if full else e.bleu_sentences
         ids = list(range(size if sentences <= 0 else min(sentences, size)))
         with clock.timed("bleu") as bleu_lap:
             pieces = self.engine.translate(split, ids, beam=beam, lenpen=lenpen,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import compose_train, subprocess_env
+from tests.conftest import TLC_TRAIN, compose_train, kinds, only_run_dir, subprocess_env, tlc_train
 from train_large.checkpoint import checkpoint_path, load_checkpoint
 from train_large.data.datasets import ensure_dataset
 from train_large.rundir import read_records
@@ -19,7 +19,6 @@ from train_large.wandb_sink import read_offline_history
 
 pytestmark = pytest.mark.e2e
 
-TLC_TRAIN = str(Path(sys.executable).parent / "tlc-train")
 TINY = ["model.width=64", "model.depth=2", "task.eval.bleu_sentences=100"]
 BASE_KEYS = {"kind", "train_seconds", "wall_seconds", "updates", "tokens"}
 
@@ -30,20 +29,6 @@ def toy_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("toy")
     ensure_dataset(compose_train([f"paths.data_root={root / 'data'}"]).task)
     return root
-
-
-def tlc_train(root: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([TLC_TRAIN, *args], env=subprocess_env(root), capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def only_run_dir(root: Path, experiment: str) -> Path:
-    (run_dir,) = [p.parent for p in (root / "runs" / experiment).glob("*/.hydra")]
-    return run_dir
-
-
-def kinds(records: list[dict], kind: str) -> list[dict]:
-    return [r for r in records if r["kind"] == kind]
 
 
 @pytest.fixture(scope="module")

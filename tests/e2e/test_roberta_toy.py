@@ -1,0 +1,93 @@
+"""RoBERTa end to end on CPU: toy masked-LM pretraining, then fine-tuning on the toy
+classification task and on MNLI/SST-2-layout fixtures, all from the pretraining run dir."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import compose_train, kinds, only_run_dir, tlc_train
+from tests.glue_fixtures import write_mnli, write_sst2
+from train_large.data.datasets import ensure_dataset
+from train_large.data.prepare_glue import prepare_glue
+from train_large.rundir import read_records
+from train_large.wandb_sink import read_offline_run
+
+pytestmark = pytest.mark.e2e
+
+SMALL = ["model.width=64", "model.depth=2"]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    """A data root holding the toy corpus and the toy classification task (encoded with its vocabulary)."""
+    root = tmp_path_factory.mktemp("roberta")
+    ensure_dataset(compose_train(["task=toy_cls", f"paths.data_root={root / 'data'}"]).task)
+    return root
+
+
+@pytest.fixture(scope="module")
+def pretrained(root) -> Path:
+    proc = tlc_train(root, "task=toy_mlm", *SMALL, "budget.train_seconds=20", "budget.eval_every_seconds=4",
+                     "experiment=mlm", "logger=none")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return only_run_dir(root, "mlm")
+
+
+def test_masked_lm_perplexity_falls_and_records_are_well_formed(pretrained):
+    records = read_records(pretrained / "metrics.jsonl")
+    valid = kinds(records, "valid")
+    assert len(valid) >= 4
+    assert valid[-1]["ppl"] < 0.7 * valid[0]["ppl"]
+    for record in records:
+        assert record["batch_sequences"] == 16 and record["batch_tokens"] is None
+    flops = [r["flops"] for r in records]
+    assert flops == sorted(flops) and flops[-1] > 0
+    assert [r["train_seconds"] for r in records] == sorted(r["train_seconds"] for r in records)
+    result = json.loads((pretrained / "result.json").read_text())
+    assert result["metric"] == "ppl" and result["best_valid_ppl"] == min(r["ppl"] for r in valid)
+    assert {"valid", "test"} == set(result["final"]) and "accuracy" not in result["final"]["test"]
+
+
+def test_fine_tuning_from_the_pretraining_run_beats_the_majority_class(root, pretrained):
+    proc = tlc_train(root, "task=toy_cls", f"init_from='{pretrained}'", "budget.train_seconds=15",
+                     "experiment=cls")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = only_run_dir(root, "cls")
+    result = json.loads((run_dir / "result.json").read_text())
+    source = json.loads((pretrained / "result.json").read_text())
+    majority = json.loads((root / "data" / "toy_cls" / "prepared.json").read_text())["majority_class_rate"]["valid"]
+    assert result["final"]["valid"]["accuracy"] > majority + 0.1
+    assert result["config"]["model"]["width"] == 64 and result["init_from"] == str(pretrained)
+    records = read_records(run_dir / "metrics.jsonl")
+    assert {r["source_run_id"] for r in records} == {source["run_id"]}
+    assert all("accuracy" in r for r in kinds(records, "valid"))
+    wandb_run = read_offline_run(run_dir)
+    assert wandb_run.job_type == "finetune"
+
+
+def test_a_model_setting_that_disagrees_with_the_checkpoint_is_one_line(root, pretrained):
+    proc = tlc_train(root, "task=toy_cls", f"init_from='{pretrained}'", "model.depth=3", "logger=none")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"tlc-train: error: model.depth=3 disagrees with init_from={pretrained}, which "
+                                   "was trained with model.depth=2; drop model.depth to use the checkpoint's")
+
+
+@pytest.mark.parametrize("task, write, extra_key", [
+    ("mnli", write_mnli, "accuracy_mismatched"),
+    ("sst2", lambda glue_dir: write_sst2(glue_dir, labelled_test=False), None),
+])
+def test_glue_layout_fixtures_prepare_and_fine_tune(root, pretrained, task, write, extra_key):
+    glue_dir, data_dir = root / f"glue_{task}", root / "data" / f"fixture_{task}"
+    write(glue_dir)
+    prepare_glue(task, glue_dir, data_dir, vocab_from=root / "data" / "toy_mlm")
+    proc = tlc_train(root, f"task={task}", f"task.data_dir={data_dir}", f"init_from='{pretrained}'",
+                     "budget.max_updates=3", "optim.batch_size=4", f"experiment=glue_{task}", "logger=none")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((only_run_dir(root, f"glue_{task}") / "result.json").read_text())
+    assert result["updates"] == 3 and "test" not in result["final"]  # GLUE test sets are unlabelled
+    valid = result["final"]["valid"]
+    assert 0.0 <= valid["accuracy"] <= 1.0
+    if extra_key:
+        assert 0.0 <= valid[extra_key] <= 1.0
