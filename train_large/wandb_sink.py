@@ -10,9 +10,11 @@ fairseq or torch.
 from __future__ import annotations
 
 import json
+import logging
 import numbers
 import os
 import struct
+import time
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +24,11 @@ from typing import Any
 MODES = ("auto", "online", "offline", "disabled")
 TOP_LEVEL_KEYS = ("train_seconds", "wall_seconds", "updates", "tokens")  # logged without a split prefix
 SPLITS = ("train", "valid", "test")
+# How long close() waits for wandb-core to put the run's `.wandb` log on disk after run.finish().
+# It normally takes milliseconds; the bound only matters if wandb-core is wedged or gone.
+LOG_CLOSE_TIMEOUT_SECONDS = 60.0
+
+log = logging.getLogger(__name__)
 
 
 def resolve_mode(mode: str, environ: Mapping[str, str]) -> str:
@@ -80,6 +87,11 @@ class WandbSink:
             self._run.define_metric(key, step_metric="train_seconds")
         self._last_step = -1
         self._texts: dict[str, str] = {}
+        # The run's transaction log, which close() waits for (no log when disabled).
+        run_settings = self._run.settings
+        self._log_path: Path | None = None
+        if self.mode != "disabled" and not run_settings.x_skip_transaction_log:
+            self._log_path = Path(run_settings.sync_file)
 
     def log(self, record: dict) -> None:
         kind = record.get("kind", "train")
@@ -107,9 +119,24 @@ class WandbSink:
         self._run.summary.update(dict(values))
 
     def close(self) -> None:
+        """Finishes the run and returns once its `.wandb` log is complete on disk.
+
+        run.finish() returns once wandb-core has answered the exit record, but wandb-core's writer
+        keeps the records it has not flushed yet (the tail of the current 32 KiB block) in memory and
+        writes them only when the run's stream is closed, and finish() merely *publishes* that close
+        (`inform_finish`, which has no reply) before returning. So right after finish() a small
+        offline run's log can still be its bare 7-byte header, and a bigger one can lack its last
+        rows, until wandb-core gets round to it: on a busy machine, after a reader (tests, `wandb
+        sync`, the next sink) has looked. The exit record is the last record of a finished run's
+        log, so close() waits until it can be read there. A log still incomplete after
+        LOG_CLOSE_TIMEOUT_SECONDS is reported, not raised: W&B never stops training.
+        """
         if self._run is not None:
             run, self._run = self._run, None
             run.finish()
+            if self._log_path is not None and not wait_for_closed_log(self._log_path, LOG_CLOSE_TIMEOUT_SECONDS):
+                log.warning("W&B log %s is still incomplete %.0f s after the run finished",
+                            self._log_path, LOG_CLOSE_TIMEOUT_SECONDS)
 
 
 # The `.wandb` file is a LevelDB-style log: a 7-byte file header, then 32 KiB blocks of chunks,
@@ -121,35 +148,92 @@ _FILE_HEADER = struct.Struct("<4sHB")
 _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
 
 
-def scan_wandb_file(path: Path) -> Iterator[bytes]:
-    """Yields each serialized `Record` in a `.wandb` file; a torn tail (killed writer) ends the scan.
-
-    Raises:
-        ValueError: if the file does not start with the W&B header or a chunk fails its checksum.
-    """
-    data = Path(path).read_bytes()
+def _check_file_header(data: bytes, path: Path) -> None:
+    if len(data) < _FILE_HEADER.size:
+        raise ValueError(f"{path} is not a W&B transaction log (only {len(data)} bytes)")
     ident, magic, _version = _FILE_HEADER.unpack_from(data, 0)
     if ident != b":W&B" or magic != 0xBEE1:
         raise ValueError(f"{path} is not a W&B transaction log")
-    pos, pending = _FILE_HEADER.size, b""
+
+
+def _records_from(data: bytes, pos: int, path: Path) -> Iterator[tuple[bytes, int]]:
+    """Yields (record, offset just past it) for each whole record from the record boundary `pos`.
+
+    The writer only ever appends, so what a reader sees of a file still being written is a prefix: it
+    may end inside a chunk header, inside a chunk's data, or after the FIRST/MIDDLE chunks of a record
+    whose LAST chunk is not there yet. Each of those ends the scan without yielding the partial record,
+    and the offset of the last yielded record is where a later scan of the grown file can resume.
+    """
+    pending = b""
     while pos + _HEADER.size <= len(data):
         left_in_block = _BLOCK_BYTES - pos % _BLOCK_BYTES
         if left_in_block < _HEADER.size:  # the writer pads a block tail too short for a header
             pos += left_in_block
             continue
         checksum, length, kind = _HEADER.unpack_from(data, pos)
-        chunk = data[pos + _HEADER.size:pos + _HEADER.size + length]
-        pos += _HEADER.size + length
-        if kind == 0 and length == 0:
+        start, end = pos + _HEADER.size, pos + _HEADER.size + length
+        if kind == 0 and length == 0:  # zero padding
+            pos = end
             continue
-        if len(chunk) < length:
+        if end > len(data):  # torn tail: this chunk is not (all) written yet
             return
+        chunk = data[start:end]
         if zlib.crc32(chunk, zlib.crc32(bytes([kind]))) != checksum:
-            raise ValueError(f"{path}: bad checksum at byte {pos - length - _HEADER.size}")
+            raise ValueError(f"{path}: bad checksum at byte {pos}")
+        pos = end
         pending = chunk if kind in (_FULL, _FIRST) else pending + chunk
         if kind in (_FULL, _LAST):
-            yield pending
+            yield pending, pos
             pending = b""
+
+
+def scan_wandb_file(path: Path) -> Iterator[bytes]:
+    """Yields each whole serialized `Record` in a `.wandb` file.
+
+    A torn tail (a killed writer, or one still writing) ends the scan: the records before it are
+    yielded and the partial one is not.
+
+    Raises:
+        ValueError: if the file does not start with the W&B header or a chunk fails its checksum.
+    """
+    data = Path(path).read_bytes()
+    _check_file_header(data, path)
+    for record, _end in _records_from(data, _FILE_HEADER.size, path):
+        yield record
+
+
+def _is_exit(raw: bytes) -> bool:
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    record = pb.Record()
+    record.ParseFromString(raw)
+    return record.WhichOneof("record_type") == "exit"
+
+
+def wait_for_closed_log(path: Path, timeout: float) -> bool:
+    """Waits until the `.wandb` log at `path` holds its run's exit record; False if `timeout` passes first.
+
+    The exit record is the last one wandb-core writes for a finished run, so once it can be read the
+    whole log is on disk. Each poll parses only the records appended since the previous one. A missing
+    file, a short header or a bad checksum counts as "not yet" until the timeout.
+    """
+    path = Path(path)
+    deadline = time.monotonic() + timeout
+    pos, delay = _FILE_HEADER.size, 0.001
+    while True:
+        try:
+            data = path.read_bytes()
+            _check_file_header(data, path)
+            for raw, end in _records_from(data, pos, path):
+                if _is_exit(raw):
+                    return True
+                pos = end
+        except (OSError, ValueError):
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(2 * delay, 0.05)
 
 
 def _item_key(item: Any) -> str:

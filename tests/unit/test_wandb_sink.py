@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from train_large.wandb_sink import WandbSink, read_offline_history, read_offline_run, resolve_mode
+from train_large.wandb_sink import (
+    WandbSink,
+    read_offline_history,
+    read_offline_run,
+    resolve_mode,
+    scan_wandb_file,
+    wait_for_closed_log,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,6 +131,42 @@ def test_closing_twice_is_harmless(tmp_path: Path) -> None:
     sink.close()
     sink.close()
     assert len(read_offline_history(tmp_path / "run")) == 1
+
+
+def test_close_returns_with_the_whole_log_on_disk(tmp_path: Path) -> None:
+    sink = open_sink(tmp_path / "run", "ondisk")
+    for updates in range(1, 401):  # more than one 32 KiB block
+        sink.log(train_record(updates, updates / 10, 1.0 / updates))
+    sink.close()
+    (path,) = (tmp_path / "run" / "wandb").glob("offline-run-*/run-*.wandb")
+    assert path.stat().st_size > 32 * 1024
+    assert wait_for_closed_log(path, timeout=0)
+    assert [row["updates"] for row in read_offline_history(tmp_path / "run")] == list(range(1, 401))
+
+
+def test_a_log_cut_anywhere_reads_as_its_whole_records_and_not_closed(tmp_path: Path) -> None:
+    """What a reader sees of a log still being written is a prefix; it must read as a prefix."""
+    sink = open_sink(tmp_path / "run", "cut")
+    for updates in range(1, 401):
+        sink.log(train_record(updates, updates / 10, 1.0 / updates))
+    sink.close()
+    (path,) = (tmp_path / "run" / "wandb").glob("offline-run-*/run-*.wandb")
+    data = path.read_bytes()
+    records = list(scan_wandb_file(path))
+    block = 32 * 1024
+    # every header and chunk boundary near a block end, a spread over the file, and the last record
+    cuts = sorted({*range(7, len(data), 1009), *range(block - 16, block + 16), *range(len(data) - 40, len(data))})
+    part = tmp_path / "part.wandb"
+    for cut in cuts:
+        part.write_bytes(data[:cut])
+        seen = list(scan_wandb_file(part))
+        assert seen == records[:len(seen)], cut
+        assert not wait_for_closed_log(part, timeout=0), cut
+    assert len(list(scan_wandb_file(part))) >= len(records) - 1
+
+
+def test_waiting_for_a_missing_log_gives_up(tmp_path: Path) -> None:
+    assert not wait_for_closed_log(tmp_path / "run-none.wandb", timeout=0.05)
 
 
 def test_reading_a_run_dir_without_wandb_raises(tmp_path: Path) -> None:
