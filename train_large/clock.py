@@ -24,8 +24,11 @@ class TrainingClock:
     """Training seconds (budgeted) and wall seconds (everything), both restored on resume."""
 
     def __init__(self, sync: Callable[[], None] | None = None, now: Callable[[], float] = time.perf_counter,
-                 state: dict | None = None) -> None:
+                 state: dict | None = None, agree: Callable[[float], float] | None = None) -> None:
+        """agree: makes data-parallel processes share one reading (rank 0's) after each update, so
+        every process stops, validates and checkpoints at the same update."""
         self._sync = sync or (lambda: None)
+        self._agree = agree or (lambda seconds: seconds)
         self._now = now
         state = state or {}
         self._train = float(state.get("train_seconds", 0.0))
@@ -50,7 +53,7 @@ class TrainingClock:
             yield
         finally:
             self._sync()
-            self._train += self._now() - start
+            self._train = self._agree(self._train + self._now() - start)
 
     @contextmanager
     def timed(self, name: str) -> Iterator[Lap]:

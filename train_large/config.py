@@ -125,6 +125,7 @@ class TrainConfig:
     precision: str = "fp32"  # fp32, fp16 (CUDA only) or bf16 (CUDA only)
     num_workers: int = 1  # data loader worker processes
     init_from: Optional[str] = None  # a pretraining run dir: fine-tune from its best (else last) checkpoint
+    world_size: Optional[int] = None  # data-parallel processes; null = every visible GPU (1 on CPU)
 
 
 def register_resolvers() -> None:
@@ -148,7 +149,7 @@ def register_resolvers() -> None:
 # Settings that do not change what a run computes, so they do not name it.
 RUN_NAME_EXCLUDED = ("experiment", "sweep", "source_sweep", "paths.data_root", "paths.runs_root", "logger",
                      "logger.wandb", "logger.mode", "logger.project", "logger.entity", "logger.tags", "device",
-                     "num_workers")
+                     "num_workers", "world_size")
 # Keys whose value is a run directory: the run is named after that run, not its path.
 _RUN_DIR_KEYS = ("init_from", "source")
 
@@ -267,7 +268,7 @@ def check(cfg: Any, *, cuda_available: bool) -> list[str]:
     for key, value in [("model.width", m.width), ("model.depth", m.depth), *derived, ("model.heads", m.heads),
                        ("model.ffn", m.ffn), ("optim.lr", o.lr), ("optim.update_freq", o.update_freq),
                        ("optim.max_tokens", o.max_tokens), ("optim.batch_size", o.batch_size),
-                       ("optim.device_batch_size", o.device_batch_size),
+                       ("optim.device_batch_size", o.device_batch_size), ("world_size", cfg.world_size),
                        ("task.tokens_per_sample", t.tokens_per_sample),
                        ("model.max_positions", m.max_positions),
                        ("budget.train_seconds", b.train_seconds),
@@ -322,6 +323,13 @@ def _batch_problems(o: Any) -> list[str]:
                 f"optim.device_batch_size={o.device_batch_size}, not {o.update_freq}; "
                 "leave update_freq null to derive it"]
     return []
+
+
+def resolve_world_size(cfg: Any, device: str, visible_gpus: int) -> int:
+    """Data-parallel processes for a run: as set, else one per visible GPU (one on CPU)."""
+    if cfg.world_size is not None:
+        return int(cfg.world_size)
+    return max(visible_gpus, 1) if device == "cuda" else 1
 
 
 def resolve_device(device: str, cuda_available: bool) -> str:

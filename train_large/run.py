@@ -11,14 +11,16 @@ import logging
 import os
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from omegaconf import OmegaConf
 
 from . import checkpoint as ckpt
 from .clock import TrainingClock, cuda_sync
-from .config import batch_plan, resolve_device, to_container
+from .config import batch_plan, resolve_device, resolve_world_size, to_container
 from .data.datasets import ensure_dataset
 from .data.prepare import PreparedData, load_prepared
 from .evaluate import PRIMARY_METRIC, Evaluator, is_better
@@ -39,18 +41,50 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
         print(json.dumps(done.get("final", {}), indent=2))
         return done
     device = resolve_device(cfg.device, torch.cuda.is_available())
+    world_size = resolve_world_size(cfg, device, torch.cuda.device_count() if device == "cuda" else 0)
     data = ensure_dataset(cfg.task)
     source = find_source(cfg.init_from) if cfg.init_from else None
     if source:
         check_shared_vocabulary(source, data)
+    run = Run(to_container(cfg), run_dir, run_name, data, source, started_at)
+    if world_size == 1:
+        return train(0, 1, device, run)
+    from .distributed import spawn
+
+    log.info("training data-parallel in %d processes", world_size)
+    spawn(train, world_size, device, run_dir / "train.log", run)
+    result = read_result(run_dir)
+    if result is None:
+        raise RuntimeError(f"the data-parallel processes ended without {run_dir / 'result.json'}; "
+                           f"see {run_dir / 'train.log'}")
+    return result
+
+
+@dataclass
+class Run:
+    """What every process of one run needs (picklable, for data-parallel workers)."""
+
+    config: dict  # the resolved config
+    run_dir: Path
+    run_name: str
+    data: PreparedData
+    source: SourceRun | None
+    started_at: float
+
+
+def train(rank: int, world_size: int, device: str, run: Run) -> dict | None:
+    """One process's part of a run; rank 0 also evaluates, writes and returns the result."""
+    cfg, run_dir, data, source = OmegaConf.create(run.config), run.run_dir, run.data, run.source
+    lead = rank == 0
     state = restore(run_dir)
     progress = Progress(**state["progress"]) if state else Progress.fresh(cfg.budget)
-    truncate_records(run_dir / METRICS_FILE, progress.records)
-    sinks = open_sinks(cfg, run_dir, run_name, source)
+    if lead:
+        truncate_records(run_dir / METRICS_FILE, progress.records)
+    sinks = open_sinks(cfg, run_dir, run.run_name, source) if lead else FanOut([])
     try:
         from .engine import build_engine
 
-        engine = build_engine(cfg, data, device)
+        engine = build_engine(cfg, data, device, world_size=world_size, rank=rank)
         if state:
             engine.load_state_dict(state["engine"])
         elif source:
@@ -59,12 +93,20 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
             except ValueError as err:
                 raise SourceError(str(err)) from err
             log.info("fine-tuning from %s", source.checkpoint)
-        clock = TrainingClock(sync=cuda_sync if device == "cuda" else None, state=state and state["clock"])
+        agree = None
+        if world_size > 1:
+            from .distributed import rank0_reading
+
+            agree = rank0_reading(device)
+        clock = TrainingClock(sync=cuda_sync if device == "cuda" else None, state=state and state["clock"],
+                              agree=agree)
         evaluator = Evaluator(engine, data, cfg.task.eval)
-        emit = record_emitter(sinks, clock, progress, run_constants(cfg, source))
+        emit = record_emitter(sinks, clock, progress, run_constants(cfg, source, world_size))
         metric, _ = PRIMARY_METRIC[cfg.task.kind]
 
-        def validate() -> dict:
+        def validate() -> dict | None:
+            if not lead:
+                return None  # rank 0 scores the model; the others wait at the next update
             metrics = evaluator.evaluate("valid", clock)
             progress.last_metric = metrics[metric]
             emit("valid", metrics)
@@ -75,14 +117,17 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
             return metrics
 
         def save() -> None:
-            with clock.timed("checkpoint"):
-                ckpt.save_checkpoint(ckpt.checkpoint_path(run_dir), full_state(cfg, engine, clock, progress))
+            if lead:
+                with clock.timed("checkpoint"):
+                    ckpt.save_checkpoint(ckpt.checkpoint_path(run_dir), full_state(cfg, engine, clock, progress))
 
         train_until_budget(engine, clock, progress, cfg.budget, emit, validate, save, metric)
+        if not lead:
+            return None
         save()  # training is over: a kill during the final evaluation does not retrain
         final = final_evaluation(evaluator, data, clock, emit, validate)
-        result = build_result(cfg, run_dir, run_name, engine, clock, progress, final, source)
-        result["placement"] = placement(started_at)
+        result = build_result(cfg, run_dir, run.run_name, engine, clock, progress, final, source, world_size)
+        result["placement"] = placement(run.started_at)
         sinks.summary(flat_summary(result))
         write_result(run_dir, result)
         log.info("run complete: %s", run_dir / "result.json")
@@ -131,10 +176,10 @@ def open_sinks(cfg: Any, run_dir: Path, run_name: str, source: SourceRun | None 
     return FanOut(sinks)
 
 
-def run_constants(cfg: Any, source: SourceRun | None) -> dict:
+def run_constants(cfg: Any, source: SourceRun | None, world_size: int) -> dict:
     """Fields every record of this run carries: the effective batch and the pretraining source."""
-    plan = batch_plan(cfg.optim)
-    constants = {"batch_sequences": plan.sequences, "batch_tokens": plan.tokens}
+    plan = batch_plan(cfg.optim, world_size)
+    constants = {"batch_sequences": plan.sequences, "batch_tokens": plan.tokens, "world_size": world_size}
     if source:
         constants["source_run_id"] = source.run_id
     return constants
@@ -173,13 +218,13 @@ def best_state(cfg: Any, engine: Any, metrics: dict) -> dict:
 
 
 def build_result(cfg: Any, run_dir: Path, run_name: str, engine: Any, clock: TrainingClock,
-                 progress: Progress, final: dict, source: SourceRun | None) -> dict:
+                 progress: Progress, final: dict, source: SourceRun | None, world_size: int) -> dict:
     """result.json. `final_metric`: the primary metric on test, or on valid without a test set."""
     metric, _ = PRIMARY_METRIC[cfg.task.kind]
     return {"run_dir": str(run_dir), "run_id": run_id(run_dir), "name": run_name, "experiment": cfg.experiment,
             "task": cfg.task.name, "kind": cfg.task.kind, "params": engine.parameter_count(),
             "train_seconds": clock.train_seconds, "wall_seconds": clock.wall_seconds, "updates": progress.updates,
-            "tokens": progress.tokens, "flops": progress.flops, **run_constants(cfg, source),
+            "tokens": progress.tokens, "flops": progress.flops, **run_constants(cfg, source, world_size),
             "seconds_outside_budget": dict(clock.spent), "metric": metric,
             f"best_valid_{metric}": progress.best_metric,
             "final_metric": final.get("test", final["valid"])[metric],

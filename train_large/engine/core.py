@@ -46,6 +46,7 @@ class Engine:
         self.fairseq_cfg = fairseq_cfg
         self.device = device
         self.kind = kind
+        self.world_size = fairseq_cfg.distributed_training.distributed_world_size
         utils.set_torch_seed(fairseq_cfg.common.seed)
         self.task = tasks.setup_task(fairseq_cfg.task)
         for split in eval_splits:
@@ -90,12 +91,20 @@ class Engine:
         # Counted on the host copies before the trainer moves them: no device sync in the step.
         lengths = [self._lengths(s) for s in samples if s]
         stats = self.trainer.train_step(samples)
-        tokens = sum(int(s["ntokens"]) for s in samples if s)
-        sentences = sum(int(s["nsentences"]) for s in samples if s)
-        flops = sum(self.flop_model.update_flops(*counts) for counts in lengths)
-        # fairseq reports losses in bits per scored position; nats keep ppl = exp(loss) everywhere.
+        counts = [sum(int(s["ntokens"]) for s in samples if s), sum(int(s["nsentences"]) for s in samples if s),
+                  sum(c[2] for c in lengths), sum(self.flop_model.update_flops(*c) for c in lengths)]
+        if self.world_size > 1:  # this process saw its shard only; records count the whole update
+            counts = self._sum_over_processes(counts)
+        tokens, sentences, scored, flops = counts
+        # fairseq reports losses in bits per scored position (already averaged over processes);
+        # nats keep ppl = exp(loss) everywhere.
         return StepStats(loss=float(stats["loss"]) * _LN2, nll_loss=float(stats.get("nll_loss", stats["loss"])) * _LN2,
-                         tokens=tokens, sentences=sentences, scored=sum(c[2] for c in lengths), flops=flops)
+                         tokens=int(tokens), sentences=int(sentences), scored=int(scored), flops=float(flops))
+
+    def _sum_over_processes(self, values: list[float]) -> list[float]:
+        totals = torch.tensor(values, dtype=torch.float64, device="cuda" if self.device == "cuda" else "cpu")
+        torch.distributed.all_reduce(totals)
+        return totals.tolist()
 
     def _lengths(self, sample: dict) -> tuple[list[int], list[int], int]:
         """(encoder input lengths, decoder input lengths, positions scored) of one batch."""
@@ -251,13 +260,15 @@ def flop_model(model: torch.nn.Module, kind: str) -> FlopModel:
     return FlopModel(width, stack_weights(encoder), len(encoder.layers), head_params=head)
 
 
-def build_engine(cfg: Any, data: Any, device: str) -> Engine:
+def build_engine(cfg: Any, data: Any, device: str, *, world_size: int = 1, rank: int = 0) -> Engine:
     """Build the fairseq task, model, criterion and trainer for a validated config.
 
-    `data` is the run's `PreparedData`: its `bin_dir` is what the fairseq task loads.
+    `data` is the run's `PreparedData`: its `bin_dir` is what the fairseq task loads. With
+    `world_size` > 1 the torch.distributed process group must already be initialised; fairseq
+    then shards the data by `rank` and averages gradients across processes.
     """
     parser = options.get_training_parser(default_task="translation")
-    argv = train_argv(cfg, data.bin_dir, device, num_classes=data.num_classes)
+    argv = train_argv(cfg, data.bin_dir, device, num_classes=data.num_classes, world_size=world_size, rank=rank)
     args = options.parse_args_and_arch(parser, input_args=argv)
     with fairseq_compose_context():
         fairseq_cfg = convert_namespace_to_omegaconf(args)

@@ -101,10 +101,27 @@ def task_flags(cfg: Any, num_classes: int = 0) -> list[str]:
             "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", str(cfg.optim.label_smoothing)]
 
 
-def train_argv(cfg: Any, data_bin: Path, device: str, *, num_classes: int = 0) -> list[str]:
+def distributed_flags(world_size: int, rank: int, device: str) -> list[str]:
+    """One data-parallel process of `world_size` on this node; the process group already exists.
+
+    On CUDA: NCCL and PyTorch's DDP, one GPU per process. On CPU (for tests): gloo and fairseq's
+    legacy DDP, which all-reduces gradients itself (PyTorch's DDP wants device ids on CPU).
+    """
+    if world_size <= 1:
+        return []
+    cuda = device == "cuda"
+    return ["--distributed-world-size", str(world_size), "--distributed-rank", str(rank),
+            "--distributed-backend", "nccl" if cuda else "gloo",
+            "--ddp-backend", "pytorch_ddp" if cuda else "legacy_ddp", "--device-id", str(rank if cuda else 0)]
+
+
+def train_argv(cfg: Any, data_bin: Path, device: str, *, num_classes: int = 0, world_size: int = 1,
+               rank: int = 0) -> list[str]:
     """The fairseq-train argv (without the program name) equivalent to one of our runs.
 
     `num_classes`: the prepared classification data's label count (classification only).
+    `world_size`, `rank`: this process's place among data-parallel processes.
     """
     return [str(data_bin), *task_flags(cfg, num_classes), *model_flags(cfg.model),
-            *optim_flags(cfg.optim, cfg.budget), *runtime_flags(cfg, device)]
+            *optim_flags(cfg.optim, cfg.budget, world_size), *runtime_flags(cfg, device),
+            *distributed_flags(world_size, rank, device)]
