@@ -90,10 +90,10 @@ PRINT_ONLY_FLAGS = ("--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help
 
 
 def main() -> None:
-    from .source_sweep import SourceSweepError, expand
+    from .source_sweep import SourceSweepError, expand, quote_run_dirs
 
     try:
-        argv, notes = expand(sys.argv[1:], "init_from")
+        argv, notes = expand(quote_run_dirs(sys.argv[1:]), "init_from")
     except SourceSweepError as err:
         fail([str(err)])
     for note in notes:

@@ -57,3 +57,18 @@ def expand(argv: list[str], target_key: str) -> tuple[list[str], list[str]]:
     rest = [arg for arg in argv if not arg.startswith(f"{KEY}=")]
     notes.insert(0, f"{KEY}: {len(finished)} finished run(s) in {sweep_dir}")
     return [*rest, f"{target_key}={runs}"], notes
+
+
+def quote_run_dirs(argv: list[str], keys: tuple[str, ...] = ("init_from", "source")) -> list[str]:
+    """Quote `key=<run dir>` values for Hydra's parser, which rejects the `=` and `,` in run names.
+
+    Only a value that is an existing directory as given is quoted, so sweeps (`a,b`) and
+    already-quoted values pass through unchanged.
+    """
+    quoted = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and key.lstrip("+~") in keys and value[:1] not in ("'", '"') and Path(value).expanduser().is_dir():
+            arg = f"{key}='{value}'"
+        quoted.append(arg)
+    return quoted

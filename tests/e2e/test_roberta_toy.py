@@ -51,7 +51,8 @@ def test_masked_lm_perplexity_falls_and_records_are_well_formed(pretrained):
 
 
 def test_fine_tuning_from_the_pretraining_run_beats_the_majority_class(root, pretrained):
-    proc = tlc_train(root, "task=toy_cls", f"init_from='{pretrained}'", "budget.train_seconds=15",
+    # the run dir as a user pastes it: tlc-train quotes it for Hydra (run names hold '=' and ',')
+    proc = tlc_train(root, "task=toy_cls", f"init_from={pretrained}", "budget.train_seconds=15",
                      "experiment=cls")
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = only_run_dir(root, "cls")

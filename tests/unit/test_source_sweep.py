@@ -6,7 +6,7 @@ import json
 import pytest
 
 from train_large.preflight import job_overrides
-from train_large.source_sweep import SourceSweepError, expand
+from train_large.source_sweep import SourceSweepError, expand, quote_run_dirs
 
 
 def make_run(sweep_dir, name, *, finished):
@@ -43,3 +43,10 @@ def test_a_sweep_with_nothing_finished_says_so(tmp_path):
     make_run(tmp_path, "width=64", finished=False)
     with pytest.raises(SourceSweepError, match="has no finished runs .1 unfinished."):
         expand(["-m", f"source_sweep={tmp_path}"], "init_from")
+
+
+def test_a_run_dir_given_as_is_is_quoted_for_hydra(tmp_path):
+    run_dir = make_run(tmp_path, "depth=2,width=64", finished=True)
+    argv = quote_run_dirs(["task=mnli", f"init_from={run_dir}", "init_from=a,b", f"source='{run_dir}'"])
+    assert argv == ["task=mnli", f"init_from='{run_dir}'", "init_from=a,b", f"source='{run_dir}'"]
+    assert job_overrides(argv[:2]) == [["task=mnli", f"init_from='{run_dir}'"]]
