@@ -123,7 +123,12 @@ def main() -> None:
 
 
 def report_sweep(argv: list[str], started: float) -> None:
-    """Print which runs of this multirun finished, were already done, or failed."""
+    """Print which runs of this multirun finished, were already done, or failed.
+
+    The Ray launcher (hydra/launcher=gpus) reports its own jobs, crashed workers included.
+    """
+    if "hydra/launcher=gpus" in argv:
+        return
     from .outcomes import summary_lines
     from .preflight import job_overrides
 
