@@ -1,6 +1,9 @@
 """Compression of trained models: which weights (targets), magnitude pruning, k-bit quantization
 and the bytes the result needs (footprint). Pure torch on `nn.Module`s: nothing here imports
 fairseq, wandb or train_large.engine.
+
+`tlc-compress` (cli, config, source, finetune, pipeline) applies them to finished training runs
+through the training engine; import those modules directly (they pull in the training side).
 """
 from .footprint import Footprint, Plan, TensorBytes, model_bytes, plan_for_ratio
 from .prune import make_permanent, measured_sparsity, prune_magnitude, sparsity_schedule

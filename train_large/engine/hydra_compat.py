@@ -57,4 +57,5 @@ def fairseq_compose_context() -> Iterator[None]:
     finally:
         park_fairseq_configs()
         restore_gh_from_backup(saved_hydra)
-        VersionBase.instance().setbase(saved_base)
+        # Assigned, not setbase(): outside a Hydra app (scripts, benchmarks) no base was set yet.
+        VersionBase.instance().version_base = saved_base

@@ -1,0 +1,248 @@
+"""One compression run, top to bottom: run dir -> done? -> source -> data -> sinks -> engine with
+the source's best weights -> sparsity and bits (or a plan for a target ratio) -> prune (one-shot,
+or iterative with fine-tuning between rounds) -> quantize (post-training, or after QAT) -> bytes
+-> evaluation -> compressed checkpoint -> result.json, written last.
+
+The config arrives validated (see `compress.cli`). The model is rebuilt through the training
+engine from the source's own config and scored by the training side's `Evaluator`, so BLEU,
+accuracy and perplexity mean exactly what they mean on the training curves. The compression
+maths work on the engine's plain `nn.Module`. Must not import fairseq or wandb at module level:
+the engine and the W&B sink are imported where they are built.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from omegaconf import OmegaConf
+
+from train_large import checkpoint as ckpt
+from train_large.clock import TrainingClock, cuda_sync
+from train_large.config import resolve_device, to_container
+from train_large.data.datasets import ensure_dataset
+from train_large.evaluate import PRIMARY_METRIC, Evaluator
+from train_large.loop import Progress
+from train_large.rundir import CHECKPOINT_DIR, METRICS_FILE, read_result, run_id, write_records, write_result
+from train_large.run import record_emitter
+from train_large.sinks import FanOut, GuardedSink, JsonlSink, Sink
+
+from .checkpoint import (FILE, activation_scales, attach_activation_quant, compressed_state, load_compressed,
+                         restore_compressed)
+from .config import PRUNING_METHODS, ConfigError, granularity, quantizes
+from .finetune import ZerosHeld, fine_tune
+from .footprint import Footprint, model_bytes, plan_for_ratio
+from .prune import make_permanent, measured_sparsity, prune_magnitude, sparsity_schedule
+from .quantize import attach_fake_quant, detach_fake_quant, quantize_weights
+from .source import SourceRun, engine_config, find_source, load_weights, target_kinds
+from .targets import Target, select_targets
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What this run applies: given directly, or planned for `compression.ratio`."""
+
+    sparsity: float  # of the targeted weights; 0 without pruning
+    bits: Optional[int]  # None: weights stay fp32
+    predicted_ratio: Optional[float] = None  # the plan's prediction, when a ratio was asked for
+
+
+def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
+    """Compress `cfg.source` into `run_dir` and return the result (at once if already done)."""
+    done = finished_result(cfg, run_dir)
+    if done is not None:
+        return done
+    source = find_source(cfg.source)
+    device = resolve_device(cfg.device, torch.cuda.is_available())
+    engine_cfg = engine_config(source, cfg, device)
+    data = ensure_dataset(engine_cfg.task)
+    write_records(run_dir / METRICS_FILE, [])  # a run killed midway starts again from the source: it is short
+    sinks = open_sinks(cfg, run_dir, run_name)
+    try:
+        from train_large.engine import build_engine
+
+        c = cfg.compression
+        engine = build_engine(engine_cfg, data, device)
+        load_source(engine, source, fine_tunes=c.finetune_seconds > 0)
+        clock = TrainingClock(sync=cuda_sync if device == "cuda" else None)
+        progress = Progress()
+        emit = record_emitter(sinks, clock, progress, {"source_run_id": source.run_id})
+        targets = select_targets(engine.model, **target_kinds(c))
+        settings = settle(c, engine.model, targets)
+        if c.method in PRUNING_METHODS:
+            prune(engine, targets, settings.sparsity, c, clock, progress, emit)
+        quantized, act_scales = {}, {}
+        if quantizes(settings.bits):
+            quantized, act_scales = quantize(engine, targets, settings.bits, c, clock, progress, emit)
+        footprint = model_bytes(engine.model, quantized=quantized or None, sparse_format=c.sparse_format)
+        figures = compression_figures(c, settings, footprint, engine.model, targets)
+        final = evaluate(Evaluator(engine, data, engine_cfg.task.eval), data, clock, emit, figures,
+                         test=cfg.evaluation.test)
+        metric, _ = PRIMARY_METRIC[engine_cfg.task.kind]
+        info = {"config": to_container(engine_cfg), "compression": figures, "metrics": final}
+        with clock.timed("checkpoint"):
+            ckpt.save_checkpoint(run_dir / CHECKPOINT_DIR / FILE, compressed_state(
+                engine.model, targets, quantized, activations=act_scales, activation_bits=c.activation_bits,
+                info=info))
+        result = build_result(cfg, run_dir, run_name, engine_cfg, source, engine, clock, progress, figures,
+                              final, footprint, metric)
+        sinks.summary(flat_summary(result))
+        write_result(run_dir, result)
+        log.info("compression complete: %s", run_dir / "result.json")
+        return result
+    finally:
+        sinks.close()
+
+
+def finished_result(cfg: Any, run_dir: Path) -> dict | None:
+    """The result of an earlier run of this job, or None.
+
+    Raises:
+        ConfigError: the run dir holds the compression of a different source with the same name.
+    """
+    done = read_result(run_dir)
+    if done is None:
+        return None
+    compressed = Path(done.get("source", {}).get("run_dir", ""))
+    if compressed != Path(str(cfg.source)).expanduser().resolve():
+        raise ConfigError(f"{run_dir} already holds the compression of {compressed}, another run with the same "
+                          "name; give this source its own experiment=...")
+    log.info("run already complete: %s", run_dir / "result.json")
+    print(json.dumps(done.get("final", {}), indent=2))
+    return done
+
+
+def open_sinks(cfg: Any, run_dir: Path, run_name: str) -> Sink:
+    sinks: list[Sink] = [JsonlSink(run_dir / METRICS_FILE)]
+    if cfg.logger.wandb:
+        try:
+            from train_large.wandb_sink import WandbSink
+
+            sinks.append(GuardedSink(WandbSink(
+                run_dir=run_dir, run_id=run_id(run_dir), name=run_name, group=cfg.experiment, job_type="compress",
+                project=cfg.logger.project, entity=cfg.logger.entity, mode=cfg.logger.mode,
+                tags=list(cfg.logger.tags), config=to_container(cfg)), "W&B"))
+        except Exception as err:  # noqa: BLE001 - W&B is optional; the JSONL log is the truth
+            log.warning("W&B unavailable (%s: %s); local records only", type(err).__name__, err)
+    return FanOut(sinks)
+
+
+def load_source(engine: Any, source: SourceRun, *, fine_tunes: bool) -> None:
+    """The source's best weights. Before fine-tuning, first its last full state, so the optimizer
+    moments, learning-rate schedule and data order carry on where its training stopped."""
+    last = ckpt.checkpoint_path(source.run_dir)
+    if fine_tunes and last.is_file():
+        engine.load_state_dict(ckpt.load_checkpoint(last)["engine"])
+    engine.model.load_state_dict(load_weights(source))
+    log.info("compressing %s", source.checkpoint)
+
+
+def settle(c: Any, model: torch.nn.Module, targets: list[Target]) -> Settings:
+    """Sparsity and bits: as configured, or the least compression that reaches `c.ratio`."""
+    if c.ratio is None:
+        return Settings(c.sparsity if c.method in PRUNING_METHODS else 0.0, c.bits if quantizes(c.bits) else None)
+    try:
+        plan = plan_for_ratio(model, targets, c.ratio, c.method, granularity=granularity(c.granularity),
+                              sparse_format=c.sparse_format)
+    except ValueError as err:
+        raise ConfigError(str(err).splitlines()[0]) from err
+    log.info("planned for ratio %s: sparsity %.4f, bits %s (predicted %.3fx)", c.ratio, plan.sparsity,
+             plan.bits, plan.predicted_ratio)
+    return Settings(plan.sparsity, plan.bits, plan.predicted_ratio)
+
+
+def prune(engine: Any, targets: list[Target], sparsity: float, c: Any, clock: TrainingClock,
+          progress: Progress, emit) -> None:
+    """Magnitude pruning to `sparsity`, in one shot or over rounds with fine-tuning after each;
+    permanent at the end. Each round leaves a `prune` record with the valid loss after it."""
+    rounds = sparsity_schedule(sparsity, c.steps) if c.schedule == "iterative" else [sparsity]
+    for number, step_sparsity in enumerate(rounds, start=1):
+        prune_magnitude(engine.model, targets, step_sparsity, c.scope)
+        fine_tune(engine, clock, progress, c.finetune_seconds, emit, phase="prune", round=number)
+        if len(rounds) > 1 or c.finetune_seconds > 0:
+            with clock.timed("eval"):
+                metrics = engine.validate("valid")
+            emit("prune", {"round": number, "sparsity": measured_sparsity(engine.model, targets), **metrics})
+    make_permanent(engine.model)
+
+
+def quantize(engine: Any, targets: list[Target], bits: int, c: Any, clock: TrainingClock, progress: Progress,
+             emit) -> tuple[dict, dict[str, float]]:
+    """k-bit weights (codes and scales by target name), after QAT when asked; and the activation
+    scales QAT learned, kept on the model for evaluation."""
+    scales: dict[str, float] = {}
+    if c.qat:
+        trained = ZerosHeld(engine, targets) if c.method in PRUNING_METHODS else engine
+        attach_fake_quant(engine.model, targets, bits, granularity(c.granularity), activations=c.activations,
+                          activation_bits=c.activation_bits)
+        fine_tune(trained, clock, progress, c.finetune_seconds, emit, phase="qat")
+        scales = activation_scales(engine.model)
+        detach_fake_quant(engine.model)
+    quantized = quantize_weights(engine.model, targets, bits, granularity(c.granularity))
+    if scales:
+        attach_activation_quant(engine.model, scales, c.activation_bits)
+    return quantized, scales
+
+
+def compression_figures(c: Any, settings: Settings, footprint: Footprint, model: torch.nn.Module,
+                        targets: list[Target]) -> dict:
+    """What was done and what it gives: every record and the result carry these."""
+    with torch.no_grad():
+        remaining = sum(int(torch.count_nonzero(p)) for p in model.parameters())
+    return {"method": c.method, "bytes": footprint.bytes, "fp32_bytes": footprint.fp32_bytes,
+            "ratio": footprint.ratio, "sparsity": measured_sparsity(model, targets),
+            "target_sparsity": settings.sparsity, "bits": settings.bits or 32,
+            "granularity": granularity(c.granularity), "remaining_params": remaining,
+            "target_ratio": c.ratio, "predicted_ratio": settings.predicted_ratio}
+
+
+def evaluate(evaluator: Evaluator, data: Any, clock: TrainingClock, emit, figures: dict, *, test: bool) -> dict:
+    """Valid (the training curves' subset and settings), then all of test at the final settings."""
+    final = {"valid": evaluator.evaluate("valid", clock)}
+    emit("valid", {**final["valid"], **figures})
+    if test and "test" in data.lines:
+        final["test"] = evaluator.evaluate("test", clock, full=True)
+        emit("test", {**final["test"], **figures})
+    return final
+
+
+def build_result(cfg: Any, run_dir: Path, run_name: str, engine_cfg: Any, source: SourceRun, engine: Any,
+                 clock: TrainingClock, progress: Progress, figures: dict, final: dict, footprint: Footprint,
+                 metric: str) -> dict:
+    """result.json. `final_metric`: the primary metric on test, or on valid without a test set."""
+    return {"run_dir": str(run_dir), "run_id": run_id(run_dir), "name": run_name, "experiment": cfg.experiment,
+            "task": engine_cfg.task.name, "kind": engine_cfg.task.kind, "params": engine.parameter_count(),
+            **figures, "metric": metric, "final_metric": final.get("test", final["valid"])[metric],
+            "final": final, "source_run_id": source.run_id,
+            "source": {"run_dir": str(source.run_dir), "run_id": source.run_id, "checkpoint": str(source.checkpoint),
+                       "name": source.run_dir.name, "final_metric": source.result.get("final_metric"),
+                       "params": source.result.get("params")},
+            "train_seconds": clock.train_seconds, "wall_seconds": clock.wall_seconds, "updates": progress.updates,
+            "seconds_outside_budget": dict(clock.spent), "tensors": footprint.to_dict()["tensors"],
+            "compression": to_container(cfg.compression), "config": to_container(cfg)}
+
+
+def flat_summary(result: dict) -> dict:
+    """The W&B summary: bytes and ratio (the x-axes of the compression plots) beside the final figures."""
+    summary = {f"final/{split}_{key}": value for split, metrics in result["final"].items()
+               for key, value in metrics.items() if isinstance(value, (int, float))}
+    summary.update({key: result[key] for key in ("bytes", "fp32_bytes", "ratio", "sparsity", "bits",
+                                                  "remaining_params", "params", "final_metric", "train_seconds")})
+    return summary
+
+
+def reload(run_dir: Path, device: str = "cpu") -> tuple[Any, Any, Any]:
+    """(engine, data, config) of a finished compression run, its compressed weights loaded."""
+    from train_large.engine import build_engine
+
+    state = load_compressed(Path(run_dir) / CHECKPOINT_DIR / FILE)
+    engine_cfg = OmegaConf.create(state["config"])
+    data = ensure_dataset(engine_cfg.task)
+    engine = build_engine(engine_cfg, data, device)
+    restore_compressed(engine.model, state)
+    return engine, data, engine_cfg

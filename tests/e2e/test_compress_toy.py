@@ -1,0 +1,148 @@
+"""Tiny end-to-end runs of the real `tlc-compress` CLI on one toy translation model, on CPU.
+
+One width-48, 1+1-layer model trains for 15 training seconds; every test compresses it. The
+oracles are the source's best checkpoint (its valid BLEU, on the same sentences and settings),
+the compressed checkpoint and the metrics log.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from compress.finetune import fine_tune
+from compress.prune import prune_magnitude
+from compress.targets import select_targets
+from tests.conftest import kinds, only_run_dir, subprocess_env, tlc_train
+from train_large.checkpoint import checkpoint_path, load_checkpoint
+from train_large.clock import TrainingClock
+from train_large.evaluate import Evaluator
+from train_large.loop import Progress
+from train_large.rundir import read_records
+from train_large.wandb_sink import read_offline_run
+
+pytestmark = pytest.mark.e2e
+
+TLC_COMPRESS = str(Path(sys.executable).parent / "tlc-compress")
+QUICK = ["logger=none", "evaluation.test=false"]
+
+
+def tlc_compress(root: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([TLC_COMPRESS, *args], env=subprocess_env(root), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def error_lines(proc: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in proc.stderr.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> tuple[Path, Path]:
+    """(root, run dir) of one finished toy translation run."""
+    root = tmp_path_factory.mktemp("compress")
+    # One validation, at the end: an untrained model decodes slowly, and best.pt is then the final model.
+    proc = tlc_train(root, "experiment=source", "model.width=48", "model.depth=1", "budget.train_seconds=15",
+                     "budget.eval_every_seconds=15", "task.eval.bleu_sentences=50", "task.eval.test_beam=1",
+                     "logger=none")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root, only_run_dir(root, "source")
+
+
+@pytest.fixture(scope="module")
+def half_pruned(source) -> Path:
+    """Iterative pruning to 0.5 (2 rounds, 2 s of fine-tuning each), logged to offline W&B."""
+    root, run_dir = source
+    proc = tlc_compress(root, f"source='{run_dir}'", "experiment=pruned", "compression=prune",
+                        "compression.sparsity=0.5", "compression.schedule=iterative", "compression.steps=2",
+                        "compression.finetune_seconds=2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return only_run_dir(root, "pruned")
+
+
+def best_valid_bleu(run_dir: Path) -> float:
+    return load_checkpoint(checkpoint_path(run_dir, "best.pt"))["metrics"]["bleu"]
+
+
+def test_source_sweep_of_sparsity_0_and_16_bits_leaves_bleu_unchanged_and_reruns_skip(source):
+    root, run_dir = source
+    args = ["-m", f"source_sweep={run_dir.parent}", "experiment=lossless", "compression=prune_quantize",
+            "compression.sparsity=0", "compression.bits=32,16", *QUICK]
+    proc = tlc_compress(root, *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 finished, 0 skipped, 0 failed" in proc.stdout
+    results = {r["bits"]: r for r in (json.loads(path.read_text())
+                                      for path in (root / "runs" / "lossless").glob("*/result.json"))}
+    assert set(results) == {32, 16}
+    for result in results.values():
+        assert f"{result['final']['valid']['bleu']:.2f}" == f"{best_valid_bleu(run_dir):.2f}"
+        assert result["source"]["run_dir"] == str(run_dir)
+    source_loss = load_checkpoint(checkpoint_path(run_dir, "best.pt"))["metrics"]["loss"]
+    assert results[32]["final"]["valid"]["loss"] == pytest.approx(source_loss, rel=1e-6)
+    assert results[32]["ratio"] == 1.0 and results[32]["sparsity"] == 0.0
+    # 16 bits: the codes of the tiniest weights round to 0; the untargeted embeddings keep the ratio under 2.
+    assert 1.0 < results[16]["ratio"] < 2.0 and results[16]["sparsity"] < 1e-3
+    again = tlc_compress(root, *args)
+    assert again.returncode == 0 and "0 finished, 2 skipped, 0 failed" in again.stdout
+
+
+def test_pruning_half_zeroes_exactly_round_s_n_and_costs_more_than_half_the_bytes(half_pruned):
+    result = json.loads((half_pruned / "result.json").read_text())
+    state = torch.load(half_pruned / "checkpoints" / "compressed.pt", weights_only=True)
+    targets = [row for row in result["tensors"] if row["name"].endswith(("_proj.weight", "fc1.weight", "fc2.weight"))]
+    numel = sum(row["numel"] for row in targets)
+    zeros = sum(int((state["weights"][row["name"]] == 0).sum()) for row in targets)
+    assert zeros == round(0.5 * numel) and result["sparsity"] == zeros / numel
+    assert 1.0 < result["ratio"] < 2.0  # the bitmask and the untargeted weights: 50% pruning is not 2x
+    assert result["bytes"] == sum(row["bytes"] for row in result["tensors"])
+
+
+def test_iterative_pruning_logs_its_rounds_and_both_splits(half_pruned):
+    records = read_records(half_pruned / "metrics.jsonl")
+    assert [r["round"] for r in kinds(records, "prune")] == [1, 2]
+    assert kinds(records, "prune")[-1]["sparsity"] == pytest.approx(0.5, abs=1e-6)
+    assert {r["round"] for r in kinds(records, "train")} <= {1, 2} and kinds(records, "train")
+    assert records[-1]["train_seconds"] >= 4.0
+    for split in ("valid", "test"):
+        (record,) = kinds(records, split)
+        assert {"bleu", "bytes", "ratio", "sparsity", "bits"} <= record.keys()
+    run = read_offline_run(half_pruned)
+    assert run.job_type == "compress" and run.group == "pruned"
+    assert {"bytes", "ratio", "final/valid_bleu"} <= run.summary.keys()
+
+
+def test_compressed_checkpoint_reloads_to_the_same_bleu_and_fine_tuning_keeps_masks(half_pruned):
+    from compress.pipeline import reload
+
+    engine, data, cfg = reload(half_pruned)
+    result = json.loads((half_pruned / "result.json").read_text())
+    clock = TrainingClock()
+    assert Evaluator(engine, data, cfg.task.eval).evaluate("valid", clock)["bleu"] == \
+        result["final"]["valid"]["bleu"]
+    # Fine-tuning under fresh masks: the optimizer updates weight_orig, the masked weights stay 0.
+    targets = select_targets(engine.model)
+    prune_magnitude(engine.model, targets, 0.7)
+    before = [t.parameter.detach().clone() for t in targets]
+    fine_tune(engine, clock, Progress(), 1.0, lambda kind, record: None)
+    assert any(not torch.equal(b, t.parameter) for b, t in zip(before, targets))
+    numel = sum(t.numel() for t in targets)
+    assert sum(int((t.weight == 0).sum()) for t in targets) == round(0.7 * numel)
+
+
+def test_a_bad_source_dir_is_one_line_and_exit_2(source, tmp_path):
+    root, _ = source
+    proc = tlc_compress(root, f"source={tmp_path / 'nowhere'}", "compression=prune", *QUICK)
+    assert proc.returncode == 2 and len(error_lines(proc)) == 1, proc.stderr
+    assert error_lines(proc)[0].startswith("tlc-compress: error: source=") and "does not exist" in proc.stderr
+
+
+def test_an_unreachable_ratio_is_one_line_and_exit_2_before_any_run_dir(source):
+    root, run_dir = source
+    proc = tlc_compress(root, f"source='{run_dir}'", "experiment=unreachable", "compression=prune",
+                        "compression.ratio=100", *QUICK)
+    assert proc.returncode == 2 and len(error_lines(proc)) == 1, proc.stderr
+    assert "compression.ratio=100.0 is out of reach for prune" in proc.stderr
+    assert not (root / "runs" / "unreachable").exists()
