@@ -35,15 +35,14 @@ def is_prepared(data_dir: Path) -> bool:
 
 
 def missing_data(task: Any) -> list[str]:
-    """One line per missing input: the task's prepared data (toy tasks generate theirs), and for
-    a classification task the pretraining corpus whose vocabulary it uses."""
+    """One line per missing input: the task's prepared data (toy tasks generate theirs), and, when
+    a classification task's data is missing, the pretraining corpus it must be encoded with
+    (prepared data already carries that vocabulary)."""
     data_dir = Path(task.data_dir).expanduser().resolve()
-    if task.generated:
+    if task.generated or is_prepared(data_dir):
         return []
-    problems = []
-    if not is_prepared(data_dir):
-        hint = f"; prepare it with: {task.prepare_hint}" if task.prepare_hint else ""
-        problems.append(f"task.data_dir={data_dir} is not a prepared dataset (no prepared.json){hint}")
+    hint = f"; prepare it with: {task.prepare_hint}" if task.prepare_hint else ""
+    problems = [f"task.data_dir={data_dir} is not a prepared dataset (no prepared.json){hint}"]
     vocab_from = _vocab_from(task) if getattr(task, "kind", "") == "classification" else None
     if vocab_from is not None and not is_prepared(vocab_from):
         problems.append(f"task.vocab_from={vocab_from} is not a prepared pretraining corpus (no "
@@ -56,7 +55,7 @@ def ensure_dataset(task: Any) -> PreparedData:
     """The prepared dataset for a task config, generating toy data first when needed.
 
     Raises:
-        DataMissing: a non-generated task whose data_dir (or vocab_from) is not prepared.
+        DataMissing: a non-generated task whose data_dir is not prepared.
     """
     data_dir = Path(task.data_dir).expanduser().resolve()
     if not task.generated:
