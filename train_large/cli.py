@@ -160,6 +160,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
         if problems:
             raise ConfigError(problems[0])
         result = run.main(cfg, run_dir, run_name)
+        if result is None:
+            return None  # a data-parallel SLURM task other than rank 0: rank 0 reports the run
     except (ConfigError, DataMissing, SourceError) as err:
         job_failed(run_dir, sweep_dir if multirun else None, str(err), expected=True)
     except Exception as err:

@@ -1,15 +1,20 @@
-"""Data-parallel runs on one node: one process per GPU (or per CPU slot, for tests).
+"""Data-parallel runs: one process per GPU (or per CPU slot, for tests).
 
-The process that `tlc-train` started spawns `world_size` workers, each joins one
-torch.distributed process group (NCCL on CUDA, gloo on CPU), and fairseq's trainer then shards
-the data and averages gradients across them. Rank 0 alone writes records, checkpoints and
-result.json; the other ranks only train. Must not import fairseq or wandb.
+Two ways in. On one machine, the process that `tlc-train` started spawns `world_size` workers.
+Under SLURM with several tasks (`hydra.launcher.tasks_per_node`), srun has already started one
+process per task: each joins from SLURM's variables (rank SLURM_PROCID of
+SLURM_STEP_NUM_TASKS, rendezvous on the job's first node), across nodes too. Either way every
+process joins one torch.distributed process group (NCCL on CUDA, gloo on CPU), and fairseq's
+trainer shards the data and averages gradients across them. Rank 0 alone writes records,
+checkpoints and result.json; the other ranks only train. Must not import fairseq or wandb.
 """
 from __future__ import annotations
 
 import datetime
 import logging
+import os
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
@@ -72,3 +77,31 @@ def rank0_reading(device: str) -> Callable[[float], float]:
         return float(value.item())
 
     return agree
+
+
+def slurm_task() -> tuple[int, int, int] | None:
+    """(rank, world size, local rank) when srun runs this run as one process per task, else None."""
+    tasks = int(os.environ.get("SLURM_STEP_NUM_TASKS", "1") or 1)
+    if tasks <= 1 or "SLURM_PROCID" not in os.environ:
+        return None
+    return int(os.environ["SLURM_PROCID"]), tasks, int(os.environ.get("SLURM_LOCALID", "0"))
+
+
+def slurm_rendezvous() -> str:
+    """The same address for every task of the job: its first node, a port derived from the job id."""
+    nodes = subprocess.run(["scontrol", "show", "hostnames", os.environ["SLURM_JOB_NODELIST"]],
+                           capture_output=True, text=True, check=True).stdout.split()
+    return f"tcp://{nodes[0]}:{20000 + int(os.environ['SLURM_JOB_ID']) % 20000}"
+
+
+def join_slurm(worker: Callable[..., Any], device: str, *args: Any) -> Any:
+    """Run `worker(rank, world_size, device, *args)` as this SLURM task's rank; return its value."""
+    rank, world_size, local_rank = slurm_task()  # type: ignore[misc]
+    if device == "cuda":  # one GPU per task, or all of the node's GPUs visible to each task
+        torch.cuda.set_device(local_rank if torch.cuda.device_count() > local_rank else 0)
+    dist.init_process_group("nccl" if device == "cuda" else "gloo", init_method=slurm_rendezvous(),
+                            rank=rank, world_size=world_size, timeout=PEER_TIMEOUT)
+    try:
+        return worker(rank, world_size, device, *args)
+    finally:
+        dist.destroy_process_group()

@@ -32,21 +32,28 @@ from .sinks import FanOut, GuardedSink, JsonlSink, Sink
 log = logging.getLogger(__name__)
 
 
-def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
-    """Train one config in `run_dir` (resuming if a checkpoint is there) and return its result."""
+def main(cfg: Any, run_dir: Path, run_name: str) -> dict | None:
+    """Train one config in `run_dir` (resuming if a checkpoint is there) and return its result
+    (None in the SLURM tasks other than rank 0: rank 0 reports the run)."""
     started_at = time.time()
     done = read_result(run_dir)
     if done is not None:
         log.info("run already complete: %s", run_dir / "result.json")
         print(json.dumps(done.get("final", {}), indent=2))
         return done
+    from .distributed import join_slurm, slurm_task
+
     device = resolve_device(cfg.device, torch.cuda.is_available())
-    world_size = resolve_world_size(cfg, device, torch.cuda.device_count() if device == "cuda" else 0)
     data = ensure_dataset(cfg.task)
     source = find_source(cfg.init_from) if cfg.init_from else None
     if source:
         check_shared_vocabulary(source, data)
     run = Run(to_container(cfg), run_dir, run_name, data, source, started_at)
+    task = slurm_task()
+    if task:
+        log.info("training data-parallel as SLURM task %d of %d", task[0], task[1])
+        return join_slurm(train, device, run)
+    world_size = resolve_world_size(cfg, device, torch.cuda.device_count() if device == "cuda" else 0)
     if world_size == 1:
         return train(0, 1, device, run)
     from .distributed import spawn
