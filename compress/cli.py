@@ -11,54 +11,38 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+
+from train_large.cli import CONF_DIR, PRINT_ONLY_FLAGS, compose_config
+from train_large.cli import check_group_overrides as check_presets
+from train_large.cli import sweeper_params as train_sweeper_params
+from train_large.jobs import launch, run_job
 
 from .config import ConfigError, check, register_configs
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 GROUPS = ("compression", "logger")
-# Flags that only print (a config, help): they need no source on disk.
-PRINT_ONLY_FLAGS = ("--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help", "--resolve", "-p", "--package")
 
 log = logging.getLogger("tlc-compress")
 
 
 def compose_compress(overrides: list[str] | None = None, *, with_hydra: bool = False) -> DictConfig:
     """The composed config for `overrides`, as `tlc-compress` sees it (for scripts and tests)."""
-    from hydra import compose, initialize_config_dir
-
     register_configs()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="compress", overrides=list(overrides or []), return_hydra_config=with_hydra)
+    return compose_config("compress", overrides, with_hydra=with_hydra)
 
 
 def sweeper_params(fixed: list[str]) -> dict[str, str]:
     """The `hydra.sweeper.params` that the configs named by `fixed` (a `+sweep=` file) add."""
-    try:
-        params = compose_compress(fixed, with_hydra=True).hydra.sweeper.params
-    except Exception:  # noqa: BLE001 - composing each job reports the error in one line
-        return {}
-    return {str(key): str(value) for key, value in (params or {}).items()}
+    return train_sweeper_params(fixed, compose_compress)
 
 
 def check_group_overrides(overrides: list[str]) -> list[str]:
     """One line per `group=choice` override naming a preset that does not exist."""
-    problems = []
-    for override in overrides:
-        key, sep, values = override.lstrip("+~").partition("=")
-        if not sep or key not in GROUPS:
-            continue
-        known = sorted(p.stem for p in (CONF_DIR / key).glob("*.yaml"))
-        for value in values.split(","):
-            if value and value not in known:
-                problems.append(f"{key}={value} is not a known {key}; choose one of: {', '.join(known)}")
-    return problems
+    return check_presets(overrides, GROUPS)
 
 
 def job_problems(cfg: DictConfig, overrides: list[str] | None = None, *, needs_source: bool = True) -> list[str]:
@@ -87,10 +71,10 @@ def fail(lines: list[str]) -> None:
 
 def main() -> None:
     from train_large.preflight import preflight
-    from train_large.source_sweep import SourceSweepError, expand
+    from train_large.source_sweep import SourceSweepError, expand, quote_run_dirs
 
     try:
-        argv, notes = expand(sys.argv[1:], "source")
+        argv, notes = expand(quote_run_dirs(sys.argv[1:]), "source")
     except SourceSweepError as err:
         fail([str(err)])
     for note in notes:
@@ -103,57 +87,30 @@ def main() -> None:
     if problems:
         fail(problems)
     register_configs()
-    if "-m" not in argv and "--multirun" not in argv:
-        hydra_main()
-        return
-    started = time.time()
-    try:
-        hydra_main()
-    finally:
-        report_sweep(argv, started)
+    launch(argv, hydra_main, lambda: sweep_dir(argv))
 
 
-def report_sweep(argv: list[str], started: float) -> None:
-    """Print which runs of this multirun finished, were already done, or failed."""
-    from train_large.outcomes import summary_lines
+def sweep_dir(argv: list[str]) -> Path:
+    """The folder of this command line's multirun: runs_root / experiment."""
     from train_large.preflight import job_overrides
 
     cfg = compose_compress(job_overrides(argv, sweeper_params)[0])
-    lines, failed = summary_lines(Path(cfg.paths.runs_root) / cfg.experiment, started)
-    for line in lines:
-        print(line, file=sys.stderr if failed else sys.stdout)
+    return Path(cfg.paths.runs_root) / cfg.experiment
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="compress", version_base="1.3")
 def hydra_main(cfg: DictConfig) -> float | None:
-    from train_large.cli import JobFailed
     from train_large.data.datasets import DataMissing
-    from train_large.outcomes import record_outcome
-    from train_large.rundir import RESULT_FILE
 
     from . import pipeline
     from .source import SourceError
 
-    hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
-    sweep_dir = Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
-    already_done = (run_dir / RESULT_FILE).exists()
-    try:
+    def compress() -> dict:
+        hydra_cfg = HydraConfig.get()
         problems = job_problems(cfg, list(hydra_cfg.overrides.task))
         if problems:
             raise ConfigError(problems[0])
-        result = pipeline.main(cfg, run_dir, run_dir.name)
-    except (ConfigError, DataMissing, SourceError) as err:
-        log.error(str(err))
-        if sweep_dir is None:
-            fail([str(err).splitlines()[0]])
-        record_outcome(sweep_dir, run_dir.name, "failed", str(err).splitlines()[0])
-        raise JobFailed(str(err).splitlines()[0]) from err
-    except Exception as err:
-        log.exception("compression failed")
-        if sweep_dir is not None:
-            record_outcome(sweep_dir, run_dir.name, "failed", f"{type(err).__name__}: {err}".splitlines()[0])
-        raise
-    if sweep_dir is not None:
-        record_outcome(sweep_dir, run_dir.name, "skipped" if already_done else "finished")
-    return result["final_metric"]
+        run_dir = Path(hydra_cfg.runtime.output_dir)
+        return pipeline.main(cfg, run_dir, run_dir.name)
+
+    return run_job(compress, (ConfigError, DataMissing, SourceError), fail)

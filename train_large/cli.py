@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from pathlib import Path
+from typing import Callable
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .config import check, register_configs
+from .jobs import launch, run_job
 from .preflight import preflight
 from .pretrained import resolve_init
 
@@ -35,12 +35,12 @@ def group_choices(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
-def check_group_overrides(overrides: list[str]) -> list[str]:
+def check_group_overrides(overrides: list[str], groups: tuple[str, ...] = GROUPS) -> list[str]:
     """One line per `group=choice` override naming a preset that does not exist."""
     problems = []
     for override in overrides:
         key, sep, values = override.lstrip("+~").partition("=")
-        if not sep or key not in GROUPS:
+        if not sep or key not in groups:
             continue
         known = group_choices(key)
         for value in values.split(","):
@@ -49,29 +49,30 @@ def check_group_overrides(overrides: list[str]) -> list[str]:
     return problems
 
 
-def compose_train(overrides: list[str] | None = None, *, with_hydra: bool = False) -> DictConfig:
-    """The composed training config for `overrides`, as `tlc-train` sees it (for scripts and tests).
+def compose_config(config_name: str, overrides: list[str] | None = None, *, with_hydra: bool = False) -> DictConfig:
+    """The composed config `config_name` (train, compress) of conf/ for `overrides`.
 
     with_hydra: also return the `hydra` node (sweeper params, launcher), left unresolved.
     """
     from hydra import compose, initialize_config_dir
 
-    register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides or []), return_hydra_config=with_hydra)
+        return compose(config_name=config_name, overrides=list(overrides or []), return_hydra_config=with_hydra)
 
 
-def sweeper_params(fixed: list[str]) -> dict[str, str]:
+def compose_train(overrides: list[str] | None = None, *, with_hydra: bool = False) -> DictConfig:
+    """The composed training config for `overrides`, as `tlc-train` sees it (for scripts and tests)."""
+    register_configs()
+    return compose_config("train", overrides, with_hydra=with_hydra)
+
+
+def sweeper_params(fixed: list[str], compose: Callable[..., DictConfig] = compose_train) -> dict[str, str]:
     """The `hydra.sweeper.params` that the configs named by `fixed` (a `+sweep=` file) add."""
     try:
-        params = compose_train(fixed, with_hydra=True).hydra.sweeper.params
+        params = compose(fixed, with_hydra=True).hydra.sweeper.params
     except Exception:  # noqa: BLE001 - composing each job reports the error in one line
         return {}
     return {str(key): str(value) for key, value in (params or {}).items()}
-
-
-class JobFailed(RuntimeError):
-    """One job of a multirun failed; the others go on (Hydra's sweeper re-raises it at the end)."""
 
 
 def job_problems(cfg: DictConfig, overrides: list[str], cuda_available: bool) -> list[str]:
@@ -112,30 +113,15 @@ def main() -> None:
     if problems:
         fail(problems)
     register_configs()
-    if "-m" not in argv and "--multirun" not in argv:
-        hydra_main()
-        return
-    started = time.time()
-    try:
-        hydra_main()
-    finally:
-        report_sweep(argv, started)
+    launch(argv, hydra_main, lambda: sweep_dir(argv))
 
 
-def report_sweep(argv: list[str], started: float) -> None:
-    """Print which runs of this multirun finished, were already done, or failed.
-
-    The Ray launcher (hydra/launcher=gpus) reports its own jobs, crashed workers included.
-    """
-    if "hydra/launcher=gpus" in argv:
-        return
-    from .outcomes import summary_lines
+def sweep_dir(argv: list[str]) -> Path:
+    """The folder of this command line's multirun: runs_root / experiment."""
     from .preflight import job_overrides
 
     cfg = compose_train(job_overrides(argv, sweeper_params)[0])
-    lines, failed = summary_lines(Path(cfg.paths.runs_root) / cfg.experiment, started)
-    for line in lines:
-        print(line, file=sys.stderr if failed else sys.stdout)
+    return Path(cfg.paths.runs_root) / cfg.experiment
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
@@ -145,50 +131,15 @@ def hydra_main(cfg: DictConfig) -> float | None:
     from .data.datasets import DataMissing
     from .pretrained import SourceError
 
-    hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
-    run_name = run_dir.name  # the overrides that name the run (conf/train.yaml, hydra.run.dir)
-    multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    sweep_dir = Path(hydra_cfg.sweep.dir)
-    from . import run
-    from .outcomes import record_outcome
-    from .rundir import RESULT_FILE
-
-    already_done = (run_dir / RESULT_FILE).exists()
-    try:
+    def train() -> dict | None:
+        hydra_cfg = HydraConfig.get()
         problems = job_problems(cfg, list(hydra_cfg.overrides.task), torch.cuda.is_available())
         if problems:
             raise ConfigError(problems[0])
-        result = run.main(cfg, run_dir, run_name)
-        if result is None:
-            return None  # a data-parallel SLURM task other than rank 0: rank 0 reports the run
-    except (ConfigError, DataMissing, SourceError) as err:
-        job_failed(run_dir, sweep_dir if multirun else None, str(err), expected=True)
-    except Exception as err:
-        job_failed(run_dir, sweep_dir if multirun else None, f"{type(err).__name__}: {err}", expected=False)
-        raise
-    if multirun:
-        record_outcome(sweep_dir, run_name, "skipped" if already_done else "finished")
-    return result["final_metric"]
+        from . import run
 
+        run_dir = Path(hydra_cfg.runtime.output_dir)
+        # None in a data-parallel SLURM task other than rank 0: rank 0 reports the run.
+        return run.main(cfg, run_dir, run_dir.name)  # named by its overrides (conf/train.yaml)
 
-def job_failed(run_dir: Path, sweep_dir: Path | None, error: str, *, expected: bool) -> None:
-    """Log a job's failure where its sweep summary will find it; stop a single run with one line.
-
-    `expected`: a bad setting or missing input (one line, no traceback); otherwise a crash,
-    whose traceback goes to the run's log file.
-    """
-    from .outcomes import record_outcome
-
-    error = error.strip().splitlines()[0] if error.strip() else error
-    if expected:
-        log.error(error)
-    else:
-        log.exception("run failed")
-    if sweep_dir is None:
-        if expected:
-            fail([error])
-        return
-    record_outcome(sweep_dir, run_dir.name, "failed", error)
-    if expected:
-        raise JobFailed(error)
+    return run_job(train, (ConfigError, DataMissing, SourceError), fail)
