@@ -66,8 +66,7 @@ def find_source(source: str) -> SourceRun:
     if "task" not in result.get("config", {}):
         raise SourceError(f"source={source} has a result.json without its training config; "
                           "is it a tlc-train run directory?")
-    checkpoint = next((path for path in (ckpt.checkpoint_path(run_dir, ckpt.BEST), ckpt.checkpoint_path(run_dir))
-                       if path.is_file()), None)
+    checkpoint = ckpt.best_or_last(run_dir)
     if checkpoint is None:
         raise SourceError(f"source={source} has no checkpoint ({ckpt.CHECKPOINT_DIR}/{ckpt.BEST} or "
                           f"{ckpt.LAST}); its weights are gone")

@@ -22,6 +22,12 @@ def checkpoint_path(run_dir: Path, name: str = LAST) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / name
 
 
+def best_or_last(run_dir: Path) -> Path | None:
+    """The run's best checkpoint, else its last one, else None (no validation has finished yet)."""
+    return next((path for path in (checkpoint_path(run_dir, BEST), checkpoint_path(run_dir)) if path.is_file()),
+                None)
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     buffer = io.BytesIO()
     torch.save(state, buffer)

@@ -49,8 +49,7 @@ def find_source(init_from: str) -> SourceRun:
     if not run_dir.is_dir():
         raise SourceError(f"init_from={init_from} does not exist; give a pretraining run directory "
                           "(runs/<experiment>/<run name>)")
-    checkpoint = next((path for path in (ckpt.checkpoint_path(run_dir, ckpt.BEST), ckpt.checkpoint_path(run_dir))
-                       if path.is_file()), None)
+    checkpoint = ckpt.best_or_last(run_dir)
     if checkpoint is None:
         raise SourceError(f"init_from={init_from} has no checkpoint ({ckpt.CHECKPOINT_DIR}/{ckpt.BEST} or "
                           f"{ckpt.LAST}); let its training reach a validation first, or give another run")
