@@ -11,6 +11,7 @@ Pure torch: must not import fairseq, wandb or train_large.
 """
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Sequence
 
@@ -93,5 +94,21 @@ def restore_compressed(model: nn.Module, state: dict) -> None:
 
 
 def load_compressed(path: Path) -> dict:
-    """Read a compressed checkpoint (tensors and plain values only, so weights_only=True)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """Read a compressed checkpoint (tensors and plain values only, so weights_only=True: nothing
+    stored in the file is ever run).
+
+    Raises:
+        ValueError: the file is damaged, would need code to unpickle, or is not a compressed
+            checkpoint (one line naming it).
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:  # a global weights_only does not allow: never unpickled
+        raise ValueError(f"refusing to load {path}: unpickling it could run code; a compressed checkpoint "
+                         "holds tensors and plain values only") from err
+    except Exception as err:  # noqa: BLE001 - torch raises many types for a damaged file
+        raise ValueError(f"compressed checkpoint {path} is damaged or truncated ({type(err).__name__}); "
+                         "run its tlc-compress command again after deleting its result.json") from err
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a compressed checkpoint (no format={FORMAT!r})")
+    return state

@@ -63,29 +63,40 @@ def job_problems(cfg: DictConfig, overrides: list[str] | None = None, *, needs_s
     return missing_data(OmegaConf.create(find_source(cfg.source).config["task"]))
 
 
-def fail(lines: list[str]) -> None:
+def fail(lines: list[str], status: int = 2) -> None:
+    """Stop with one line per problem on stderr; status 2 is bad input, 1 a crashed run."""
     for line in lines:
         print(f"tlc-compress: error: {line}", file=sys.stderr)
-    raise SystemExit(2)
+    raise SystemExit(status)
 
 
-def main() -> None:
+def command_line_problems(argv: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Everything wrong with a `tlc-compress` command line, found before Hydra starts.
+
+    Returns (argv with `source_sweep` expanded, notes to print, one line per problem).
+    """
+    from train_large.launchers import launcher_problems
     from train_large.preflight import preflight
     from train_large.source_sweep import SourceSweepError, expand, quote_run_dirs
 
     try:
-        argv, notes = expand(quote_run_dirs(sys.argv[1:]), "source")
+        argv, notes = expand(quote_run_dirs(argv), "source")
     except SourceSweepError as err:
-        fail([str(err)])
-    for note in notes:
-        print(note, file=sys.stderr)
-    sys.argv[1:] = argv  # Hydra reads the expanded overrides from sys.argv
+        return argv, [], [str(err)]
     needs_source = not any(flag in argv for flag in PRINT_ONLY_FLAGS)
     problems = check_group_overrides(argv) or preflight(
         argv, compose_compress, lambda cfg, overrides: job_problems(cfg, overrides, needs_source=needs_source),
-        sweeper_params)
+        sweeper_params, launcher_problems)
+    return argv, notes, problems
+
+
+def main() -> None:
+    argv, notes, problems = command_line_problems(sys.argv[1:])
+    for note in notes:
+        print(note, file=sys.stderr)
     if problems:
         fail(problems)
+    sys.argv[1:] = argv  # Hydra reads the expanded overrides from sys.argv
     register_configs()
     launch(argv, hydra_main, lambda: sweep_dir(argv))
 
@@ -101,6 +112,7 @@ def sweep_dir(argv: list[str]) -> Path:
 @hydra.main(config_path=str(CONF_DIR), config_name="compress", version_base="1.3")
 def hydra_main(cfg: DictConfig) -> float | None:
     from train_large.data.datasets import DataMissing
+    from train_large.rundir import CorruptFile
 
     from . import pipeline
     from .source import SourceError
@@ -113,4 +125,4 @@ def hydra_main(cfg: DictConfig) -> float | None:
         run_dir = Path(hydra_cfg.runtime.output_dir)
         return pipeline.main(cfg, run_dir, run_dir.name)
 
-    return run_job(compress, (ConfigError, DataMissing, SourceError), fail)
+    return run_job(compress, (ConfigError, DataMissing, SourceError, CorruptFile), fail)

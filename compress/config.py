@@ -13,7 +13,8 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from train_large.config import LoggerConfig, PathsConfig, register_configs as register_train_configs
+from train_large.config import WANDB_MODES, LoggerConfig, PathsConfig, folder_name_problems, seed_problems
+from train_large.config import register_configs as register_train_configs
 
 METHODS = ("none", "prune", "quantize", "prune_quantize")
 PRUNING_METHODS = ("prune", "prune_quantize")
@@ -100,6 +101,9 @@ def check(cfg: Any) -> list[str]:
     problems += _one_of("compression.schedule", c.schedule, SCHEDULES)
     problems += _one_of("compression.granularity", c.granularity, GRANULARITIES)
     problems += _one_of("device", cfg.device, DEVICES)
+    problems += _one_of("logger.mode", cfg.logger.mode, WANDB_MODES)
+    problems += folder_name_problems("experiment", cfg.experiment)
+    problems += seed_problems(cfg.seed)
     if not 0.0 <= c.sparsity < 1.0:
         problems.append(f"compression.sparsity={c.sparsity} must be in [0, 1) (fraction of targeted weights "
                         "set to zero)")

@@ -28,7 +28,7 @@ from train_large.evaluate import PRIMARY_METRIC, Evaluator
 from train_large.loop import Progress
 from train_large.rundir import CHECKPOINT_DIR, METRICS_FILE, read_result, run_id, write_records, write_result
 from train_large.run import record_emitter
-from train_large.sinks import FanOut, GuardedSink, JsonlSink, Sink
+from train_large.sinks import JsonlSink, Sink, fan_out
 
 from .checkpoint import (FILE, activation_scales, attach_activation_quant, compressed_state, load_compressed,
                          restore_compressed)
@@ -118,18 +118,15 @@ def finished_result(cfg: Any, run_dir: Path) -> dict | None:
 
 
 def open_sinks(cfg: Any, run_dir: Path, run_name: str) -> Sink:
-    sinks: list[Sink] = [JsonlSink(run_dir / METRICS_FILE)]
-    if cfg.logger.wandb:
-        try:
-            from train_large.wandb_sink import WandbSink
+    def open_wandb() -> Sink:
+        from train_large.wandb_sink import WandbSink
 
-            sinks.append(GuardedSink(WandbSink(
-                run_dir=run_dir, run_id=run_id(run_dir), name=run_name, group=cfg.experiment, job_type="compress",
-                project=cfg.logger.project, entity=cfg.logger.entity, mode=cfg.logger.mode,
-                tags=list(cfg.logger.tags), config=to_container(cfg)), "W&B"))
-        except Exception as err:  # noqa: BLE001 - W&B is optional; the JSONL log is the truth
-            log.warning("W&B unavailable (%s: %s); local records only", type(err).__name__, err)
-    return FanOut(sinks)
+        return WandbSink(
+            run_dir=run_dir, run_id=run_id(run_dir), name=run_name, group=cfg.experiment, job_type="compress",
+            project=cfg.logger.project, entity=cfg.logger.entity, mode=cfg.logger.mode,
+            tags=list(cfg.logger.tags), config=to_container(cfg))
+
+    return fan_out(JsonlSink(run_dir / METRICS_FILE), {"W&B": open_wandb} if cfg.logger.wandb else {})
 
 
 def load_source(engine: Any, source: SourceRun, *, fine_tunes: bool) -> None:

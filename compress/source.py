@@ -4,7 +4,8 @@ Its `result.json` holds the full resolved training config, so the compression ru
 same engine (task, model, optimizer for fine-tuning) from it, and its best checkpoint (else its
 last) holds the weights. The door checks that need the source live here too: is it a finished
 training run, and can the target ratio be reached on its weights (counted on a skeleton of its
-state dict, before any data is loaded or model built). Must not import fairseq or wandb.
+state dict, before any data is loaded or model built). A damaged result.json or checkpoint, or
+one that would run code when loaded, is one line naming the file. Must not import fairseq or wandb.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from train_large import checkpoint as ckpt
 from train_large.config import TrainConfig, register_configs
-from train_large.rundir import read_result, run_id
+from train_large.rundir import CorruptFile, read_result, run_id
 
 from .config import granularity
 
@@ -46,8 +47,8 @@ def find_source(source: str) -> SourceRun:
     """The finished training run `source` names.
 
     Raises:
-        SourceError: it does not exist, has not finished, is itself a compression run, or has
-            no checkpoint.
+        SourceError: it does not exist, has not finished (or its result.json is damaged), is
+            itself a compression run, or has no whole checkpoint that loads safely.
     """
     run_dir = Path(str(source)).expanduser().resolve()
     if not run_dir.is_dir():
@@ -70,6 +71,10 @@ def find_source(source: str) -> SourceRun:
     if checkpoint is None:
         raise SourceError(f"source={source} has no checkpoint ({ckpt.CHECKPOINT_DIR}/{ckpt.BEST} or "
                           f"{ckpt.LAST}); its weights are gone")
+    try:
+        ckpt.check_checkpoint(checkpoint)
+    except CorruptFile as err:
+        raise SourceError(f"source={source}: {err}") from err
     return SourceRun(run_dir, run_id(run_dir), checkpoint, result)
 
 
@@ -81,7 +86,7 @@ def load_weights(source: SourceRun) -> dict:
     """
     try:
         return ckpt.load_checkpoint(source.checkpoint)["engine"]["model"]
-    except ValueError as err:
+    except CorruptFile as err:
         raise SourceError(f"source={source.run_dir}: {err}") from err
 
 
@@ -111,7 +116,11 @@ def training_config(config: dict) -> DictConfig:
 
 @lru_cache(maxsize=16)
 def _skeleton_of(checkpoint: Path, modified: float):
-    """A skeleton of the checkpoint's weights (cached: a sweep checks one source many times)."""
+    """A skeleton of the checkpoint's weights (cached: a sweep checks one source many times).
+
+    Raises:
+        CorruptFile: the checkpoint is damaged, foreign or unsafe.
+    """
     from .skeleton import skeleton
 
     return skeleton(ckpt.load_checkpoint(checkpoint)["engine"]["model"])
@@ -134,6 +143,8 @@ def source_problems(cfg: Any) -> list[str]:
         targets = select_targets(model, **target_kinds(c))
         plan_for_ratio(model, targets, c.ratio, c.method, granularity=granularity(c.granularity),
                        sparse_format=c.sparse_format)
+    except CorruptFile as err:
+        return [f"source={cfg.source}: {err}"]
     except ValueError as err:
         return [f"{str(err).splitlines()[0]} (source={source.run_dir.name})"]
     return []

@@ -1,21 +1,36 @@
-"""Checkpoints: atomic save, trusted load.
+"""Checkpoints: atomic save, safe load.
 
 A checkpoint holds the engine state (weights, optimizer, schedule, data position), the training
 clock, the number of records already in metrics.jsonl and the resolved config. It is written to
 a temporary name and renamed, so a kill never leaves a half-written file that looks complete.
-Must not import fairseq or wandb.
+
+Every file is loaded with `weights_only=True`, ours included. A marker inside a file cannot make
+it safe to unpickle: whoever can plant a file can copy the marker into it, and `torch.load` has
+already run the pickle by the time the marker can be read. So the harness writes nothing that
+needs full unpickling (tensors and plain Python values only, checked when it saves), loads every
+file without running code from it, and only then reads the marker (`HARNESS_KEY`) to recognise
+its own files: a file that loads but lacks the marker, written by some other program, is refused
+by name. Must not import fairseq or wandb.
 """
 from __future__ import annotations
 
 import io
+import pickle
+import zipfile
 from pathlib import Path
 
 import torch
 
-from .rundir import CHECKPOINT_DIR, atomic_write_bytes
+from .rundir import CHECKPOINT_DIR, CorruptFile, atomic_write_bytes
 
 LAST = "last.pt"
 BEST = "best.pt"
+HARNESS_KEY = "written_by"
+HARNESS = "train-large-then-compress"
+
+
+class UnsafeCheckpoint(CorruptFile):
+    """A file that would run code, or import arbitrary objects, if it were unpickled."""
 
 
 def checkpoint_path(run_dir: Path, name: str = LAST) -> Path:
@@ -29,26 +44,77 @@ def best_or_last(run_dir: Path) -> Path | None:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
+    """Write `state` (with the harness marker) atomically to `path`.
+
+    Raises:
+        TypeError: `state` holds an object that only full unpickling could restore (a harness bug:
+            the file could never be loaded safely, so it is not written).
+    """
     buffer = io.BytesIO()
-    torch.save(state, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    torch.save({**state, HARNESS_KEY: HARNESS}, buffer)
+    buffer.seek(0)
+    unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(buffer)
+    if unsafe:
+        raise TypeError(f"refusing to write {path}: it would hold {', '.join(unsafe)}, which a safe load "
+                        "(weights_only=True) rejects; store tensors and plain values only")
+    atomic_write_bytes(path, buffer.getvalue(), fault_point="checkpoint")
+
+
+def check_checkpoint(path: Path) -> None:
+    """Cheaply check that `path` is a whole checkpoint that loads safely, without reading its tensors:
+    the archive's directory (at its end, so a truncated file has none) and the pickle's globals.
+
+    Raises:
+        CorruptFile: truncated or not a torch checkpoint; UnsafeCheckpoint: it would run code.
+    """
+    try:
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except (RuntimeError, OSError, ValueError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+        raise _damaged(path, err) from err
+    if unsafe:
+        raise _unsafe(path, ", ".join(unsafe))
 
 
 def load_checkpoint(path: Path) -> dict:
-    """Load a checkpoint this harness wrote.
-
-    torch >= 2.6 defaults to weights_only=True, which refuses the plain-Python state inside ours
-    (iterator and clock dicts, numpy scalars from fairseq's optimizer). These files are our own,
-    written by `save_checkpoint`, so they are loaded in full here, explicitly and only here.
+    """Load a checkpoint written by `save_checkpoint`, without running any code stored in it.
 
     Raises:
-        ValueError: the file is truncated or not a checkpoint; the message names the file.
+        UnsafeCheckpoint: it holds objects only full unpickling could restore (never unpickled);
+        CorruptFile: truncated, not a checkpoint, or not written by this harness. Each message is
+            one line naming the file and what to do.
     """
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:  # what weights_only raises for a global it does not allow
+        raise _unsafe(path, ", ".join(_unsafe_globals(path)) or _first_line(err)) from err
     except Exception as err:  # noqa: BLE001 - torch raises many types for a damaged file
-        raise ValueError(f"checkpoint {path} is unreadable ({type(err).__name__}: {err}); "
-                         f"delete it to restart this run from scratch") from err
-    if not isinstance(state, dict) or "engine" not in state:
-        raise ValueError(f"checkpoint {path} was not written by tlc-train; delete it or pick another run dir")
+        raise _damaged(path, err) from err
+    if not isinstance(state, dict) or state.get(HARNESS_KEY) != HARNESS:
+        raise CorruptFile(f"{path} was not written by this harness (no {HARNESS_KEY}={HARNESS} marker); "
+                          "give a run directory that tlc-train trained, or delete the file")
     return state
+
+
+def _unsafe_globals(path: Path) -> list[str]:
+    """The globals a file's pickle would import (read from its opcodes; nothing is run)."""
+    try:
+        return torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # noqa: BLE001 - only for the message; the load has already been refused
+        return []
+
+
+def _damaged(path: Path, err: BaseException) -> CorruptFile:
+    return CorruptFile(f"checkpoint {path} is damaged or truncated ({type(err).__name__}: {_first_line(err)}); "
+                       f"restore it, or delete it (without {LAST} a run restarts from its start)")
+
+
+def _unsafe(path: Path, detail: str) -> UnsafeCheckpoint:
+    return UnsafeCheckpoint(f"refusing to load {path}: unpickling it could run code ({detail}); tlc-train "
+                            "loads tensors and plain values only, so this file was not written by it; "
+                            "delete it, or give a run directory that tlc-train trained")
+
+
+def _first_line(err: BaseException) -> str:
+    """The first sentence of an error: torch's go on for a paragraph."""
+    text = str(err).strip()
+    return text.splitlines()[0].split(". ")[0][:200] if text else type(err).__name__

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from .config import check, register_configs
 from .jobs import launch, run_job
+from .launchers import launcher_problems
 from .preflight import preflight
 from .pretrained import resolve_init
 
@@ -80,26 +81,28 @@ def job_problems(cfg: DictConfig, overrides: list[str], cuda_available: bool) ->
     return resolve_init(cfg, overrides) or check(cfg, cuda_available=cuda_available)
 
 
-def fail(lines: list[str]) -> None:
+def fail(lines: list[str], status: int = 2) -> None:
+    """Stop with one line per problem on stderr; status 2 is bad input, 1 a crashed run."""
     for line in lines:
         print(f"tlc-train: error: {line}", file=sys.stderr)
-    raise SystemExit(2)
+    raise SystemExit(status)
 
 
 # Flags that only print (a config, help): they need no data on disk.
 PRINT_ONLY_FLAGS = ("--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help", "--resolve", "-p", "--package")
 
 
-def main() -> None:
+def command_line_problems(argv: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Everything wrong with a `tlc-train` command line, found before Hydra starts.
+
+    Returns (argv with `source_sweep` expanded, notes to print, one line per problem).
+    """
     from .source_sweep import SourceSweepError, expand, quote_run_dirs
 
     try:
-        argv, notes = expand(quote_run_dirs(sys.argv[1:]), "init_from")
+        argv, notes = expand(quote_run_dirs(argv), "init_from")
     except SourceSweepError as err:
-        fail([str(err)])
-    for note in notes:
-        print(note, file=sys.stderr)
-    sys.argv[1:] = argv  # Hydra reads the expanded overrides from sys.argv
+        return argv, [], [str(err)]
     problems = check_group_overrides(argv)
     if not problems:
         import torch
@@ -109,9 +112,17 @@ def main() -> None:
         cuda = torch.cuda.is_available()
         needs_data = not any(flag in argv for flag in PRINT_ONLY_FLAGS)
         problems = preflight(argv, compose_train, lambda cfg, overrides: job_problems(cfg, overrides, cuda)
-                             or (missing_data(cfg.task) if needs_data else []), sweeper_params)
+                             or (missing_data(cfg.task) if needs_data else []), sweeper_params, launcher_problems)
+    return argv, notes, problems
+
+
+def main() -> None:
+    argv, notes, problems = command_line_problems(sys.argv[1:])
+    for note in notes:
+        print(note, file=sys.stderr)
     if problems:
         fail(problems)
+    sys.argv[1:] = argv  # Hydra reads the expanded overrides from sys.argv
     register_configs()
     launch(argv, hydra_main, lambda: sweep_dir(argv))
 
@@ -130,6 +141,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
 
     from .data.datasets import DataMissing
     from .pretrained import SourceError
+    from .rundir import CorruptFile
 
     def train() -> dict | None:
         hydra_cfg = HydraConfig.get()
@@ -142,4 +154,4 @@ def hydra_main(cfg: DictConfig) -> float | None:
         # None in a data-parallel SLURM task other than rank 0: rank 0 reports the run.
         return run.main(cfg, run_dir, run_dir.name)  # named by its overrides (conf/train.yaml)
 
-    return run_job(train, (ConfigError, DataMissing, SourceError), fail)
+    return run_job(train, (ConfigError, DataMissing, SourceError, CorruptFile), fail)

@@ -241,53 +241,23 @@ def _positive(key: str, value: Any, *, allow_zero: bool = False) -> list[str]:
     return [f"{key}={value} must be {bound}"]
 
 
+def folder_name_problems(key: str, value: str) -> list[str]:
+    """A setting that names one folder under runs_root (and the W&B group): a separator would nest it."""
+    if value and value not in (".", "..") and "/" not in value and "\\" not in value:
+        return []
+    return [f"{key}={value!r} must be a folder name: not empty, no '/' (it names runs_root/<{key}>)"]
+
+
 def check(cfg: Any, *, cuda_available: bool) -> list[str]:
     """Every problem with a resolved training config, one line each; [] when it is usable.
 
     Checks values only: data presence is checked by `train_large.data.ensure_dataset`.
     """
-    t, m, o, b = cfg.task, cfg.model, cfg.optim, cfg.budget
-    problems: list[str] = []
-    problems += _one_of("task.kind", t.kind, TASK_KINDS)
-    problems += _one_of("model.arch", m.arch, ARCHS)
-    wanted_arch = ARCH_FOR_KIND.get(t.kind)
-    if wanted_arch and m.arch in ARCHS and m.arch != wanted_arch:
-        problems.append(f"model.arch={m.arch} cannot train task.kind={t.kind}; use model={wanted_arch}")
-    problems += _one_of("model.norm", m.norm, NORMS)
-    problems += _one_of("optim.schedule", o.schedule, SCHEDULES)
-    problems += _one_of("device", cfg.device, DEVICES)
-    problems += _one_of("precision", cfg.precision, PRECISIONS)
-    problems += _one_of("logger.mode", cfg.logger.mode, WANDB_MODES)
-    # Derived values (decoder depth, intervals) are only checked when they differ from their
-    # source, so one bad value gives one line.
-    derived = [("model.decoder_depth", m.decoder_depth)] if m.decoder_depth != m.depth else []
-    if b.train_seconds > 0:
-        derived += [("budget.eval_every_seconds", b.eval_every_seconds),
-                    ("budget.checkpoint_every_seconds", b.checkpoint_every_seconds),
-                    ("budget.log_every_seconds", b.log_every_seconds)]
-    for key, value in [("model.width", m.width), ("model.depth", m.depth), *derived, ("model.heads", m.heads),
-                       ("model.ffn", m.ffn), ("optim.lr", o.lr), ("optim.update_freq", o.update_freq),
-                       ("optim.max_tokens", o.max_tokens), ("optim.batch_size", o.batch_size),
-                       ("optim.device_batch_size", o.device_batch_size), ("world_size", cfg.world_size),
-                       ("task.tokens_per_sample", t.tokens_per_sample),
-                       ("model.max_positions", m.max_positions),
-                       ("budget.train_seconds", b.train_seconds),
-                       ("budget.max_updates", b.max_updates), ("task.eval.beam", t.eval.beam),
-                       ("task.eval.test_beam", t.eval.test_beam),
-                       ("task.eval.max_tokens", t.eval.max_tokens), ("task.vocab_size", t.vocab_size)]:
-        problems += _positive(key, value)
-    problems += _positive("task.eval.bleu_sentences", t.eval.bleu_sentences, allow_zero=True)
-    problems += _positive("task.eval.test_sentences", t.eval.test_sentences, allow_zero=True)
-    problems += _positive("optim.warmup_updates", o.warmup_updates, allow_zero=o.schedule != "inverse_sqrt")
-    problems += _positive("optim.clip_norm", o.clip_norm, allow_zero=True)
+    t, m, o = cfg.task, cfg.model, cfg.optim
+    problems = _choice_problems(cfg) + _range_problems(cfg)
     if m.width > 0 and m.heads > 0 and m.width % m.heads:
         problems.append(f"model.width={m.width} is not divisible by model.heads={m.heads}; "
                         f"choose heads that divide the width (default: width/64)")
-    for key, value in [("model.dropout", m.dropout), ("model.attention_dropout", m.attention_dropout),
-                       ("model.activation_dropout", m.activation_dropout),
-                       ("optim.label_smoothing", o.label_smoothing)]:
-        if not 0.0 <= value < 1.0:
-            problems.append(f"{key}={value} must be in [0, 1)")
     if o.max_tokens is None and o.batch_size is None and o.device_batch_size is None:
         problems.append("optim.max_tokens and optim.batch_size are both null; set at least one")
     problems += _batch_problems(o)
@@ -297,7 +267,7 @@ def check(cfg: Any, *, cuda_available: bool) -> list[str]:
         if 0 < m.max_positions < t.tokens_per_sample:
             problems.append(f"task.tokens_per_sample={t.tokens_per_sample} exceeds model.max_positions="
                             f"{m.max_positions}; raise model.max_positions or shorten the samples")
-    if o.schedule == "polynomial_decay" and b.max_updates is None:
+    if o.schedule == "polynomial_decay" and cfg.budget.max_updates is None:
         problems.append("optim.schedule=polynomial_decay needs budget.max_updates (the decay length); "
                         "use inverse_sqrt or fixed for a pure time budget")
     if t.kind == "translation" and t.source_lang == t.target_lang:
@@ -309,6 +279,65 @@ def check(cfg: Any, *, cuda_available: bool) -> list[str]:
     if cfg.device == "cuda" and not cuda_available:
         problems.append("device=cuda but no CUDA device is visible; use device=auto or device=cpu")
     return problems
+
+
+def _choice_problems(cfg: Any) -> list[str]:
+    """Settings that name one of a fixed set of choices, and whether the model fits the task."""
+    t, m = cfg.task, cfg.model
+    problems = _one_of("task.kind", t.kind, TASK_KINDS) + _one_of("model.arch", m.arch, ARCHS)
+    wanted_arch = ARCH_FOR_KIND.get(t.kind)
+    if wanted_arch and m.arch in ARCHS and m.arch != wanted_arch:
+        problems.append(f"model.arch={m.arch} cannot train task.kind={t.kind}; use model={wanted_arch}")
+    problems += _one_of("model.norm", m.norm, NORMS)
+    problems += _one_of("optim.schedule", cfg.optim.schedule, SCHEDULES)
+    problems += _one_of("device", cfg.device, DEVICES)
+    problems += _one_of("precision", cfg.precision, PRECISIONS)
+    problems += _one_of("logger.mode", cfg.logger.mode, WANDB_MODES)
+    return problems + folder_name_problems("experiment", cfg.experiment)
+
+
+def _range_problems(cfg: Any) -> list[str]:
+    """Numbers outside the range that means something (sizes > 0, rates in [0, 1), ...)."""
+    t, m, o, b = cfg.task, cfg.model, cfg.optim, cfg.budget
+    # Derived values (decoder depth, FFN size, intervals) are only checked when they differ
+    # from what their source derives, so one bad value gives one line.
+    derived = [("model.decoder_depth", m.decoder_depth)] if m.decoder_depth != m.depth else []
+    if m.width > 0 or m.ffn != 4 * m.width:
+        derived.append(("model.ffn", m.ffn))
+    if b.train_seconds > 0:
+        derived += [("budget.eval_every_seconds", b.eval_every_seconds),
+                    ("budget.checkpoint_every_seconds", b.checkpoint_every_seconds),
+                    ("budget.log_every_seconds", b.log_every_seconds)]
+    problems: list[str] = []
+    for key, value in [("model.width", m.width), ("model.depth", m.depth), *derived, ("model.heads", m.heads),
+                       ("optim.lr", o.lr), ("optim.max_tokens", o.max_tokens), ("optim.batch_size", o.batch_size),
+                       ("optim.device_batch_size", o.device_batch_size), ("world_size", cfg.world_size),
+                       ("task.tokens_per_sample", t.tokens_per_sample), ("model.max_positions", m.max_positions),
+                       ("budget.train_seconds", b.train_seconds), ("budget.max_updates", b.max_updates),
+                       ("task.eval.beam", t.eval.beam), ("task.eval.test_beam", t.eval.test_beam),
+                       ("task.eval.max_tokens", t.eval.max_tokens), ("task.vocab_size", t.vocab_size)]:
+        problems += _positive(key, value)
+    for key, value in [("task.eval.bleu_sentences", t.eval.bleu_sentences),
+                       ("task.eval.test_sentences", t.eval.test_sentences), ("optim.clip_norm", o.clip_norm),
+                       ("optim.weight_decay", o.weight_decay), ("task.eval.max_len_a", t.eval.max_len_a),
+                       ("task.eval.max_len_b", t.eval.max_len_b), ("num_workers", cfg.num_workers)]:
+        problems += _positive(key, value, allow_zero=True)
+    problems += _positive("optim.warmup_updates", o.warmup_updates, allow_zero=o.schedule != "inverse_sqrt")
+    for key, value in [("model.dropout", m.dropout), ("model.attention_dropout", m.attention_dropout),
+                       ("model.activation_dropout", m.activation_dropout),
+                       ("optim.label_smoothing", o.label_smoothing)]:
+        if not 0.0 <= value < 1.0:
+            problems.append(f"{key}={value} must be in [0, 1)")
+    if len(o.betas) != 2 or not all(0.0 <= beta < 1.0 for beta in o.betas):
+        problems.append(f"optim.betas={list(o.betas)} must be two numbers in [0, 1) (Adam's beta1 and beta2, "
+                        "e.g. [0.9, 0.98])")
+    return problems + seed_problems(cfg.seed)
+
+
+def seed_problems(seed: int) -> list[str]:
+    if 0 <= seed < 2**32:
+        return []
+    return [f"seed={seed} must be in 0..{2**32 - 1} (numpy's seed range)"]
 
 
 def _batch_problems(o: Any) -> list[str]:

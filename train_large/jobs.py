@@ -1,9 +1,10 @@
 """What every tlc-* command does around its Hydra jobs.
 
-A job's failure is one line: in a single run it stops the command (exit 2 for a bad setting or
-missing input; a crash keeps its traceback), in a multirun it is recorded in the sweep's
-outcomes and the other jobs go on. A multirun ends with the sweep summary. Shared by
-`tlc-train` and `tlc-compress`; must not import fairseq or wandb.
+A job's failure is one line on the terminal: in a single run it stops the command (exit 2 for a
+bad setting or missing input, 1 for a crash), in a multirun it is recorded in the sweep's
+outcomes and the other jobs go on. A crash's traceback goes to the run's log file only, and the
+line names that file. A multirun ends with the sweep summary. Shared by `tlc-train` and
+`tlc-compress`; must not import fairseq or wandb.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 
 from .outcomes import record_outcome, summary_lines
@@ -21,8 +23,9 @@ from .outcomes import record_outcome, summary_lines
 log = logging.getLogger(__name__)
 
 
-class JobFailed(RuntimeError):
-    """One job of a multirun failed; the others go on (Hydra's sweeper re-raises it at the end)."""
+class JobFailed(CompactHydraException):
+    """One job of a multirun failed; the others go on. Hydra's sweeper re-raises it at the end and,
+    as a compact Hydra error, prints its one line there rather than a traceback."""
 
 
 def launch(argv: list[str], hydra_main: Callable[[], Any], sweep_dir: Callable[[], Path]) -> None:
@@ -45,11 +48,11 @@ def launch(argv: list[str], hydra_main: Callable[[], Any], sweep_dir: Callable[[
 
 
 def run_job(job: Callable[[], dict | None], expected: tuple[type[Exception], ...],
-            fail: Callable[[list[str]], None]) -> float | None:
+            fail: Callable[..., None]) -> float | None:
     """Run one Hydra job (`job` returns the run's result, or None when another process reports it).
 
-    `expected`: the errors that are bad input (one line, no traceback); `fail` stops a single run.
-    Returns the result's `final_metric` for Hydra.
+    `expected`: the errors that are bad input (one line, no traceback); `fail(lines, status)`
+    stops a single run. Returns the result's `final_metric` for Hydra.
     """
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
@@ -62,31 +65,51 @@ def run_job(job: Callable[[], dict | None], expected: tuple[type[Exception], ...
         if result is None:
             return None
     except expected as err:
-        _failed(run_dir, sweep_dir, str(err), expected=True, fail=fail)
-    except Exception as err:
-        _failed(run_dir, sweep_dir, f"{type(err).__name__}: {err}", expected=False, fail=fail)
-        raise
+        _failed(run_dir, sweep_dir, first_line(str(err)), fail=fail, status=2)
+    except Exception as err:  # noqa: BLE001 - a crash of any kind: one line here, the traceback in the log
+        _failed(run_dir, sweep_dir, f"{type(err).__name__}: {first_line(str(err))}", fail=fail, status=1,
+                where=log_traceback(run_dir))
     if sweep_dir is not None:
         record_outcome(sweep_dir, run_dir.name, "skipped" if already_done else "finished")
     return result["final_metric"]
 
 
-def _failed(run_dir: Path, sweep_dir: Path | None, error: str, *, expected: bool,
-            fail: Callable[[list[str]], None]) -> None:
-    """Log a job's failure where its sweep summary will find it; stop a single run with one line.
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
 
-    `expected`: a bad setting or missing input; otherwise a crash, whose traceback goes to the
-    run's log file.
-    """
-    error = error.strip().splitlines()[0] if error.strip() else error
-    if expected:
-        log.error(error)
-    else:
+
+def log_traceback(run_dir: Path) -> str:
+    """Log the exception being handled, with its traceback, to the run's log files only, and say
+    where it went. Without a log file (Hydra's job logging turned off) it goes to the console."""
+    files = log_to_files("run failed", exc_info=True)
+    if not files:
         log.exception("run failed")
+        return "traceback above"
+    named = [Path(f).name if Path(f).parent == run_dir.resolve() else f for f in files]
+    return f"traceback in its {', '.join(named)}"
+
+
+def log_to_files(message: str, *, exc_info: bool = False) -> list[str]:
+    """Log an error to the root logger's log files only (Hydra's job logging writes
+    `<run dir>/<job name>.log`), not to the console; returns those files' paths."""
+    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, message, None,
+                            sys.exc_info() if exc_info else None)
+    for handler in files:
+        handler.handle(record)
+    return [h.baseFilename for h in files]
+
+
+def _failed(run_dir: Path, sweep_dir: Path | None, error: str, *, fail: Callable[..., None], status: int,
+            where: str = "") -> None:
+    """Report a job's failure in one line: stop a single run with `status` (the line goes to the
+    terminal once, through `fail`, and to the log file), or record it where the sweep summary will
+    find it and let the other jobs go on. `where`: where a crash's traceback went."""
+    line = f"{error} (run {run_dir}; {where})" if where else error
     if sweep_dir is None:
-        if expected:
-            fail([error])
+        log_to_files(line)
+        fail([line], status)
         return
-    record_outcome(sweep_dir, run_dir.name, "failed", error)
-    if expected:
-        raise JobFailed(error)
+    log.error(line)
+    record_outcome(sweep_dir, run_dir.name, "failed", f"{error} ({where})" if where else error)
+    raise JobFailed(line)

@@ -1,8 +1,9 @@
 """The training loop: update until the training clock reaches the budget.
 
 It reads as the recipe: update, and whenever training time crosses a mark, log, validate or
-checkpoint. All timing goes through the clock; all output goes through `emit` (records) and
-`save` (checkpoints), so the loop knows nothing about files, fairseq or W&B.
+checkpoint; on a stop request (SIGTERM and the like, `train_large.preemption`), checkpoint and
+return early. All timing goes through the clock; all output goes through `emit` (records) and
+`save` (checkpoints), so the loop knows nothing about files, signals, fairseq or W&B.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
+from . import faults
 from .clock import TrainingClock
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,10 @@ class Progress:
     records: int = 0  # records already in metrics.jsonl
     best_metric: float | None = None  # the task's primary metric (BLEU, perplexity or accuracy)
     last_metric: float | None = None
+    best_valid: dict | None = None  # the best validation's metrics; best.pt holds the weights it scored
+    best_updates: int | None = None  # ... and the update they are from
+    last_valid: dict | None = None  # the latest validation's metrics
+    valid_updates: int | None = None  # ... and the update it scored (a resumed run never repeats it)
     next_log: float = 0.0  # training seconds at which the next event is due
     next_eval: float = 0.0
     next_checkpoint: float = 0.0
@@ -34,6 +40,12 @@ class Progress:
     def fresh(cls, budget: Any) -> "Progress":
         return cls(next_log=budget.log_every_seconds, next_eval=budget.eval_every_seconds,
                    next_checkpoint=budget.checkpoint_every_seconds)
+
+    def note_validation(self, metrics: dict, value: float, *, best: bool) -> None:
+        """Remember a validation of the model at this update (`value`: its primary metric)."""
+        self.last_metric, self.last_valid, self.valid_updates = value, metrics, self.updates
+        if best:
+            self.best_metric, self.best_valid, self.best_updates = value, metrics, self.updates
 
     def state_dict(self) -> dict:
         return asdict(self)
@@ -76,13 +88,28 @@ class LossWindow:
 
 def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, budget: Any,
                        emit: Callable[[str, dict], None], validate: Callable[[], None],
-                       save: Callable[[], None], metric_name: str = "metric") -> None:
-    """Train until `budget.train_seconds` of update time (or `budget.max_updates`) is spent."""
+                       save: Callable[[], None], metric_name: str = "metric",
+                       stop_requested: Callable[[], bool] = lambda: False) -> bool:
+    """Train until `budget.train_seconds` of update time (or `budget.max_updates`) is spent.
+
+    Returns False when it stopped early because `stop_requested()` (asked once per update) said
+    so, after saving a checkpoint; True when the budget is spent.
+    """
     window = LossWindow()
     printer = ProgressPrinter()
+
+    def validate_and_save(now: float) -> None:
+        progress.next_eval = next_mark(now, budget.eval_every_seconds)
+        validate()
+        save()  # after every validation, so a resumed run never repeats one
+        progress.next_checkpoint = next_mark(now, budget.checkpoint_every_seconds)
+
+    if clock.train_seconds >= progress.next_eval and not budget_spent(clock, progress, budget):
+        validate_and_save(clock.train_seconds)  # due when a stop request came: the same weights, now
     while not budget_spent(clock, progress, budget):
         with clock.training():
             step = engine.train_step()
+        faults.reached("update")
         progress.updates += 1
         progress.tokens += step.tokens
         progress.flops += step.flops
@@ -94,14 +121,15 @@ def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, bu
             printer.maybe_print(clock, progress, budget, metric_name)
         if budget_spent(clock, progress, budget):
             break  # the final validation follows the loop; no point in one more here
+        if stop_requested():
+            save()  # a validation due now stays due: the resumed run does it before its first update
+            return False
         if now >= progress.next_eval:
-            progress.next_eval = next_mark(now, budget.eval_every_seconds)
-            validate()
-            save()  # after every validation, so a resumed run never repeats one
-            progress.next_checkpoint = next_mark(now, budget.checkpoint_every_seconds)
+            validate_and_save(now)
         elif now >= progress.next_checkpoint:
             progress.next_checkpoint = next_mark(now, budget.checkpoint_every_seconds)
             save()
+    return True
 
 
 class ProgressPrinter:

@@ -3,8 +3,9 @@
 The fine-tuned model takes its architecture from the source run, so `tlc-train task=mnli
 init_from=<run>` needs no model settings. A model setting given explicitly that disagrees with
 the source is an error naming both values, found before anything is built. The weights come
-from the source's best checkpoint (lowest validation perplexity), else its last one. Must not
-import fairseq or wandb.
+from the source's best checkpoint (lowest validation perplexity), else its last one, loaded
+safely (`train_large.checkpoint`): a damaged or foreign file is refused by name. Must not import
+fairseq or wandb.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any, Iterable
 from omegaconf import OmegaConf, open_dict
 
 from . import checkpoint as ckpt
-from .rundir import RESULT_FILE, run_id
+from .rundir import RESULT_FILE, CorruptFile, run_id
 
 # What must match between a checkpoint and the model it is loaded into.
 ARCHITECTURE_KEYS = ("arch", "width", "depth", "heads", "ffn", "norm", "max_positions")
@@ -43,7 +44,8 @@ def find_source(init_from: str) -> SourceRun:
     """The pretraining run `init_from` names.
 
     Raises:
-        SourceError: it is not a run directory, has no checkpoint yet, or is not a pretraining run.
+        SourceError: it is not a run directory, has no checkpoint yet, its checkpoint is damaged or
+            would run code when loaded, or it is not a pretraining run.
     """
     run_dir = Path(init_from).expanduser().resolve()
     if not run_dir.is_dir():
@@ -53,6 +55,10 @@ def find_source(init_from: str) -> SourceRun:
     if checkpoint is None:
         raise SourceError(f"init_from={init_from} has no checkpoint ({ckpt.CHECKPOINT_DIR}/{ckpt.BEST} or "
                           f"{ckpt.LAST}); let its training reach a validation first, or give another run")
+    try:
+        ckpt.check_checkpoint(checkpoint)
+    except CorruptFile as err:
+        raise SourceError(f"init_from={init_from}: {err}") from err
     config = _run_config(run_dir)
     kind = config.get("task", {}).get("kind")
     if kind not in PRETRAINING_KINDS:
@@ -64,9 +70,14 @@ def find_source(init_from: str) -> SourceRun:
 def _run_config(run_dir: Path) -> dict:
     """The run's resolved config: from result.json when finished, else Hydra's saved config."""
     result = run_dir / RESULT_FILE
+    if result.is_file():
+        try:
+            return json.loads(result.read_bytes())["config"]
+        except (ValueError, TypeError, KeyError) as err:
+            raise SourceError(f"init_from={run_dir}: {result} is damaged or holds no config "
+                              f"({type(err).__name__}); delete it and run that run's tlc-train command "
+                              "again to redo its final evaluation") from err
     try:
-        if result.is_file():
-            return json.loads(result.read_text())["config"]
         saved = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
         # Only what fine-tuning reads; resolving all of it would need the source's environment.
         return {"task": OmegaConf.to_container(saved.task, resolve=True),
@@ -98,8 +109,15 @@ def explicit_keys(overrides: Iterable[str]) -> list[str]:
 
 
 def load_weights(source: SourceRun) -> dict:
-    """The source checkpoint's model weights."""
-    return ckpt.load_checkpoint(source.checkpoint)["engine"]["model"]
+    """The source checkpoint's model weights.
+
+    Raises:
+        SourceError: the checkpoint is damaged, foreign or unsafe (the message names it).
+    """
+    try:
+        return ckpt.load_checkpoint(source.checkpoint)["engine"]["model"]
+    except CorruptFile as err:
+        raise SourceError(f"init_from={source.run_dir}: {err}") from err
 
 
 def resolve_init(cfg: Any, overrides: Iterable[str]) -> list[str]:

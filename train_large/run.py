@@ -1,8 +1,10 @@
-"""One training run, top to bottom: run dir -> done? -> data -> sinks -> engine -> restore (or start
-from a pretrained checkpoint) -> loop -> final evaluation -> result.json.
+"""One training run, top to bottom: run dir -> done? -> whole? -> data -> sinks -> engine -> restore
+(or start from a pretrained checkpoint) -> loop -> final evaluation -> result.json.
 
-The config arrives validated (see `train_large.cli`). Must not import fairseq or wandb at module
-level: the engine and the W&B sink are imported where they are built.
+The config arrives validated (see `train_large.cli`). A damaged checkpoint or log stops the run
+with one line before anything is built (`train_large.rundir.CorruptFile`); SIGTERM, SIGUSR1 and
+SIGUSR2 stop it with a checkpoint (`train_large.preemption`). Must not import fairseq or wandb at
+module level: the engine and the W&B sink are imported where they are built.
 """
 from __future__ import annotations
 
@@ -19,15 +21,18 @@ import torch
 from omegaconf import OmegaConf
 
 from . import checkpoint as ckpt
+from . import faults
 from .clock import TrainingClock, cuda_sync
 from .config import batch_plan, resolve_device, resolve_world_size, to_container
 from .data.datasets import ensure_dataset
 from .data.prepare import PreparedData, load_prepared
 from .evaluate import PRIMARY_METRIC, Evaluator, is_better
 from .loop import Progress, train_until_budget
+from .preemption import StopSignals, any_process, to_child_processes
 from .pretrained import SourceError, SourceRun, find_source, load_weights
-from .rundir import METRICS_FILE, read_result, run_id, truncate_records, write_result
-from .sinks import FanOut, GuardedSink, JsonlSink, Sink
+from .rundir import (METRICS_FILE, read_records, read_result, remove_stale_temporaries, run_id, truncate_records,
+                     write_result)
+from .sinks import FanOut, JsonlSink, Sink, fan_out
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,7 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict | None:
         log.info("run already complete: %s", run_dir / "result.json")
         print(json.dumps(done.get("final", {}), indent=2))
         return done
+    check_resumable(run_dir)
     from .distributed import join_slurm, slurm_task
 
     device = resolve_device(cfg.device, torch.cuda.is_available())
@@ -59,7 +65,13 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict | None:
     from .distributed import spawn
 
     log.info("training data-parallel in %d processes", world_size)
-    spawn(train, world_size, device, run_dir / "train.log", run)
+    with StopSignals(forward=to_child_processes) as signals:
+        try:
+            spawn(train, world_size, device, run_dir / "train.log", run)
+        except Exception:
+            if not signals.requested():
+                raise
+            signals.stop(f"{ckpt.checkpoint_path(run_dir)} (rank 0 wrote it)")  # the workers stopped first
     result = read_result(run_dir)
     if result is None:
         raise RuntimeError(f"the data-parallel processes ended without {run_dir / 'result.json'}; "
@@ -80,12 +92,21 @@ class Run:
 
 
 def train(rank: int, world_size: int, device: str, run: Run) -> dict | None:
-    """One process's part of a run; rank 0 also evaluates, writes and returns the result."""
+    """One process's part of a run; rank 0 also evaluates, writes and returns the result.
+
+    SIGTERM, SIGUSR1 and SIGUSR2 stop it with a checkpoint (`train_large.preemption`).
+    """
+    with StopSignals() as signals:
+        return _train(rank, world_size, device, run, signals)
+
+
+def _train(rank: int, world_size: int, device: str, run: Run, signals: StopSignals) -> dict | None:
     cfg, run_dir, data, source = OmegaConf.create(run.config), run.run_dir, run.data, run.source
     lead = rank == 0
     state = restore(run_dir)
     progress = Progress(**state["progress"]) if state else Progress.fresh(cfg.budget)
     if lead:
+        remove_stale_temporaries(run_dir)
         truncate_records(run_dir / METRICS_FILE, progress.records)
     sinks = open_sinks(cfg, run_dir, run.run_name, source) if lead else FanOut([])
     try:
@@ -101,38 +122,42 @@ def train(rank: int, world_size: int, device: str, run: Run) -> dict | None:
                 raise SourceError(str(err)) from err
             log.info("fine-tuning from %s", source.checkpoint)
         agree = None
+        stop_requested = signals.requested
         if world_size > 1:
             from .distributed import rank0_reading
 
             agree = rank0_reading(device)
+            stop_requested = any_process(signals.requested, device)
         clock = TrainingClock(sync=cuda_sync if device == "cuda" else None, state=state and state["clock"],
                               agree=agree)
         evaluator = Evaluator(engine, data, cfg.task.eval)
         emit = record_emitter(sinks, clock, progress, run_constants(cfg, source, world_size))
         metric, _ = PRIMARY_METRIC[cfg.task.kind]
+        checkpoints = Checkpoints(cfg, run_dir, engine, clock, progress, enabled=lead)
 
         def validate() -> dict | None:
             if not lead:
                 return None  # rank 0 scores the model; the others wait at the next update
             metrics = evaluator.evaluate("valid", clock)
-            progress.last_metric = metrics[metric]
             emit("valid", metrics)
-            if is_better(cfg.task.kind, metrics[metric], progress.best_metric):
-                progress.best_metric = metrics[metric]
-                with clock.timed("checkpoint"):
-                    ckpt.save_checkpoint(ckpt.checkpoint_path(run_dir, ckpt.BEST), best_state(cfg, engine, metrics))
+            faults.reached("validation")
+            progress.note_validation(metrics, metrics[metric],
+                                     best=is_better(cfg.task.kind, metrics[metric], progress.best_metric))
             return metrics
 
-        def save() -> None:
-            if lead:
-                with clock.timed("checkpoint"):
-                    ckpt.save_checkpoint(ckpt.checkpoint_path(run_dir), full_state(cfg, engine, clock, progress))
+        def stop_if_requested() -> None:
+            if signals.requested():
+                signals.stop(checkpoints.describe())
 
-        train_until_budget(engine, clock, progress, cfg.budget, emit, validate, save, metric)
+        checkpoints.save_best()  # a resume of a run killed between last.pt and its best.pt
+        if not train_until_budget(engine, clock, progress, cfg.budget, emit, validate, checkpoints.save, metric,
+                                  stop_requested):
+            signals.stop(checkpoints.describe())  # every process, also one the signal did not reach
         if not lead:
             return None
-        save()  # training is over: a kill during the final evaluation does not retrain
-        final = final_evaluation(evaluator, data, clock, emit, validate)
+        checkpoints.save()  # training is over: a kill during the final evaluation does not retrain
+        final = final_evaluation(evaluator, data, clock, emit, validate, checkpoints.save, progress,
+                                 stop_if_requested)
         result = build_result(cfg, run_dir, run.run_name, engine, clock, progress, final, source, world_size)
         result["placement"] = placement(run.started_at)
         sinks.summary(flat_summary(result))
@@ -141,6 +166,61 @@ def train(rank: int, world_size: int, device: str, run: Run) -> dict | None:
         return result
     finally:
         sinks.close()
+
+
+class Checkpoints:
+    """The run's last.pt and best.pt (rank 0 writes them; `enabled` is False in the other ranks).
+
+    best.pt is written right after the last.pt whose validation it is the best of. A kill between
+    the two leaves a last.pt whose own weights are the best, and the resumed run writes best.pt
+    from them (`save_best` at its start): best.pt never holds weights from a validation that
+    metrics.jsonl does not hold.
+    """
+
+    def __init__(self, cfg: Any, run_dir: Path, engine: Any, clock: TrainingClock, progress: Progress, *,
+                 enabled: bool) -> None:
+        self.cfg, self.run_dir, self.engine, self.clock, self.progress = cfg, run_dir, engine, clock, progress
+        self.enabled = enabled
+        # the update whose best.pt is known to be written; a resumed last.pt that is itself the
+        # best cannot tell whether its best.pt followed it
+        best = progress.best_updates
+        self._best_written = best if best != progress.updates else None
+
+    def save(self) -> None:
+        if self.enabled:
+            with self.clock.timed("checkpoint"):
+                ckpt.save_checkpoint(ckpt.checkpoint_path(self.run_dir),
+                                     full_state(self.cfg, self.engine, self.clock, self.progress))
+                self._write_best()
+
+    def save_best(self) -> None:
+        """best.pt, if the model as it is now is the best and best.pt does not hold it yet."""
+        if self.enabled:
+            with self.clock.timed("checkpoint"):
+                self._write_best()
+
+    def _write_best(self) -> None:
+        p = self.progress
+        if p.best_updates == p.updates and self._best_written != p.updates:
+            ckpt.save_checkpoint(ckpt.checkpoint_path(self.run_dir, ckpt.BEST),
+                                 best_state(self.cfg, self.engine, p.best_valid, p.updates))
+            self._best_written = p.updates
+
+    def describe(self) -> str:
+        return f"{ckpt.checkpoint_path(self.run_dir)} at {self.clock.train_seconds:.1f} training seconds"
+
+
+def check_resumable(run_dir: Path) -> None:
+    """Before any data or model is built: a checkpoint or metrics log left by an earlier attempt is
+    whole (a torn last line of the log is fine: the resume drops it).
+
+    Raises:
+        CorruptFile: one of them is damaged (the message names it and what to do).
+    """
+    last = ckpt.checkpoint_path(run_dir)
+    if last.exists():
+        ckpt.check_checkpoint(last)
+    read_records(run_dir / METRICS_FILE)
 
 
 def restore(run_dir: Path) -> dict | None:
@@ -169,18 +249,15 @@ def check_shared_vocabulary(source: SourceRun, data: PreparedData) -> None:
 
 
 def open_sinks(cfg: Any, run_dir: Path, run_name: str, source: SourceRun | None = None) -> Sink:
-    sinks: list[Sink] = [JsonlSink(run_dir / METRICS_FILE)]
-    if cfg.logger.wandb:
-        try:
-            from .wandb_sink import WandbSink
+    def open_wandb() -> Sink:
+        from .wandb_sink import WandbSink
 
-            sinks.append(GuardedSink(WandbSink(
-                run_dir=run_dir, run_id=run_id(run_dir), name=run_name, group=cfg.experiment,
-                job_type="finetune" if source else "train", project=cfg.logger.project, entity=cfg.logger.entity,
-                mode=cfg.logger.mode, tags=list(cfg.logger.tags), config=to_container(cfg)), "W&B"))
-        except Exception as err:  # noqa: BLE001 - W&B is optional; the JSONL log is the truth
-            log.warning("W&B unavailable (%s: %s); local records only", type(err).__name__, err)
-    return FanOut(sinks)
+        return WandbSink(
+            run_dir=run_dir, run_id=run_id(run_dir), name=run_name, group=cfg.experiment,
+            job_type="finetune" if source else "train", project=cfg.logger.project, entity=cfg.logger.entity,
+            mode=cfg.logger.mode, tags=list(cfg.logger.tags), config=to_container(cfg))
+
+    return fan_out(JsonlSink(run_dir / METRICS_FILE), {"W&B": open_wandb} if cfg.logger.wandb else {})
 
 
 def run_constants(cfg: Any, source: SourceRun | None, world_size: int) -> dict:
@@ -205,11 +282,22 @@ def record_emitter(sinks: Sink, clock: TrainingClock, progress: Progress, consta
     return emit
 
 
-def final_evaluation(evaluator: Evaluator, data: PreparedData, clock: TrainingClock, emit, validate) -> dict:
+def final_evaluation(evaluator: Evaluator, data: PreparedData, clock: TrainingClock, emit, validate, save,
+                     progress: Progress, stop_if_requested) -> dict:
     """The last point of the valid curve, then the whole test set (at the paper's decoding settings
-    for translation). GLUE tasks have no labelled test set: their final figures are the dev sets'."""
-    final = {"valid": validate()}
+    for translation). GLUE tasks have no labelled test set: their final figures are the dev sets'.
+
+    The final validation is checkpointed, so a run stopped or killed during the test evaluation
+    does not validate twice when it resumes.
+    """
+    stop_if_requested()
+    if progress.valid_updates == progress.updates and progress.last_valid is not None:
+        final = {"valid": progress.last_valid}  # done before this run was resumed
+    else:
+        final = {"valid": validate()}
+        save()
     if "test" in data.lines:
+        stop_if_requested()
         final["test"] = evaluator.evaluate("test", clock, full=True)
         emit("test", final["test"])
     return final
@@ -220,8 +308,9 @@ def full_state(cfg: Any, engine: Any, clock: TrainingClock, progress: Progress) 
             "config": to_container(cfg)}
 
 
-def best_state(cfg: Any, engine: Any, metrics: dict) -> dict:
-    return {"engine": {"model": engine.model.state_dict()}, "metrics": metrics, "config": to_container(cfg)}
+def best_state(cfg: Any, engine: Any, metrics: dict, updates: int) -> dict:
+    return {"engine": {"model": engine.model.state_dict()}, "metrics": metrics, "updates": updates,
+            "config": to_container(cfg)}
 
 
 def build_result(cfg: Any, run_dir: Path, run_name: str, engine: Any, clock: TrainingClock,

@@ -2,7 +2,9 @@
 
 Every record the loop produces is a flat dict with `kind` (train/valid/test), `train_seconds`,
 `wall_seconds`, `updates`, `tokens` and metrics. The loop hands each one to every sink. The
-JSONL sink is the source of truth; the W&B sink (`train_large.wandb_sink`) is one more sink.
+JSONL sink is the source of truth, and its failure stops the run; every other sink (W&B,
+`train_large.wandb_sink`) is optional and goes through `fan_out`, which opens and uses it behind a
+guard: its failure, at opening or later, is reported once and never stops training.
 Must not import wandb or fairseq.
 """
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -89,6 +92,27 @@ class GuardedSink:
 
     def close(self) -> None:
         self._call("close")
+
+
+def open_guarded(name: str, open_sink: Callable[[], Sink]) -> GuardedSink | None:
+    """An optional sink opened behind the guard; None, after one warning, when opening fails
+    (the package missing, no API key for an online run, its init raising)."""
+    try:
+        return GuardedSink(open_sink(), name)
+    except Exception as err:  # noqa: BLE001 - any failure of an optional sink is survivable
+        log.warning("%s unavailable (%s: %s); local records only", name, type(err).__name__, err)
+        return None
+
+
+def fan_out(truth: Sink, optional: Mapping[str, Callable[[], Sink]]) -> FanOut:
+    """Every record to `truth` (metrics.jsonl: a failure there stops the run) and to each optional
+    sink, by name, that opens; each optional one is opened and used behind its own guard."""
+    sinks: list[Sink] = [truth]
+    for name, open_sink in optional.items():
+        guarded = open_guarded(name, open_sink)
+        if guarded is not None:
+            sinks.append(guarded)
+    return FanOut(sinks)
 
 
 class FanOut:

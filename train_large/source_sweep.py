@@ -62,13 +62,15 @@ def expand(argv: list[str], target_key: str) -> tuple[list[str], list[str]]:
 def quote_run_dirs(argv: list[str], keys: tuple[str, ...] = ("init_from", "source")) -> list[str]:
     """Quote `key=<run dir>` values for Hydra's parser, which rejects the `=` and `,` in run names.
 
-    Only a value that is an existing directory as given is quoted, so sweeps (`a,b`) and
-    already-quoted values pass through unchanged.
+    A value is quoted when it is an existing directory as given, or when it holds `=` (a run name,
+    which Hydra could never parse unquoted: quoted, a mistyped one is reported as a run that does
+    not exist). Sweeps (`a,b`) and already-quoted values pass through unchanged.
     """
     quoted = []
     for arg in argv:
         key, sep, value = arg.partition("=")
-        if sep and key.lstrip("+~") in keys and value[:1] not in ("'", '"') and Path(value).expanduser().is_dir():
+        if (sep and key.lstrip("+~") in keys and value[:1] not in ("'", '"')
+                and ("=" in value or Path(value).expanduser().is_dir())):
             arg = f"{key}='{value}'"
         quoted.append(arg)
     return quoted

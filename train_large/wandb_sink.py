@@ -6,6 +6,14 @@ the `.wandb` transaction log that an offline run leaves under `run_dir/wandb/` s
 the curve back as an oracle. This is the only module that imports wandb, and it does so lazily
 inside functions, so importing it costs nothing and works where wandb is missing. Must not import
 fairseq or torch.
+
+Dashboard conventions (README, "Results and reports"): besides the resolved config, every run carries
+flat config keys the W&B UI can group and facet by (`dashboard_config`: sweep, job, width, depth,
+batch, and for compression method, sparsity, bits, ratio), tags of the same (`dashboard_tags`), a
+link to the run it came from (`source_run_id`, `source_run`, `source_dir`: the pretraining run of a
+fine-tuning, the trained run of a compression), and in its summary the final figures and the best
+value of every validation metric (`best/valid_<metric>`). Compression runs log `bytes` and `ratio`
+as x-axes for their metrics.
 """
 from __future__ import annotations
 
@@ -22,8 +30,12 @@ from pathlib import Path
 from typing import Any
 
 MODES = ("auto", "online", "offline", "disabled")
-TOP_LEVEL_KEYS = ("train_seconds", "wall_seconds", "updates", "tokens")  # logged without a split prefix
+# Logged without a split prefix: the x-axes (compression records carry bytes and ratio).
+TOP_LEVEL_KEYS = ("train_seconds", "wall_seconds", "updates", "tokens", "flops", "bytes", "ratio")
 SPLITS = ("train", "valid", "test")
+# Validation metrics whose best value goes to the summary, and whether higher is better.
+BEST_OF = {"bleu": True, "accuracy": True, "ppl": False, "loss": False, "nll_loss": False}
+MAX_TAG_CHARS = 64  # W&B rejects longer tags
 # How long close() waits for wandb-core to put the run's `.wandb` log on disk after run.finish().
 # It normally takes milliseconds; the bound only matters if wandb-core is wedged or gone.
 LOG_CLOSE_TIMEOUT_SECONDS = 60.0
@@ -46,6 +58,64 @@ def resolve_mode(mode: str, environ: Mapping[str, str]) -> str:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _source_config(source_dir: Path) -> dict:
+    """The resolved config of a finished run (a compression's source), or {} if it cannot be read."""
+    from .rundir import read_result
+
+    try:
+        result = read_result(source_dir)
+    except (OSError, ValueError):
+        return {}
+    return (result or {}).get("config") or {}
+
+
+def dashboard_config(config: Mapping[str, Any], job_type: str) -> dict:
+    """Flat config keys the W&B UI can group and facet by, beside the nested resolved config.
+
+    `sweep` (the experiment), `job`, `width`, `depth`, `batch` (sequences, or tokens when batches are
+    token-limited) and `batch_unit`; a fine-tuning or compression run adds its source (`source_run_id`,
+    the W&B id of that run; `source_run`, its name; `source_dir`) and takes width and depth from it;
+    a compression run adds `method`, `sparsity`, `bits` (32 = fp32) and the target `ratio` when one was
+    asked for (the achieved ratio is added when the run ends). The task stays nested (`task.name`); a
+    compression run gets its source's `task` so both kinds share that key. Keys without a value are left out.
+    """
+    from .rundir import run_id
+
+    flat: dict[str, Any] = {"sweep": config.get("experiment"), "job": job_type}
+    model_config = config
+    source = config.get("source") if job_type == "compress" else config.get("init_from")
+    if source:
+        source_dir = Path(str(source)).expanduser()
+        flat.update(source_run_id=run_id(source_dir), source_run=source_dir.name, source_dir=str(source_dir))
+        if job_type == "compress":
+            model_config = _source_config(source_dir)
+            task = model_config.get("task") or {}
+            flat["task"] = {"name": task.get("name"), "kind": task.get("kind")}
+    model, optim = model_config.get("model") or {}, model_config.get("optim") or {}
+    flat.update(width=model.get("width"), depth=model.get("depth"))
+    if optim.get("batch_size"):
+        flat.update(batch=optim["batch_size"], batch_unit="sequences")
+    elif optim.get("max_tokens"):
+        flat.update(batch=optim["max_tokens"] * (optim.get("update_freq") or 1), batch_unit="tokens")
+    compression = config.get("compression") if job_type == "compress" else None
+    if compression:
+        flat.update(method=compression.get("method"), sparsity=compression.get("sparsity"),
+                    bits=compression.get("bits") or 32, ratio=compression.get("ratio"))
+    return {key: value for key, value in flat.items() if value is not None}
+
+
+def dashboard_tags(flat: Mapping[str, Any]) -> list[str]:
+    """`key:value` tags from a config with `dashboard_config`'s keys (and the task's name): filters in
+    the W&B UI. No sparsity tag for an unpruned model and no bits tag for fp32 weights."""
+    task = flat.get("task", {}).get("name") if isinstance(flat.get("task"), Mapping) else None
+    pairs = [("task", task), *((key, flat.get(key)) for key in ("sweep", "job", "width", "depth", "batch",
+                                                                "method", "sparsity", "bits", "ratio")),
+             ("source", flat.get("source_run"))]
+    tags = [f"{key}:{value:g}" if _is_number(value) else f"{key}:{value}" for key, value in pairs
+            if value is not None and value != "" and (key, value) not in (("sparsity", 0), ("bits", 32))]
+    return [tag[:MAX_TAG_CHARS] for tag in tags]
 
 
 class WandbSink:
@@ -75,16 +145,24 @@ class WandbSink:
         )
         # "create_new" lets tests and Hydra multirun open one run after another in one process
         # without touching other runs; each sink finishes its own run in close().
+        flat = dashboard_config(config, job_type)
         self._run = wandb.init(
             project=project, entity=entity, id=run_id, resume="allow", name=name, group=group,
-            job_type=job_type, tags=list(tags), config=dict(config), dir=str(run_dir),
-            mode=self.mode, reinit="create_new", settings=settings,
+            job_type=job_type, tags=list(dict.fromkeys([*tags, *dashboard_tags({**config, **flat})])),
+            config={**config, **flat}, dir=str(run_dir), mode=self.mode, reinit="create_new", settings=settings,
         )
         self._run.define_metric("train_seconds")
+        for key in ("bytes", "ratio"):
+            self._run.define_metric(key)
+        # A compression run's valid and test metrics are one point each, at its size: plotted against
+        # bytes. Its fine-tuning (train/*, prune/*) and every training run's curves are against train_seconds.
+        by_size = job_type == "compress"
         for split in SPLITS:
-            self._run.define_metric(f"{split}/*", step_metric="train_seconds")
-        for key in ("wall_seconds", "updates", "tokens"):
+            self._run.define_metric(f"{split}/*", step_metric="bytes" if by_size and split != "train" else
+                                    "train_seconds")
+        for key in ("wall_seconds", "updates", "tokens", "flops"):
             self._run.define_metric(key, step_metric="train_seconds")
+        self._best: dict[str, float] = {}
         self._last_step = -1
         self._texts: dict[str, str] = {}
         # The run's transaction log, which close() waits for (no log when disabled).
@@ -107,6 +185,8 @@ class WandbSink:
                 self._run.summary[name] = value
         if not metrics:
             return
+        if kind == "valid":
+            self._keep_best(record)
         # The W&B step is `updates`; records at the same update (train, then valid) share one row.
         # W&B drops a step below the last one, and a log without a step merges into the open row
         # (overwriting its train_seconds), so a step that goes back gets a fresh row after the last.
@@ -115,8 +195,24 @@ class WandbSink:
         self._last_step = step if step >= self._last_step else self._last_step + 1
         self._run.log(metrics, step=self._last_step)
 
+    def _keep_best(self, record: dict) -> None:
+        for key, higher in BEST_OF.items():
+            value = record.get(key)
+            best = self._best.get(key)
+            if _is_number(value) and (best is None or (value > best if higher else value < best)):
+                self._best[key] = value
+                self._run.summary[f"best/valid_{key}"] = value
+
     def summary(self, values: dict) -> None:
         self._run.summary.update(dict(values))
+        # What a compression achieved is known only now: make it a config key and a tag as well, so
+        # the UI groups and filters by it like by width.
+        achieved = {key: values[key] for key in ("ratio", "bytes", "sparsity", "bits") if _is_number(values.get(key))}
+        if achieved and "ratio" in achieved:
+            self._run.config.update(achieved, allow_val_change=True)
+            tag = f"ratio:{achieved['ratio']:.3g}"
+            if tag not in self._run.tags:
+                self._run.tags = (*self._run.tags, tag)
 
     def close(self) -> None:
         """Finishes the run and returns once its `.wandb` log is complete on disk.
@@ -262,6 +358,7 @@ class OfflineRun:
     config: dict = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    step_metrics: dict[str, str] = field(default_factory=dict)  # define_metric: metric or glob -> its x-axis
 
 
 def read_offline_run(run_dir: Path) -> OfflineRun:
@@ -289,6 +386,11 @@ def read_offline_run(run_dir: Path) -> OfflineRun:
                 run.id, run.name, run.group = r.run_id, r.display_name, r.run_group
                 run.job_type, run.project, run.tags = r.job_type, r.project, list(r.tags)
                 run.config.update({_item_key(i): _item_value(i) for i in r.config.update})
+            elif kind == "run":
+                run.tags = list(record.run.tags)  # a later run record carries the tags set since
+            elif kind == "metric":
+                metric = record.metric
+                run.step_metrics[metric.name or metric.glob_name] = metric.step_metric
             elif kind == "config":
                 run.config.update({_item_key(i): _item_value(i) for i in record.config.update})
             elif kind == "history":

@@ -7,13 +7,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import TLC_TRAIN, compose_train, kinds, only_run_dir, subprocess_env, tlc_train
+from tests.conftest import TLC_TRAIN, kinds, only_run_dir, subprocess_env, tlc_train
 from train_large.checkpoint import checkpoint_path, load_checkpoint
-from train_large.data.datasets import ensure_dataset
 from train_large.rundir import read_records
 from train_large.wandb_sink import read_offline_history
 
@@ -21,14 +19,6 @@ pytestmark = pytest.mark.e2e
 
 TINY = ["model.width=64", "model.depth=2", "task.eval.bleu_sentences=100"]
 BASE_KEYS = {"kind", "train_seconds", "wall_seconds", "updates", "tokens"}
-
-
-@pytest.fixture(scope="session")
-def toy_root(tmp_path_factory) -> Path:
-    """One generated toy dataset shared by every run in this module (as a data root is in real use)."""
-    root = tmp_path_factory.mktemp("toy")
-    ensure_dataset(compose_train([f"paths.data_root={root / 'data'}"]).task)
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from compress.skeleton import skeleton
 from compress.targets import select_targets
 from tests.conftest import REPO, subprocess_env
 from tests.unit.test_compress_prune import tiny_translation_model
+from train_large.checkpoint import save_checkpoint
 from train_large.config import run_name
 from train_large.preflight import job_overrides
 
@@ -30,7 +31,7 @@ def fake_source(root: Path, *, finished: bool = True, compressed: bool = False) 
     """A run directory as tlc-train leaves it, around the tiny translation model."""
     run_dir = root / "runs" / "toy" / "width=8"
     (run_dir / "checkpoints").mkdir(parents=True)
-    torch.save({"engine": {"model": tiny_translation_model().state_dict()}}, run_dir / "checkpoints" / "best.pt")
+    save_checkpoint(run_dir / "checkpoints" / "best.pt", {"engine": {"model": tiny_translation_model().state_dict()}})
     task = {"name": "toy_mt", "kind": "translation", "data_dir": str(root / "data"), "generated": True}
     result = {"status": "complete" if finished else "running", "config": {"task": task}}
     if compressed:

@@ -111,3 +111,36 @@ def test_train_records_report_perplexity_from_the_unsmoothed_loss():
     assert records[0]["loss"] == pytest.approx(2.0)
     assert records[0]["ppl"] == pytest.approx(math.exp(1.5))
     assert records[0]["lr"] == 1e-3 and records[0]["window_updates"] == 4
+
+
+def test_a_stop_request_checkpoints_at_once_and_returns_early():
+    time = FakeTime()
+    clock = TrainingClock(now=time)
+    budget = Budget()
+    progress = Progress.fresh(budget)
+    events: list[tuple[str, int]] = []
+    finished = train_until_budget(FakeEngine(time, 0.25), clock, progress, budget,
+                                  lambda kind, metrics: events.append((kind, progress.updates)),
+                                  lambda: events.append(("validate", progress.updates)),
+                                  lambda: events.append(("save", progress.updates)),
+                                  stop_requested=lambda: progress.updates >= 8)  # 2.0 s: a validation is due
+    assert finished is False and progress.updates == 8
+    assert events[-1] == ("save", 8) and ("validate", 8) not in events  # the checkpoint comes first
+    assert progress.next_eval == 2.0  # still due
+
+    resumed: list[tuple[str, int]] = []
+    train_until_budget(FakeEngine(time, 0.25), clock, progress, budget,
+                       lambda kind, metrics: resumed.append((kind, progress.updates)),
+                       lambda: resumed.append(("validate", progress.updates)),
+                       lambda: resumed.append(("save", progress.updates)))
+    assert resumed[:2] == [("validate", 8), ("save", 8)]  # before any update: the same weights, no gap
+    assert [u for kind, u in resumed if kind == "validate"] == [8, 16, 24, 32]
+
+
+def test_validations_are_remembered_for_the_checkpoint():
+    progress = Progress(updates=5)
+    progress.note_validation({"bleu": 3.0}, 3.0, best=True)
+    progress.updates = 9
+    progress.note_validation({"bleu": 2.0}, 2.0, best=False)
+    assert (progress.best_metric, progress.best_valid, progress.best_updates) == (3.0, {"bleu": 3.0}, 5)
+    assert (progress.last_metric, progress.last_valid, progress.valid_updates) == (2.0, {"bleu": 2.0}, 9)

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from tests.conftest import compose_train
+from train_large.checkpoint import save_checkpoint
 from train_large.pretrained import SourceError, find_source, resolve_init
 
 
@@ -13,7 +14,7 @@ def pretraining_run(tmp_path, *, kind="masked_lm", width=128, depth=4, checkpoin
     run_dir = tmp_path / "pretrain"
     (run_dir / "checkpoints").mkdir(parents=True)
     if checkpoint:
-        (run_dir / "checkpoints" / checkpoint).write_bytes(b"weights")
+        save_checkpoint(run_dir / "checkpoints" / checkpoint, {"engine": {"model": {}}})
     model = {"arch": "roberta", "width": width, "depth": depth, "heads": width // 64, "ffn": 4 * width,
              "norm": "pre", "max_positions": 512}
     config = {"task": {"kind": kind, "data_dir": str(tmp_path / "data")}, "model": model}

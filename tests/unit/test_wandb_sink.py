@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.report_runs import rising, write_training_run
+from train_large.rundir import run_id as run_id_of
 from train_large.wandb_sink import (
     WandbSink,
     read_offline_history,
@@ -84,8 +86,8 @@ def test_offline_run_holds_the_curve_against_train_seconds(tmp_path: Path) -> No
     run = read_offline_run(tmp_path / "run")
     assert (run.id, run.name, run.group, run.job_type, run.project) == (
         "abc123", "name-abc123", "width64", "train", "tlc-test")
-    assert run.tags == ["unit"]
-    assert run.config == {"model": {"width": 64}, "budget": {"train_seconds": 5}}
+    assert run.tags == ["unit", "job:train", "width:64"]
+    assert run.config == {"model": {"width": 64}, "budget": {"train_seconds": 5}, "job": "train", "width": 64}
 
     history = run.history
     assert [(row["train_seconds"], row["valid/bleu"]) for row in history if "valid/bleu" in row] == [
@@ -96,6 +98,59 @@ def test_offline_run_holds_the_curve_against_train_seconds(tmp_path: Path) -> No
     assert run.summary["valid/sacrebleu_signature"] == "nrefs:1|case:mixed|tok:13a|version:2.6.0"
     assert run.summary["test/bleu"] == 10.5
     assert run.summary["size_bytes"] == 123456
+
+
+def test_a_training_run_carries_flat_keys_tags_and_its_best_metrics(tmp_path: Path) -> None:
+    config = {"experiment": "mt_width", "task": {"name": "toy_mt", "kind": "translation"},
+              "model": {"width": 128, "depth": 2}, "optim": {"batch_size": None, "max_tokens": 2048, "update_freq": 2}}
+    sink = WandbSink(run_dir=tmp_path / "run", run_id="flat1", name="width=128", group="mt_width", job_type="train",
+                     project="tlc-test", entity=None, mode="offline", tags=["mine"], config=config)
+    try:
+        for updates, bleu, ppl in ((100, 5.0, 30.0), (200, 12.5, 9.0), (300, 11.0, 9.5)):
+            sink.log({**valid_record(updates, updates / 100, bleu), "ppl": ppl, "flops": updates * 3e7})
+        sink.summary({"final/valid_bleu": 11.0, "best_valid_bleu": 12.5})
+    finally:
+        sink.close()
+
+    run = read_offline_run(tmp_path / "run")
+    assert {key: run.config[key] for key in ("sweep", "job", "width", "depth", "batch", "batch_unit")} == {
+        "sweep": "mt_width", "job": "train", "width": 128, "depth": 2, "batch": 4096, "batch_unit": "tokens"}
+    assert run.config["task"] == {"name": "toy_mt", "kind": "translation"}  # the resolved config stays whole
+    assert run.tags == ["mine", "task:toy_mt", "sweep:mt_width", "job:train", "width:128", "depth:2", "batch:4096"]
+    assert (run.summary["best/valid_bleu"], run.summary["best/valid_ppl"]) == (12.5, 9.0)
+    assert run.summary["valid/bleu"] == 11.0 and run.summary["final/valid_bleu"] == 11.0
+    assert run.step_metrics["valid/*"] == "train_seconds" and run.step_metrics["flops"] == "train_seconds"
+    assert [row["flops"] for row in run.history] == [3e9, 6e9, 9e9]  # an x-axis of its own, like tokens
+
+
+def test_a_compression_run_links_its_source_and_is_plotted_against_bytes(tmp_path: Path) -> None:
+    source = write_training_run(tmp_path / "runs", "demo", "width=64", rising(30, 10), width=64, depth=3)
+    config = {"experiment": "pruned", "source": str(source),
+              "compression": {"method": "prune", "sparsity": 0.5, "bits": None, "ratio": None}}
+    sink = WandbSink(run_dir=tmp_path / "run", run_id="comp1", name="sparsity=0.5", group="pruned",
+                     job_type="compress", project="tlc-test", entity=None, mode="offline", tags=[], config=config)
+    try:
+        sink.log({"kind": "prune", "train_seconds": 1.0, "wall_seconds": 1.0, "updates": 10, "tokens": 100,
+                  "round": 1, "loss": 2.0})
+        sink.log({**valid_record(10, 1.0, 21.5), "bytes": 250_000, "ratio": 2.5, "sparsity": 0.5, "bits": 32})
+        sink.summary({"bytes": 250_000, "ratio": 2.5, "sparsity": 0.5, "bits": 32, "final/valid_bleu": 21.5})
+    finally:
+        sink.close()
+
+    run = read_offline_run(tmp_path / "run")
+    assert run.job_type == "compress"
+    assert (run.config["source_run_id"], run.config["source_run"], run.config["source_dir"]) == (
+        run_id_of(source), "width=64", str(source))
+    assert (run.config["width"], run.config["depth"], run.config["task"]["name"]) == (64, 3, "toy_mt")
+    assert (run.config["method"], run.config["sparsity"], run.config["bits"]) == ("prune", 0.5, 32)
+    assert run.config["ratio"] == 2.5  # achieved, added when the run ended
+    assert {"task:toy_mt", "sweep:pruned", "job:compress", "width:64", "method:prune", "sparsity:0.5",
+            "source:width=64", "ratio:2.5"} <= set(run.tags)
+    assert not any(tag.startswith("bits:") for tag in run.tags)  # fp32 weights: no bits tag
+    assert run.step_metrics["valid/*"] == "bytes" and run.step_metrics["train/*"] == "train_seconds"
+    (row,) = [row for row in run.history if "valid/bleu" in row]
+    assert (row["bytes"], row["ratio"], row["valid/bleu"]) == (250_000, 2.5, 21.5)
+    assert run.summary["best/valid_bleu"] == 21.5
 
 
 def test_record_with_lower_step_gets_its_own_row(tmp_path: Path) -> None:

@@ -10,10 +10,12 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from fairseq.data import Dictionary, indexed_dataset
-from fairseq.tokenizer import tokenize_line
-
+from . import fairseq_import
 from .hydra_compat import park_fairseq_configs
+
+with fairseq_import():
+    from fairseq.data import Dictionary, indexed_dataset
+    from fairseq.tokenizer import tokenize_line
 
 park_fairseq_configs()  # importing fairseq registered its configs under our group names
 

@@ -16,11 +16,14 @@ from typing import Any, Iterator
 
 import torch
 
-from fairseq import options, tasks, utils
-from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-from fairseq.trainer import Trainer
-
 from ..flops import FlopModel
+from . import fairseq_import
+
+with fairseq_import():
+    from fairseq import options, tasks, utils
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from fairseq.trainer import Trainer
+
 from .fairseq_args import train_argv
 from .hydra_compat import fairseq_compose_context, park_fairseq_configs
 
@@ -54,8 +57,13 @@ class Engine:
         model = self.task.build_model(fairseq_cfg.model)
         criterion = self.task.build_criterion(fairseq_cfg.criterion)
         self.trainer = Trainer(fairseq_cfg, self.task, model, criterion)
+        # fairseq builds the optimizer on first use, inside the first update, and torch.optim's
+        # first call imports torch._dynamo (2.3 s on 2 CPU cores): built here, that cost is
+        # startup, as in fairseq-train, instead of training-clock time.
+        self.trainer.optimizer  # noqa: B018 - the property builds it
         self._epoch_itr = self.trainer.get_train_iterator(epoch=1, load_dataset=True)
         self._batches: Iterator[list[dict]] | None = None
+        self._loaded_iterator: dict | None = None  # see _iterator_state
         self._pad = self.task.source_dictionary.pad()
         self.flop_model = flop_model(model, kind)
 
@@ -76,6 +84,7 @@ class Engine:
 
     def _next_samples(self) -> list[dict]:
         """The next `update_freq` batches, rolling over into a new epoch when one ends."""
+        self._loaded_iterator = None
         while True:
             if self._batches is None:
                 itr = self._epoch_itr.next_epoch_itr(shuffle=True)
@@ -91,8 +100,11 @@ class Engine:
         # Counted on the host copies before the trainer moves them: no device sync in the step.
         lengths = [self._lengths(s) for s in samples if s]
         stats = self.trainer.train_step(samples)
+        skipped = stats is None  # an fp16 loss-scale overflow: the work was done, nothing was learned
+        if skipped:
+            stats = {"loss": 0.0, "nll_loss": 0.0}
         counts = [sum(int(s["ntokens"]) for s in samples if s), sum(int(s["nsentences"]) for s in samples if s),
-                  sum(c[2] for c in lengths), sum(self.flop_model.update_flops(*c) for c in lengths)]
+                  0 if skipped else sum(c[2] for c in lengths), sum(self.flop_model.update_flops(*c) for c in lengths)]
         if self.world_size > 1:  # this process saw its shard only; records count the whole update
             counts = self._sum_over_processes(counts)
         tokens, sentences, scored, flops = counts
@@ -210,9 +222,15 @@ class Engine:
             "optimizer": self.trainer.optimizer.state_dict(),
             "lr_scheduler": self.trainer.lr_scheduler.state_dict(),
             "num_updates": self.trainer.get_num_updates(),
-            "iterator": self._epoch_itr.state_dict(),
+            "iterator": self._iterator_state(),
             "torch_rng": torch.get_rng_state(),
         }
+
+    def _iterator_state(self) -> dict:
+        # fairseq's epoch iterator cannot describe itself between load_state_dict and its first
+        # batch (it has no current epoch yet), as when a run resumed after its last update saves
+        # again; until then the state it was loaded from is its state.
+        return self._loaded_iterator or self._epoch_itr.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
         self.trainer.model.load_state_dict(state["model"])
@@ -221,6 +239,7 @@ class Engine:
         self.trainer.set_num_updates(state["num_updates"])
         self._epoch_itr = self.trainer.get_train_iterator(epoch=state["iterator"]["epoch"], load_dataset=False)
         self._epoch_itr.load_state_dict(state["iterator"])
+        self._loaded_iterator = dict(state["iterator"])
         self._batches = None
         torch.set_rng_state(state["torch_rng"])
 
@@ -270,6 +289,11 @@ def build_engine(cfg: Any, data: Any, device: str, *, world_size: int = 1, rank:
     parser = options.get_training_parser(default_task="translation")
     argv = train_argv(cfg, data.bin_dir, device, num_classes=data.num_classes, world_size=world_size, rank=rank)
     args = options.parse_args_and_arch(parser, input_args=argv)
+    if device == "cuda":
+        # fairseq's legacy option parsing takes --bf16 to mean a TPU run, and its trainer would
+        # then look for torch_xla. On CUDA, bf16 is the same FP16Optimizer path as fp16 (fp32
+        # master weights, bf16 model) without the loss scaler.
+        args.tpu = False
     with fairseq_compose_context():
         fairseq_cfg = convert_namespace_to_omegaconf(args)
     eval_splits = [*data.eval_splits, *(["test"] if "test" in data.lines else [])]

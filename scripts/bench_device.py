@@ -1,0 +1,171 @@
+"""The in-process parts of `scripts/bench.py`: a device's measured matrix-multiply peak, an
+engine's training throughput and MFU, and one timed training loop (clock accuracy, eval share).
+
+Each runs on the device its config names: on CPU with toy models in fp32, and with `--gpu` on
+CUDA at the paper's sizes in bf16 and fp16. MFU is the model's training FLOPs per second (the
+estimate of train_large.flops that every record carries) over the peak measured here, so it
+holds the engine to what this device really does, not to a datasheet.
+"""
+from __future__ import annotations
+
+import gc
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from omegaconf import OmegaConf
+
+from train_large.checkpoint import save_checkpoint
+from train_large.clock import TrainingClock, cuda_sync
+from train_large.config import to_container
+from train_large.evaluate import PRIMARY_METRIC, Evaluator
+from train_large.loop import Progress, train_until_budget
+from train_large.sinks import JsonlSink
+
+# The paper's largest models, as `tlc-train` overrides on the toy data (the GPU machine has no
+# network; the toy vocabularies of 1000 make the output layers smaller than the real ones, and
+# the FLOPs count what is really computed). Per forward: 128 sequences of 128 tokens for
+# RoBERTa (two forwards per update), 16384 tokens for the big Transformer.
+GPU_MODELS = {
+    "roberta_24x1024": ["task=toy_mlm", "model.depth=24", "model.width=1024", "optim.batch_size=256",
+                        "optim.device_batch_size=128"],
+    "roberta_12x1536": ["task=toy_mlm", "model.depth=12", "model.width=1536", "optim.batch_size=256",
+                        "optim.device_batch_size=128"],
+    "wmt_big_6x1024": ["task=toy_mt", "model.depth=6", "model.width=1024", "optim.max_tokens=16384"],
+}
+CPU_MODELS = {
+    "toy_mt_2x64": ["task=toy_mt", "model.depth=2", "model.width=64"],
+    "toy_mlm_2x64": ["task=toy_mlm", "model.depth=2", "model.width=64"],
+}
+
+
+def device_sync(device: str) -> Callable[[], None]:
+    return cuda_sync if device == "cuda" else (lambda: None)
+
+
+def matmul_peak(device: str, dtype: torch.dtype, sizes: tuple[int, ...], seconds: float = 1.0) -> dict:
+    """The best FLOP/s of n x n matrix products (2 n^3 FLOPs each) over `sizes`, each timed for
+    about `seconds` after one warm-up product."""
+    sync = device_sync(device)
+    by_size = {}
+    for n in sizes:
+        a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+        out = torch.empty_like(a)
+        sync()
+        start = time.perf_counter()
+        torch.matmul(a, b, out=out)  # warm-up: kernel choice and workspace; its time sizes the run
+        sync()
+        repeats = max(3, int(seconds / max(time.perf_counter() - start, 1e-6)))
+        start = time.perf_counter()
+        for _ in range(repeats):
+            torch.matmul(a, b, out=out)
+        sync()
+        by_size[n] = 2.0 * n**3 * repeats / (time.perf_counter() - start)
+        del a, b, out
+    return {"flops_per_second": max(by_size.values()), "dtype": str(dtype).removeprefix("torch."),
+            "by_size": by_size}
+
+
+def build(cfg: Any, data: Any, device: str) -> tuple[Any, float]:
+    """(engine, seconds to build it), fairseq's import excluded (done once, before)."""
+    from train_large.engine import build_engine
+
+    start = time.perf_counter()
+    engine = build_engine(cfg, data, device)
+    device_sync(device)()
+    return engine, time.perf_counter() - start
+
+
+def release(device: str) -> None:
+    """Free one engine's memory before the next is built."""
+    gc.collect()
+    if device == "cuda":
+        torch.cuda.empty_cache()
+
+
+def throughput(cfg: Any, data: Any, device: str, *, seconds: float, warmup: int = 3,
+               peak: float | None = None) -> dict:
+    """Training tokens/s and model FLOP/s of the engine over at least `seconds` of updates
+    after `warmup` updates; MFU when the device's measured `peak` FLOP/s is given."""
+    sync = device_sync(device)
+    engine, build_seconds = build(cfg, data, device)
+    start = time.perf_counter()
+    engine.train_step()
+    sync()
+    first = time.perf_counter() - start
+    for _ in range(warmup - 1):
+        engine.train_step()
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    sync()
+    tokens = flops = updates = 0
+    start = time.perf_counter()
+    while updates < 3 or time.perf_counter() - start < seconds:
+        step = engine.train_step()
+        tokens, flops, updates = tokens + step.tokens, flops + step.flops, updates + 1
+    sync()
+    elapsed = time.perf_counter() - start
+    figures = {"tokens_per_second": tokens / elapsed, "flops_per_second": flops / elapsed,
+               "mfu": flops / elapsed / peak if peak else None, "updates": updates,
+               "tokens_per_update": tokens / updates, "params": engine.parameter_count(),
+               "vocab": data.vocab_size, "precision": cfg.precision, "build_seconds": build_seconds,
+               "first_update_seconds": first}
+    if device == "cuda":
+        figures["max_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    del engine
+    release(device)
+    return figures
+
+
+def loop_run(cfg: Any, data: Any, device: str, work: Path) -> dict:
+    """One training run through the real loop, clock, evaluator and checkpoints, at the config's
+    budget and eval settings, with an outer wall timer around it.
+
+    clock_error: (outer loop seconds - evaluation and checkpoint seconds - training-clock seconds)
+    / training-clock seconds, i.e. the loop's own time between updates that neither the clock nor
+    the timed pieces hold. eval_share: evaluation seconds over the whole run's, final evaluation
+    included, as a tlc-train run's wall time has it.
+    """
+    cfg = OmegaConf.create(to_container(cfg))  # resolved once, as train_large.run does: an interpolated
+    #   value (budget.log_every_seconds = train_seconds / 100) costs ~0.5 ms per read otherwise
+    engine, _ = build(cfg, data, device)
+    clock = TrainingClock(sync=cuda_sync if device == "cuda" else None)
+    progress = Progress.fresh(cfg.budget)
+    evaluator = Evaluator(engine, data, cfg.task.eval)
+    work.mkdir(parents=True, exist_ok=True)
+    sink = JsonlSink(work / "metrics.jsonl")  # the real sink: its writes are part of the loop's cost
+    emitted: dict[str, int] = {}
+
+    def emit(kind: str, metrics: dict) -> None:
+        sink.log({"kind": kind, "train_seconds": clock.train_seconds, "wall_seconds": clock.wall_seconds,
+                  "updates": progress.updates, "tokens": progress.tokens, **metrics})
+        progress.records += 1
+        emitted[kind] = emitted.get(kind, 0) + 1
+
+    def validate() -> None:
+        emit("valid", evaluator.evaluate("valid", clock))
+
+    def save() -> None:
+        with clock.timed("checkpoint"):
+            save_checkpoint(work / "last.pt", {"engine": engine.state_dict(), "clock": clock.state_dict(),
+                                               "progress": progress.state_dict()})
+
+    start = time.perf_counter()
+    train_until_budget(engine, clock, progress, cfg.budget, emit, validate, save, PRIMARY_METRIC[cfg.task.kind][0])
+    loop_seconds = time.perf_counter() - start
+    outside = sum(clock.spent.values())
+    validate()
+    if "test" in data.lines:
+        emit("test", evaluator.evaluate("test", clock, full=True))
+    total = time.perf_counter() - start
+    sink.close()
+    spent = dict(clock.spent)
+    figures = {"train_seconds": clock.train_seconds, "loop_seconds": loop_seconds, "outside_seconds": outside,
+               "clock_error": (loop_seconds - outside - clock.train_seconds) / clock.train_seconds,
+               "total_seconds": total, "spent": spent, "updates": progress.updates, "records": emitted,
+               "eval_share": (spent.get("eval", 0.0) + spent.get("bleu", 0.0)) / total,
+               "checkpoint_share": spent.get("checkpoint", 0.0) / total}
+    del engine, evaluator
+    release(device)
+    return figures

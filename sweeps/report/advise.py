@@ -1,0 +1,163 @@
+"""Advice for a budget: which size to train for a training budget (seconds or FLOPs), and which
+compressed model to ship for a memory budget (bytes), each with the runner-up and the margin.
+
+Training: every finished training run of a task, scored by the best validation metric it had
+reached by the budget (`series.best_by`). When the best is between two sizes of its sweep, a
+parabola through it and its two neighbours (metric against log2 of the swept key) locates the
+size in between that may do better still. Memory: every finished compression run of a task
+that fits, scored on the split all of them were evaluated on; with a training budget too, only
+models whose source trained within it. Must not import fairseq or torch.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .budget import Budget
+from .collect import Run
+from .series import (best_by, compression_split, finished_compression, finished_training, format_number, gain,
+                     group_by)
+
+
+@dataclass(frozen=True)
+class Choice:
+    run: Run
+    value: float
+    note: str = ""  # e.g. that the run stopped before the budget
+
+
+@dataclass
+class Advice:
+    kind: str  # training | memory
+    task: str
+    budget: str  # the budget in words
+    metric: str
+    ranked: list[Choice] = field(default_factory=list)  # best first
+    margin: float | None = None  # how much the best beats the runner-up (positive = better)
+    suggestion: str = ""  # an interpolated size, or where to look next
+    note: str = ""  # why there is no choice
+
+    @property
+    def best(self) -> Choice | None:
+        return self.ranked[0] if self.ranked else None
+
+    @property
+    def runner_up(self) -> Choice | None:
+        return self.ranked[1] if len(self.ranked) > 1 else None
+
+
+def advise(runs: list[Run], budget: Budget) -> list[Advice]:
+    """One piece of advice per task and budget kind asked for; a kind without runs says so."""
+    advice = []
+    if budget.train_seconds or budget.flops:
+        groups = group_by(finished_training(runs), lambda r: (r.task,))
+        advice += [for_training(group, budget) for group in groups.values()] or [
+            Advice("training", "-", "-", "-", note="no finished training runs to choose from")]
+    if budget.bytes:
+        groups = group_by(finished_compression(runs), lambda r: (r.task,))
+        advice += [for_memory(group, budget) for group in groups.values()] or [
+            Advice("memory", "-", f"{budget.bytes:,.0f} bytes", "-",
+                   note="no finished compression runs to choose from (tlc-compress the sweep first)")]
+    return advice
+
+
+def rank(choices: list[Choice]) -> list[Choice]:
+    """Best metric first; a tie goes to the smaller model (cheaper to serve)."""
+    def key(c: Choice) -> tuple:
+        size = c.run.compression.bytes if c.run.compression else (c.run.params or 0)
+        return (-c.value if c.run.higher_is_better else c.value, size, c.run.name)
+    return sorted(choices, key=key)
+
+
+def for_training(group: list[Run], budget: Budget) -> Advice:
+    axis, limit = ("train_seconds", budget.train_seconds) if budget.train_seconds else ("flops", budget.flops)
+    words = f"{limit:g} training seconds" if axis == "train_seconds" else f"{limit:.3g} training FLOPs"
+    advice = Advice("training", group[0].task, words, group[0].metric)
+    choices = []
+    for run in group:
+        value = best_by(run, limit, axis)
+        if value is None:
+            continue  # no validation within the budget
+        reached = run.curve[-1].train_seconds if axis == "train_seconds" else run.curve[-1].flops
+        note = f"stopped at {reached:.4g}, before the budget: longer training may do better" \
+            if reached is not None and reached < limit else ""
+        choices.append(Choice(run, value, note))
+    advice.ranked = rank(choices)
+    if not choices:
+        first = min(group, key=lambda r: r.curve[0].train_seconds)
+        advice.note = f"no run had validated within {words}; the earliest validation is {first.name}'s at " \
+                      f"{first.curve[0].train_seconds:.4g} s"
+        return advice
+    if advice.runner_up:
+        advice.margin = gain(advice.best.run, advice.best.value, advice.runner_up.value)
+    advice.suggestion = interpolate(advice.best, choices)
+    return advice
+
+
+def interpolate(best: Choice, choices: list[Choice]) -> str:
+    """Where between the swept sizes the best may lie: for the key the best's sweep varies (width or
+    depth, the rest fixed), the vertex of the parabola through the best and its two neighbours."""
+    for key in ("width", "depth"):
+        others = [k for k in ("width", "depth", "batch") if k != key]
+        family = sorted((c for c in choices if all(getattr(c.run, k) == getattr(best.run, k) for k in others)
+                         and getattr(c.run, key)), key=lambda c: getattr(c.run, key))
+        if len({getattr(c.run, key) for c in family}) < 2:
+            continue
+        i = next(i for i, c in enumerate(family) if c.run is best.run)
+        if i == len(family) - 1:
+            return f"the largest {key} tried ({getattr(best.run, key)}) is best: a larger {key} may do better still"
+        if i == 0:
+            return f"the smallest {key} tried ({getattr(best.run, key)}) is best: a smaller {key} may do better still"
+        (x0, y0), (x1, y1), (x2, y2) = [(math.log2(getattr(c.run, key)), c.value) for c in family[i - 1:i + 2]]
+        # Vertex of the parabola through three points (x in log2 of the key).
+        denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
+        a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / denom
+        b = (x2 ** 2 * (y0 - y1) + x1 ** 2 * (y2 - y0) + x0 ** 2 * (y1 - y2)) / denom
+        if a == 0:
+            return ""
+        vertex = -b / (2 * a)
+        c = y1 - a * x1 ** 2 - b * x1
+        value = a * vertex ** 2 + b * vertex + c
+        return (f"interpolated: {key} about {2 ** vertex:.0f} (between {getattr(family[i - 1].run, key)} and "
+                f"{getattr(family[i + 1].run, key)}) may reach {value:.4g}, from a parabola through the three "
+                f"nearest {key}s")
+    return ""
+
+
+def for_memory(group: list[Run], budget: Budget) -> Advice:
+    split = compression_split(group)
+    words = f"{budget.bytes:,.0f} bytes"
+    candidates = group
+    if budget.train_seconds:
+        words += f", sources trained within {budget.train_seconds:g} s"
+        # A source whose budget cannot be read (its folder moved) cannot be shown to fit: left out.
+        candidates = [r for r in group if r.compression.source_budget_seconds is not None
+                      and r.compression.source_budget_seconds <= budget.train_seconds]
+    advice = Advice("memory", group[0].task, words, f"{split} {group[0].metric}")
+    fits = [Choice(r, r.compression.scores[split]) for r in candidates if r.compression.bytes <= budget.bytes]
+    advice.ranked = rank(fits)
+    if not fits:
+        if candidates:
+            smallest = min(candidates, key=lambda r: r.compression.bytes)
+            advice.note = (f"no compressed model fits; the smallest is {smallest.name} at "
+                           f"{smallest.compression.bytes:,} bytes")
+        else:
+            advice.note = "no compressed model of a source trained within the training budget"
+        return advice
+    if advice.runner_up:
+        advice.margin = gain(advice.best.run, advice.best.value, advice.runner_up.value)
+    return advice
+
+
+def summary_line(advice: Advice) -> str:
+    """One line for the terminal: the pick, its metric, and the runner-up with the margin."""
+    head = f"{advice.kind} budget {advice.budget} ({advice.task}):"
+    if not advice.best:
+        return f"{head} {advice.note}"
+    best = advice.best
+    line = f"{head} {best.run.experiment}/{best.run.name} {advice.metric} {best.value:.4g}"
+    if advice.runner_up:
+        line += (f"; runner-up {advice.runner_up.run.experiment}/{advice.runner_up.run.name} "
+                 f"{advice.runner_up.value:.4g} (margin {advice.margin:+.3g})")
+    size = best.run.compression.bytes if best.run.compression else best.run.params
+    return line + (f"; {format_number(size)} {'bytes' if best.run.compression else 'params'}" if size else "")

@@ -1,0 +1,159 @@
+"""`tlc-report`: the console entry point.
+
+    tlc-report runs/mt_width runs/mt_depth                  # report dir with figures, tables and report.md
+    tlc-report runs/roberta_width runs/prune --claims       # also checks the paper's claims
+    tlc-report runs/ --advise train_seconds=3600 bytes=50e6  # best size for a 1-hour budget, best model in 50 MB
+
+Arguments are checked first (paths, budget, workspace target): a bad one stops with one line and
+exit status 2 before anything is read. Then collect -> tables -> figures -> claims -> advice ->
+report.md, and the paths written are printed. Must not import fairseq or torch.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import NoReturn
+
+from .budget import Budget, BudgetError, parse_budget
+
+EXIT_BAD_INPUT = 2
+REPORT_FILE, CSV_FILE, TABLES_FILE, FIGURES_DIR, WORKSPACE_FILE = (
+    "report.md", "runs.csv", "runs.md", "figures", "wandb_workspace.json")
+
+
+class UsageError(ValueError):
+    """Bad command-line input; the message is the one line shown to the user."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit 2), like every other check here."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(f"{message} (see tlc-report --help)")
+
+
+def fail(message: str) -> NoReturn:
+    print(f"tlc-report: error: {message}", file=sys.stderr)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="tlc-report", description=__doc__.split("\n\n")[1],
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="+", type=Path,
+                        help="sweep folders, run folders or any folder above them (searched at any depth)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="report folder (default: <the common folder of PATHS>/report)")
+    parser.add_argument("--claims", action="store_true",
+                        help="check the paper's four claims (Li et al. 2020) on these runs")
+    parser.add_argument("--advise", nargs="+", metavar="KEY=NUMBER", default=None,
+                        help="budgets: train_seconds=S or flops=F (training), bytes=B (memory); one or both")
+    parser.add_argument("--wandb-workspace", metavar="ENTITY/PROJECT", default=None,
+                        help="also build a W&B workspace with the paper's panels: written as wandb_workspace.json, "
+                             "and saved to W&B when credentials are set")
+    parser.add_argument("--no-figures", action="store_true", help="tables, claims and advice only")
+    return parser
+
+
+def check_args(args: argparse.Namespace) -> tuple[Budget | None, tuple[str, str] | None, Path]:
+    """The parsed budget, workspace target and report folder.
+
+    Raises:
+        UsageError, BudgetError, WorkspaceError: one line naming the argument and what is allowed.
+    """
+    for path in args.paths:
+        if not path.is_dir():
+            raise UsageError(f"{path} is not a folder; give sweep or run folders (e.g. runs/mt_width)")
+    budget = parse_budget(args.advise) if args.advise is not None else None
+    target = None
+    if args.wandb_workspace is not None:
+        from .workspace import parse_target
+
+        target = parse_target(args.wandb_workspace)
+    if args.out is not None:
+        out = args.out
+    else:
+        out = Path(os.path.commonpath([p.resolve() for p in args.paths])) / "report"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    return budget, target, out
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    from .workspace import WorkspaceError
+
+    try:
+        budget, target, out = check_args(args)
+    except (UsageError, BudgetError, WorkspaceError) as err:
+        fail(str(err))
+    sys.exit(report(args, budget, target, out))
+
+
+def report(args: argparse.Namespace, budget: Budget | None, target: tuple[str, str] | None, out: Path) -> int:
+    """Writes the report folder and prints where it is; returns the exit status."""
+    # Imported here, after the arguments are checked: reading runs pulls in the training side's
+    # metric table (and sacrebleu with it), about half a second a bad argument need not wait for.
+    from .advise import advise, summary_line
+    from .claims import check_all
+    from .collect import BROKEN, COMPLETE, UNFINISHED, collect
+    from .markdown import render
+    from .series import finished_compression, finished_training
+    from .table import compression_table, problems_table, training_table, write_csv
+
+    runs = [r for r in collect(args.paths) if not r.run_dir.is_relative_to(out.resolve())]
+    if not runs:
+        fail(f"no run folders (with .hydra/, metrics.jsonl or result.json) under {', '.join(map(str, args.paths))}")
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(runs, out / CSV_FILE)
+    drawn = []
+    if not args.no_figures:
+        from .figures import draw_all
+
+        drawn = draw_all(runs, out / FIGURES_DIR)
+    verdicts = check_all(runs) if args.claims else None
+    advice = advise(runs, budget) if budget else None
+    unread = [r for r in runs if r.status != COMPLETE]
+    tables = [t for t, show in ((training_table(runs), finished_training(runs)),
+                                (compression_table(runs), finished_compression(runs))) if show]
+    (out / TABLES_FILE).write_text("\n\n".join(tables + ([problems_table(runs)] if unread else [])) + "\n")
+    (out / REPORT_FILE).write_text(render(runs, list(args.paths), out, drawn, verdicts, advice))
+    counts = Counter(r.status for r in runs)
+    print("\n\n".join(tables))
+    for run in unread:
+        print(f"{run.status}: {run.experiment}/{run.name}: {run.problem}")
+    print(f"\n{len(runs)} runs: " + ", ".join(f"{counts[s]} {s}" for s in (COMPLETE, UNFINISHED, BROKEN)))
+    for v in verdicts or []:
+        print(f"claim {v.number} ({v.title}): {v.verdict}")
+    for a in advice or []:
+        print(summary_line(a))
+    status = 0
+    if target:
+        status = workspace(runs, target, out)
+    print(f"report: {out / REPORT_FILE}")
+    print(f"table:  {out / CSV_FILE}")
+    for figure in drawn:
+        print(f"figure: {figure.png} (+ .pdf)")
+    return status
+
+
+def workspace(runs: list, target: tuple[str, str], out: Path) -> int:
+    """Writes the workspace spec; uploads it when W&B credentials are set. 1 if the upload failed."""
+    from train_large.wandb_sink import resolve_mode
+
+    from . import workspace as ws
+
+    built = ws.build(runs, *target)
+    print(f"W&B workspace spec: {ws.write(built, out / WORKSPACE_FILE)}")
+    if resolve_mode("auto", os.environ) != "online":
+        print("W&B workspace not uploaded: set WANDB_API_KEY and re-run to save it")
+        return 0
+    try:
+        print(f"W&B workspace saved: {ws.upload(built)}")
+    except Exception as err:  # noqa: BLE001 - the local report is complete either way
+        print(f"W&B workspace not saved ({type(err).__name__}: {err})", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,55 @@
+"""Fault points: the moments where a kill can hurt a run, named so a fault injector can stop it there.
+
+`scripts/fault_inject.py` kills runs with SIGKILL and checks that nothing is lost. A kill at a
+random wall-clock time almost never lands inside a checkpoint write or the write of result.json
+(milliseconds on the toy runs), so each such moment calls `reached(point)`:
+
+- `update`: an update has changed the model, but is not counted, logged or saved yet;
+- `validation`: a validation record is in metrics.jsonl, but no checkpoint has seen it;
+- `checkpoint`: a checkpoint is fully written to its temporary file, not yet renamed into place;
+- `result`: the same for result.json, the run's completion marker.
+
+With TLC_FAULT_PAUSE=<point>:<n> in the environment, the n-th arrival at <point> in this process
+prints `tlc-fault: paused at <point> <n>` to stderr and sleeps, so the injector's SIGKILL lands
+exactly there. Without it (every real run), `reached` is one dictionary lookup. Must not import
+torch, fairseq or wandb.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+
+ENV = "TLC_FAULT_PAUSE"
+POINTS = ("update", "validation", "checkpoint", "result")
+PAUSE_SECONDS = 60.0  # long enough for any injector to kill; a run nobody kills carries on after it
+MARKER = "tlc-fault: paused at"
+
+# Arrivals are counted per process on purpose: the injector asks for "the n-th checkpoint write of
+# this attempt", and each attempt is a fresh process.
+_arrivals: Counter[str] = Counter()
+
+
+def parse(spec: str) -> tuple[str, int]:
+    """`checkpoint:2` -> ("checkpoint", 2).
+
+    Raises:
+        ValueError: not `<point>:<n>` with a known point and n >= 1 (the message says what is allowed).
+    """
+    point, _, count = spec.partition(":")
+    if point not in POINTS or not count.isdigit() or int(count) < 1:
+        raise ValueError(f"{ENV}={spec!r} is not <point>:<n> with point one of {', '.join(POINTS)} and n >= 1")
+    return point, int(count)
+
+
+def reached(point: str) -> None:
+    """Mark that the run is at `point`; pause there when the environment asks for this arrival."""
+    spec = os.environ.get(ENV)
+    if not spec:
+        return
+    _arrivals[point] += 1
+    wanted, count = parse(spec)
+    if point == wanted and _arrivals[point] == count:
+        print(f"{MARKER} {point} {count}", file=sys.stderr, flush=True)
+        time.sleep(PAUSE_SECONDS)
