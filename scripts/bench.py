@@ -62,7 +62,7 @@ class Sizes:
 # quick: the smallest runs that still go through every step (two validations, BLEU on 50 sentences).
 QUICK_EVAL = ("budget.eval_every_seconds=2", "task.eval.bleu_sentences=50", "task.eval.test_sentences=50")
 SIZES = {"quick": Sizes(1, 8, 2, 2, 2, 4, 3, ("toy_mt",), QUICK_EVAL, 1),
-         "full": Sizes(5, 150, 4, 2, 30, 20, 10, ("toy_mt", "toy_mlm", "toy_cls"), (), 2)}
+         "full": Sizes(5, 150, 4, 2, 60, 20, 10, ("toy_mt", "toy_mlm", "toy_cls"), (), 2)}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -73,7 +73,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None, help="output file (default runs/bench/bench[-quick].json)")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "bench" / "work",
                         help="data (generated once) and the benchmark's runs")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads of every run (OMP_NUM_THREADS); default: torch's choice. On a "
+                             "shared machine 1 keeps other jobs from stalling the runs' OpenMP threads")
     args = parser.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        print(f"bench.py: error: --threads={args.threads} is not allowed; give a count >= 1", file=sys.stderr)
+        raise SystemExit(2)
     wanted = [s for s in args.sections.split(",") if s]
     unknown = [s for s in wanted if s not in SECTIONS]
     if unknown or not wanted:
@@ -97,9 +103,11 @@ def main(argv: list[str] | None = None) -> None:
     from bench_runs import Workspace
 
     mode = "quick" if args.quick else "full"
-    space = Workspace(args.work.resolve())
-    report: dict = {"mode": mode, "machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                    "sections": {}}
+    space = Workspace(args.work.resolve(), threads=args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    report: dict = {"mode": mode, "machine": machine(), "threads": torch.get_num_threads(),
+                    "started": time.strftime("%Y-%m-%d %H:%M:%S"), "sections": {}}
     started = time.perf_counter()
     if args.gpu and torch.cuda.is_available():  # first: the paper presets' eval share uses its rates
         from bench_gpu import gpu_sections
@@ -238,14 +246,17 @@ def table(report: dict) -> str:
     lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}  {d}" for a, b, c, d in rows]
     lines.insert(1, "-" * len(lines[0]))
     machine = report["machine"]
-    lines.append(f"({report['mode']} run on {machine['host']}: {machine['cpu_cores']} CPU cores, load average "
+    lines.append(f"({report['mode']} run on {machine['host']}: {machine['cpu_cores']} CPU cores, "
+                 f"{report['threads']} torch threads per run, load average "
                  f"{machine['load_average'][0]:.1f} at the start, {machine['cuda'] or 'no GPU'}; "
                  f"{report['bench_seconds']:.0f} s)")
     return "\n".join(lines)
 
 
 def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
+    if value is None:
+        return "-"
+    return f"{value:.2%}" if abs(value) < 0.01 else f"{value:.1%}"
 
 
 def _num(value: float | None, unit: str = "", digits: int = 1) -> str:
@@ -294,7 +305,8 @@ def _device_rows(s: dict, peak_name: str = "CPU fp32") -> list[tuple]:
             continue
         goal = ">= 50% (one H100)" if name.startswith("roberta_24x1024") else ""
         rows.append((f"{name} tokens/s | MFU", f"{m['tokens_per_second']:,.0f} | {_pct(m['mfu'])}", goal))
-    rows.append(("clock total vs outer timer - eval - checkpoints", _pct(s["clock_error"]), f"within {s['clock_goal']:.0%}"))
+    rows.append(("clock total vs outer timer - eval - checkpoints", _pct(s["clock_error"]),
+                 f"within {s['clock_goal']:.0%}"))
     return rows
 
 

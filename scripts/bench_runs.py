@@ -56,6 +56,7 @@ class Workspace:
     """Where the benchmark's data and runs live; `env` points tlc-train at them."""
 
     root: Path
+    threads: int | None = None  # OMP_NUM_THREADS of every run; None: torch's default
     env: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -63,6 +64,8 @@ class Workspace:
         self.env = {**os.environ, "TLC_DATA_ROOT": str(self.data), "PYTHONUNBUFFERED": "1",
                     "WANDB_MODE": "offline", "RAY_USAGE_STATS_ENABLED": "0"}
         self.env.pop("WANDB_API_KEY", None)
+        if self.threads:
+            self.env["OMP_NUM_THREADS"] = str(self.threads)
 
     @property
     def data(self) -> Path:
@@ -88,7 +91,7 @@ def run_command(argv: list[str], env: dict, *, watch: Path | None = None, timeou
     reader.start()
     first_record = None
     while proc.poll() is None:
-        if watch is not None and first_record is None and any(p.stat().st_size > 0 for p in watch.rglob("metrics.jsonl")):
+        if watch is not None and first_record is None and has_a_record(watch):
             first_record = time.perf_counter() - start
         if time.perf_counter() - start > timeout:
             proc.kill()
@@ -102,7 +105,12 @@ def run_command(argv: list[str], env: dict, *, watch: Path | None = None, timeou
     return run
 
 
-def tlc_train(space: Workspace, overrides: list[str], *, env: dict | None = None) -> tuple[CommandRun, dict, list[dict]]:
+def has_a_record(runs: Path) -> bool:
+    return any(path.stat().st_size > 0 for path in runs.rglob("metrics.jsonl"))
+
+
+def tlc_train(space: Workspace, overrides: list[str], *,
+              env: dict | None = None) -> tuple[CommandRun, dict, list[dict]]:
     """One `tlc-train` run: (the command, its result.json, its records)."""
     runs = space.fresh_runs()
     run = run_command([str(BIN / "tlc-train"), *overrides], {**space.env, "TLC_RUNS_ROOT": str(runs), **(env or {})},
@@ -134,9 +142,10 @@ def tlc_overhead_run(space: Workspace, overrides: list[str], *, profile_imports:
     first = next(r for r in records if r["kind"] == "train")
     # The first record follows the first update when that update outlasts log_every_seconds (the
     # warm-up makes it long); its train_seconds are that update, so it began that much earlier.
-    startup = run.first_record - first["train_seconds"] if first["updates"] == 1 and run.first_record else None
+    after_one = first["updates"] == 1
+    startup = run.first_record - first["train_seconds"] if after_one and run.first_record else None
     return {"tokens_per_second": steady_tokens_per_second(records), "updates": result["updates"],
-            "startup_seconds": startup, "first_update_seconds": first["train_seconds"] if first["updates"] == 1 else None,
+            "startup_seconds": startup, "first_update_seconds": first["train_seconds"] if after_one else None,
             "command_seconds": run.seconds, **({"imports": import_times(run.lines)} if profile_imports else {})}
 
 

@@ -1,18 +1,19 @@
 #!/usr/bin/env python
 """Fault injection: kill toy training runs at their worst moments, resume them, check nothing is lost.
 
-    python scripts/fault_inject.py                                  # 20 trials (~30-60 min on 2 busy cores)
+    python scripts/fault_inject.py                                  # 20 trials (~20 min on 2 busy cores)
     python scripts/fault_inject.py --trials 4 --seed 7 --root /tmp/faults
     python scripts/fault_inject.py --trials 1 --plan update,validation,checkpoint,result
 
 Each trial trains a fresh toy run (toy_mt, width 32, one layer, an 8 s training-clock budget
 (--budget), three validations on the way (--validations) and one at the end, a checkpoint
-half-way between each two, a train record after every update) and kills it with SIGKILL at the points of its plan: during an update, during a
-validation, during a checkpoint write, during the write of result.json (the fault points of
-`train_large.faults`; the n-th arrival at a point, n drawn at random, so a kill lands on a
-different update, validation or write each time). After each kill it runs the same command
-again, until the run completes. The default plan is one kill per trial at each point in turn, and a second kill at a random later
-point in half of the trials. Then it checks the finished run:
+half-way between each two, a train record after every update) and kills it with SIGKILL at the
+points of its plan: during an update, during a validation, during a checkpoint write, during
+the write of result.json (the fault points of `train_large.faults`; the n-th arrival at a
+point, n drawn at random, so a kill lands on a different update, validation or write each
+time). After each kill it runs the same command again, until the run completes. The default
+plan is one kill per trial at each point in turn, and a second kill at a random later point in
+half of the trials. Then it checks the finished run:
 
 - the run completed (result.json, exit status 0);
 - metrics.jsonl parses line by line, with one train record per update (1, 2, ... N: none missing,
@@ -293,10 +294,12 @@ def parse_plan(text: str | None) -> list[tuple[str, int | None]] | None:
 
 
 def print_table(trials: list[Trial]) -> None:
-    print(f"{'trial':>5}  {'kill points':<44} {'attempts':>8}  {'run':<34} outcome")
-    for trial in trials:
+    kills = [", ".join(trial.kills) for trial in trials]
+    width = max(len("kill points"), *map(len, kills))
+    print(f"{'trial':>5}  {'kill points':<{width}}  {'attempts':>8}  {'run':<34} outcome")
+    for trial, points in zip(trials, kills):
         outcome = "ok" if not trial.problems else "LOSS: " + "; ".join(trial.problems)
-        print(f"{trial.number:>5}  {', '.join(trial.kills):<44} {trial.attempts:>8}  {trial.summary:<34} {outcome}")
+        print(f"{trial.number:>5}  {points:<{width}}  {trial.attempts:>8}  {trial.summary:<34} {outcome}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
@@ -28,25 +29,36 @@ class Sink(Protocol):
 
 
 class JsonlSink:
-    """Appends one JSON line per record and fsyncs, so a kill loses at most the line being written."""
+    """Appends one JSON line per record and flushes it, so a killed process loses at most the line
+    being written. Against a machine crash it fsyncs every valid and test record, train records at
+    most once a second, and the file on close: one fsync costs 0.5-2 ms on a shared disk, 1-2% of
+    the wall time of a toy run that writes a train record every 0.2 s (scripts/bench.py)."""
+
+    SYNC_EVERY_SECONDS = 1.0  # wall seconds of train records a machine crash can take, at most
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._handle = open(self.path, "a", encoding="utf-8")
         self.count = 0
+        self._synced = time.monotonic()
 
     def log(self, record: dict) -> None:
         self._handle.write(json.dumps(record) + "\n")
         self._handle.flush()
-        os.fsync(self._handle.fileno())
+        now = time.monotonic()
+        if record.get("kind") != "train" or now - self._synced >= self.SYNC_EVERY_SECONDS:
+            os.fsync(self._handle.fileno())
+            self._synced = now
         self.count += 1
 
     def summary(self, values: dict) -> None:
         pass  # result.json holds the summary; the log stays one kind of line
 
     def close(self) -> None:
-        self._handle.close()
+        if not self._handle.closed:
+            os.fsync(self._handle.fileno())
+            self._handle.close()
 
 
 class MemorySink:

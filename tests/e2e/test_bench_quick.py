@@ -24,9 +24,10 @@ SECTION_KEYS = {
 
 def test_quick_bench_prints_its_table_and_writes_every_section(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "bench.py"), "--quick", "--work", str(tmp_path / "work"),
-                           "--json", str(out)], env=subprocess_env(tmp_path), cwd=tmp_path, capture_output=True,
-                          text=True, timeout=600)
+    command = [sys.executable, str(REPO / "scripts" / "bench.py"), "--quick", "--work", str(tmp_path / "work"),
+               "--json", str(out)]
+    proc = subprocess.run(command, env=subprocess_env(tmp_path), cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
 
     report = json.loads(out.read_text())

@@ -45,7 +45,8 @@ def test_a_damaged_checkpoint_or_log_stops_a_resume_before_anything_is_built(tmp
         check_resumable(tmp_path)
 
 
-@pytest.mark.parametrize("text, problem", [("{not json", "is not valid JSON"), ('{"status": "comp', "is not valid JSON"),
+@pytest.mark.parametrize("text, problem", [("{not json", "is not valid JSON"),
+                                           ('{"status": "comp', "is not valid JSON"),
                                            ("[1, 2]", "holds a JSON list"), (b"\x80{}", "not UTF-8")])
 def test_a_result_json_that_is_not_a_json_object_is_never_complete(tmp_path, text, problem):
     path = tmp_path / "result.json"
