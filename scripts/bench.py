@@ -3,17 +3,19 @@
 and with --gpu, tokens/s, MFU and clock accuracy at the paper's model sizes.
 
     python scripts/bench.py --quick          # every CPU section, small (about 2 minutes on 2 cores)
-    python scripts/bench.py                  # the CPU figures for the README (about 15 minutes)
+    python scripts/bench.py --threads 1      # the CPU figures in the README (about 10 minutes)
     python scripts/bench.py --gpu            # adds the GPU sections (skipped, with a line, without CUDA)
 
 Sections (goals from issue 8):
 - overhead: tokens/s of plain fairseq-train over tlc-train on the same toy config and flags
-  (engine.fairseq_args), in pairs A B A B; the median ratio, goal <= 1.01.
+  (engine.fairseq_args), in pairs A B A B; the median ratio, goal <= 1.01. Also tlc-train's own
+  time between updates, from its records (the same run, so other jobs on the machine cancel out).
 - eval_share: evaluation seconds over wall seconds. Toy presets: measured through the real loop at
   their sweep budgets; paper presets: estimated from their default eval settings
   (scripts/bench_eval_share.py), goal <= 10%.
-- startup: seconds from the command to the first update, tlc-train against fairseq-train, what
-  tlc-train imports (-X importtime), and the engine's build and first update in-process.
+- startup: seconds from the command to the first update (imports, config, data, model,
+  optimizer), tlc-train against fairseq-train on the overhead runs; the first update's own time;
+  what tlc-train imports (-X importtime) and whether it loads wandb, ray, submitit or matplotlib.
 - fan_out: K equal toy runs on S CPU slots with hydra/launcher=gpus (Ray):
   makespan / (sum of job times / S), goal <= 1.10.
 - device: the measured matrix-multiply peak, training tokens/s and MFU, and the clock check: the
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import sys
 import time
@@ -50,7 +53,7 @@ class Sizes:
     pair_updates: int  # overhead: updates per run (within the first epoch: 394 updates)
     jobs: int  # fan-out: equal runs in the sweep
     slots: int  # fan-out: CPU slots they share
-    job_seconds: float  # fan-out: training seconds per run
+    job_budget: str  # fan-out: each run's budget
     toy_seconds: float  # eval share and clock: the toy presets' budget
     throughput_seconds: float  # device: seconds of updates timed per model
     toy_tasks: tuple[str, ...]  # eval share: toy presets measured
@@ -61,8 +64,8 @@ class Sizes:
 # full: the toy presets at their sweep budget (sweeps/toy_*.yaml: 20 s) and default eval settings;
 # quick: the smallest runs that still go through every step (two validations, BLEU on 50 sentences).
 QUICK_EVAL = ("budget.eval_every_seconds=2", "task.eval.bleu_sentences=50", "task.eval.test_sentences=50")
-SIZES = {"quick": Sizes(1, 8, 2, 2, 2, 4, 3, ("toy_mt",), QUICK_EVAL, 1),
-         "full": Sizes(5, 150, 4, 2, 60, 20, 10, ("toy_mt", "toy_mlm", "toy_cls"), (), 2)}
+SIZES = {"quick": Sizes(1, 8, 2, 2, "budget.max_updates=2", 3, 2, ("toy_mt",), QUICK_EVAL, 1),
+         "full": Sizes(5, 150, 4, 2, "budget.train_seconds=60", 20, 10, ("toy_mt", "toy_mlm", "toy_cls"), (), 2)}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -134,8 +137,6 @@ def timed(report: dict, name: str, section: Callable[[], dict]) -> None:
 
 
 def machine() -> dict:
-    import os
-
     import torch
 
     return {"host": platform.node(), "cpu_cores": os.cpu_count(), "torch": torch.__version__,
@@ -173,7 +174,7 @@ def startup(space, sizes, report: dict) -> dict:
     from train_large.engine.fairseq_args import train_argv
 
     pairs = report["sections"].get("overhead", {}).get("pairs")
-    if not pairs:  # measured on the overhead runs when that section ran
+    if not pairs:  # without the overhead section, one pair of its runs
         cfg, data = toy_setup(space)
         pairs = overhead_pairs(space, [*TOY, f"budget.max_updates={sizes.pair_updates}"],
                                train_argv(cfg, data.bin_dir, "cpu"), 1)["pairs"]
@@ -194,7 +195,7 @@ def fan_out(space, sizes, report: dict) -> dict:
 
     toy_setup(space)  # the data exists before the jobs start, so no job waits on its lock
     tiny = ["task=toy_mt", "model.width=32", "model.depth=1", "logger=none", "num_workers=0",
-            f"budget.train_seconds={sizes.job_seconds}", *NO_EVAL]
+            sizes.job_budget, *NO_EVAL]
     return sweep(space, sizes.jobs, sizes.slots, tiny)
 
 
@@ -266,6 +267,7 @@ def _num(value: float | None, unit: str = "", digits: int = 1) -> str:
 def _overhead_rows(s: dict) -> list[tuple]:
     pairs = s["pairs"]
     return [("fairseq-train / tlc-train tokens/s, median of pairs", f"{s['median_ratio']:.3f}", f"<= {s['goal']}"),
+            ("tlc-train wall time between updates (its records)", _pct(s["median_loop_share"]), ""),
             ("tlc-train tokens/s per pair", " ".join(f"{p['tlc']['tokens_per_second']:.0f}" for p in pairs), ""),
             ("fairseq-train tokens/s per pair", " ".join(f"{p['fairseq']['tokens_per_second']:.0f}" for p in pairs),
              "")]

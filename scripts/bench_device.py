@@ -23,10 +23,10 @@ from train_large.evaluate import PRIMARY_METRIC, Evaluator
 from train_large.loop import Progress, train_until_budget
 from train_large.sinks import JsonlSink
 
-# The paper's largest models, as `tlc-train` overrides on the toy data (the GPU machine has no
-# network; the toy vocabularies of 1000 make the output layers smaller than the real ones, and
-# the FLOPs count what is really computed). Per forward: 128 sequences of 128 tokens for
-# RoBERTa (two forwards per update), 16384 tokens for the big Transformer.
+# The paper's largest models, as `tlc-train` overrides on the toy data (a GPU machine may have no
+# network; the toy vocabularies, 1000 and 648 entries, make the output layers smaller than the
+# real ones, and the FLOPs count what is really computed). Per forward: 128 sequences of 128
+# tokens for RoBERTa (two forwards per update), 16384 tokens for the big Transformer.
 GPU_MODELS = {
     "roberta_24x1024": ["task=toy_mlm", "model.depth=24", "model.width=1024", "optim.batch_size=256",
                         "optim.device_batch_size=128"],
@@ -52,9 +52,10 @@ def matmul_peak(device: str, dtype: torch.dtype, sizes: tuple[int, ...], seconds
     for n in sizes:
         a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
         out = torch.empty_like(a)
+        torch.matmul(a, b, out=out)  # warm-up: library handles, kernel choice, workspace
         sync()
         start = time.perf_counter()
-        torch.matmul(a, b, out=out)  # warm-up: kernel choice and workspace; its time sizes the run
+        torch.matmul(a, b, out=out)  # one product's time sizes the timed run
         sync()
         repeats = max(3, int(seconds / max(time.perf_counter() - start, 1e-6)))
         start = time.perf_counter()

@@ -49,7 +49,7 @@ def gpu_sections(space, *, quick: bool) -> dict:
             except Exception as err:  # noqa: BLE001 - one model's failure must not hide the others' figures
                 models[key] = {"error": f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"}
                 print(f"  {key}: {models[key]['error']}", flush=True)
-                release("cuda")
+            release("cuda")  # here, not in the except block: its traceback still holds the engine
     clock = clock_check(space, quick)
     rates = {name: models[f"{name}_bf16"]["flops_per_second"] for name in GPU_MODELS
              if "flops_per_second" in models.get(f"{name}_bf16", {})}
@@ -65,7 +65,6 @@ def clock_check(space, quick: bool) -> dict:
         cfg, data = gpu_config(space, GPU_MODELS[CLOCK_MODEL], "bf16", f"budget.train_seconds={budget}")
         run = loop_run(cfg, data, "cuda", space.fresh_runs())
     except Exception as err:  # noqa: BLE001 - reported in the table instead of ending the benchmark
-        release("cuda")
         return {"error": f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"}
     print(f"  clock: {run['clock_error']:+.2%} of {run['train_seconds']:.0f} training seconds; eval share "
           f"{run['eval_share']:.1%}", flush=True)

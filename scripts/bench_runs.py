@@ -120,17 +120,17 @@ def tlc_train(space: Workspace, overrides: list[str], *,
     return run, json.loads(result_file.read_text()), records
 
 
-def steady_tokens_per_second(records: list[dict]) -> float:
-    """Tokens per wall second between the first and the last train record: the first update
-    (warm-up) is left out, as fairseq's own `wps` meter leaves it out; evaluation between them,
-    if any, is taken out."""
+def steady_state(records: list[dict]) -> tuple[float, float]:
+    """(tokens per wall second, share of that wall time outside the updates) between the first and
+    the last train record of a run whose loop neither validates nor checkpoints. The first update
+    (warm-up) is left out, as fairseq's own `wps` meter leaves it out; the share outside the updates
+    is the loop's own time (records, the clock, bookkeeping), which the training clock leaves out."""
     train = [r for r in records if r["kind"] == "train"]
     if len(train) < 2:
         raise BenchError("fewer than 2 train records: raise the budget or lower budget.log_every_seconds")
     first, last = train[0], train[-1]
-    evals = sum(r.get("eval_seconds", 0.0) + r.get("bleu_seconds", 0.0) for r in records
-                if r["kind"] == "valid" and first["wall_seconds"] < r["wall_seconds"] <= last["wall_seconds"])
-    return (last["tokens"] - first["tokens"]) / (last["wall_seconds"] - first["wall_seconds"] - evals)
+    wall = last["wall_seconds"] - first["wall_seconds"]
+    return (last["tokens"] - first["tokens"]) / wall, 1 - (last["train_seconds"] - first["train_seconds"]) / wall
 
 
 def tlc_overhead_run(space: Workspace, overrides: list[str], *, profile_imports: bool = False) -> dict:
@@ -144,7 +144,8 @@ def tlc_overhead_run(space: Workspace, overrides: list[str], *, profile_imports:
     # warm-up makes it long); its train_seconds are that update, so it began that much earlier.
     after_one = first["updates"] == 1
     startup = run.first_record - first["train_seconds"] if after_one and run.first_record else None
-    return {"tokens_per_second": steady_tokens_per_second(records), "updates": result["updates"],
+    tokens_per_second, loop_share = steady_state(records)
+    return {"tokens_per_second": tokens_per_second, "loop_share": loop_share, "updates": result["updates"],
             "startup_seconds": startup, "first_update_seconds": first["train_seconds"] if after_one else None,
             "command_seconds": run.seconds, **({"imports": import_times(run.lines)} if profile_imports else {})}
 
@@ -153,19 +154,22 @@ def fairseq_overhead_run(argv: list[str], updates: int, save_dir: Path, env: dic
     """tokens/s through plain fairseq-train for `updates` updates, and its startup (to the line it
     logs just before the first update).
 
-    Its `--log-interval 1` line after each update arrives as that update ends: tokens over the time
-    from the first such line to the last, as tlc-train's are over its records. (fairseq's own wps
-    meter also runs to its end-of-epoch summary, which would charge it the teardown.)
+    Its progress line (every `updates` / 15 updates, its mean tokens per update since the last one)
+    arrives as an update ends: tokens over the time from the first such line to the last, as
+    tlc-train's are over its records. (fairseq's own wps meter runs on to its end-of-epoch
+    summary, which would charge it the teardown.)
     """
     flags = [*argv, "--max-update", str(updates), "--disable-validation", "--no-save", "--save-dir", str(save_dir),
-             "--log-interval", "1"]
+             "--log-interval", str(max(1, updates // 15))]
     run = run_command([str(BIN / "fairseq-train"), *flags], env)
-    ends = [(at, float(re.search(r"wpb=([\d.]+)", line)[1])) for at, line in run.lines
-            if "| train_inner |" in line and "wpb=" in line]
-    if len(ends) < 2:
-        raise BenchError(f"fairseq-train logged fewer than 2 updates:\n{run.tail()}")
-    tokens = sum(wpb for _, wpb in ends[1:])
-    return {"tokens_per_second": tokens / (ends[-1][0] - ends[0][0]), "updates": len(ends),
+    lines = [(at, int(re.search(r"num_updates=(\d+)", line)[1]), float(re.search(r"wpb=([\d.]+)", line)[1]))
+             for at, line in run.lines if "| train_inner |" in line and "wpb=" in line]
+    if len(lines) < 2:
+        raise BenchError(f"fairseq-train logged fewer than 2 progress lines:\n{run.tail()}")
+    tokens = sum(wpb * (done - before) for (_, before, _), (_, done, wpb) in zip(lines, lines[1:]))
+    summary = re.search(r"\| train \|.*\| num_updates (\d+)", "\n".join(line for _, line in run.lines))
+    return {"tokens_per_second": tokens / (lines[-1][0] - lines[0][0]),
+            "updates": int(summary[1]) if summary else lines[-1][1],
             "startup_seconds": run.first(r"Start iterating over samples"), "command_seconds": run.seconds}
 
 
@@ -180,7 +184,8 @@ def overhead_pairs(space: Workspace, overrides: list[str], fairseq_argv: list[st
                      "ratio": plain["tokens_per_second"] / tlc["tokens_per_second"]})
         print(f"  pair {pair}: tlc-train {tlc['tokens_per_second']:.0f} tok/s, fairseq-train "
               f"{plain['tokens_per_second']:.0f} tok/s, ratio {rows[-1]['ratio']:.3f}", flush=True)
-    return {"median_ratio": statistics.median(r["ratio"] for r in rows), "goal": 1.01, "pairs": rows}
+    return {"median_ratio": statistics.median(r["ratio"] for r in rows), "goal": 1.01,
+            "median_loop_share": statistics.median(r["tlc"]["loop_share"] for r in rows), "pairs": rows}
 
 
 # Packages whose import time the startup section reports (cumulative, where each first loads).

@@ -14,7 +14,7 @@ from tests.conftest import REPO, subprocess_env
 pytestmark = pytest.mark.e2e
 
 SECTION_KEYS = {
-    "overhead": {"median_ratio", "goal", "pairs"},
+    "overhead": {"median_ratio", "median_loop_share", "goal", "pairs"},
     "startup": {"tlc_train_seconds", "fairseq_train_seconds", "first_update_seconds", "imports"},
     "fan_out": {"ratio", "jobs_only_ratio", "makespan_seconds", "job_seconds", "goal"},
     "eval_share": {"toy", "paper", "goal"},
