@@ -5,6 +5,7 @@ and with --gpu, tokens/s, MFU and clock accuracy at the paper's model sizes.
     python scripts/bench.py --quick          # every CPU section, small (about 2 minutes on 2 cores)
     python scripts/bench.py --threads 1      # the CPU figures in the README (about 10 minutes)
     python scripts/bench.py --gpu            # adds the GPU sections (skipped, with a line, without CUDA)
+    python scripts/bench.py --sections gpu   # the GPU sections only
 
 Sections (goals from issue 8):
 - overhead: tokens/s of plain fairseq-train over tlc-train on the same toy config and flags
@@ -72,7 +73,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="every CPU section at its smallest (a smoke run)")
     parser.add_argument("--gpu", action="store_true", help="also the GPU sections (when CUDA is available)")
-    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"comma-separated subset of {SECTIONS}, or gpu (the GPU sections only)")
     parser.add_argument("--json", type=Path, default=None, help="output file (default runs/bench/bench[-quick].json)")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "bench" / "work",
                         help="data (generated once) and the benchmark's runs")
@@ -84,12 +86,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         print(f"bench.py: error: --threads={args.threads} is not allowed; give a count >= 1", file=sys.stderr)
         raise SystemExit(2)
     wanted = [s for s in args.sections.split(",") if s]
-    unknown = [s for s in wanted if s not in SECTIONS]
+    unknown = [s for s in wanted if s not in (*SECTIONS, "gpu")]
     if unknown or not wanted:
-        print(f"bench.py: error: --sections={args.sections} is not allowed; choose from: {', '.join(SECTIONS)}",
-              file=sys.stderr)
+        print(f"bench.py: error: --sections={args.sections} is not allowed; choose from: "
+              f"{', '.join(SECTIONS)}, gpu", file=sys.stderr)
         raise SystemExit(2)
-    args.sections = wanted
+    args.gpu = args.gpu or "gpu" in wanted
+    args.sections = [s for s in wanted if s != "gpu"]
     args.json = args.json or REPO / "runs" / "bench" / ("bench-quick.json" if args.quick else "bench.json")
     return args
 

@@ -27,8 +27,8 @@ HEAVY_UNLESS_USED = ("wandb", "ray", "submitit", "matplotlib")
 NO_EVAL = ["budget.eval_every_seconds=100000", "budget.checkpoint_every_seconds=100000", "task.eval.beam=1",
            "task.eval.test_beam=1", "task.eval.bleu_sentences=10", "task.eval.test_sentences=10"]
 # The overhead runs stop at a number of updates (fairseq-train then runs as many); their records come
-# at the cadence of a toy sweep's 20 s budget (budget.log_every_seconds = train_seconds / 100), the
-# most records per second the presets write.
+# at the cadence of a toy sweep's 20 s budget (budget.log_every_seconds = train_seconds / 100), far
+# more records per second than a run of hours writes.
 BY_UPDATES = ["budget.train_seconds=100000", "budget.log_every_seconds=0.2"]
 
 
