@@ -163,10 +163,11 @@ def overhead(space, sizes, report: dict) -> dict:
     from bench_runs import overhead_pairs
 
     from train_large.engine.fairseq_args import train_argv
+    from train_large.runtime import resolve_runtime
 
     cfg, data = toy_setup(space)
     return overhead_pairs(space, [*TOY, f"budget.max_updates={sizes.pair_updates}"],
-                          train_argv(cfg, data.bin_dir, "cpu"), sizes.pairs)
+                          train_argv(resolve_runtime(cfg, "cpu", 0), data.bin_dir, "cpu"), sizes.pairs)
 
 
 def startup(space, sizes, report: dict) -> dict:
@@ -175,12 +176,13 @@ def startup(space, sizes, report: dict) -> dict:
     from bench_runs import overhead_pairs
 
     from train_large.engine.fairseq_args import train_argv
+    from train_large.runtime import resolve_runtime
 
     pairs = report["sections"].get("overhead", {}).get("pairs")
     if not pairs:  # without the overhead section, one pair of its runs
         cfg, data = toy_setup(space)
         pairs = overhead_pairs(space, [*TOY, f"budget.max_updates={sizes.pair_updates}"],
-                               train_argv(cfg, data.bin_dir, "cpu"), 1)["pairs"]
+                               train_argv(resolve_runtime(cfg, "cpu", 0), data.bin_dir, "cpu"), 1)["pairs"]
     unprofiled = [p["tlc"] for p in pairs if "imports" not in p["tlc"]] or [p["tlc"] for p in pairs]
 
     def median(values: list) -> float | None:

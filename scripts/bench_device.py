@@ -24,14 +24,15 @@ from train_large.loop import Progress, train_until_budget
 from train_large.sinks import JsonlSink
 
 # The paper's largest models, as `tlc-train` overrides on the toy data (a GPU machine may have no
-# network; the toy vocabularies, 1000 and 648 entries, make the output layers smaller than the
-# real ones, and the FLOPs count what is really computed). Per forward: 128 sequences of 128
-# tokens for RoBERTa (two forwards per update), 16384 tokens for the big Transformer.
+# network; the toy vocabularies, about 650 entries, make the output layers smaller than the real
+# ones, and the FLOPs count what is really computed). RoBERTa at the roberta optim preset's 2048
+# sequences of 128 tokens per update, 256 per forward (eight forwards per update); the big
+# Transformer at 16384 tokens per forward.
 GPU_MODELS = {
-    "roberta_24x1024": ["task=toy_mlm", "model.depth=24", "model.width=1024", "optim.batch_size=256",
-                        "optim.device_batch_size=128"],
-    "roberta_12x1536": ["task=toy_mlm", "model.depth=12", "model.width=1536", "optim.batch_size=256",
-                        "optim.device_batch_size=128"],
+    "roberta_24x1024": ["task=toy_mlm", "model.depth=24", "model.width=1024", "optim.batch_size=2048",
+                        "optim.device_batch_size=256"],
+    "roberta_12x1536": ["task=toy_mlm", "model.depth=12", "model.width=1536", "optim.batch_size=2048",
+                        "optim.device_batch_size=256"],
     "wmt_big_6x1024": ["task=toy_mt", "model.depth=6", "model.width=1024", "optim.max_tokens=16384"],
 }
 CPU_MODELS = {
@@ -79,7 +80,10 @@ def build(cfg: Any, data: Any, device: str) -> tuple[Any, float]:
 
 
 def release(device: str) -> None:
-    """Free one engine's memory before the next is built."""
+    """Free one engine's memory, and its compiled graphs, before the next is built."""
+    # Every model's layers share fairseq's layer code, and dynamo counts recompiles per code object:
+    # without a reset, the models measured later would pass the recompile limit and run eagerly.
+    torch._dynamo.reset()
     gc.collect()
     if device == "cuda":
         torch.cuda.empty_cache()
@@ -97,6 +101,8 @@ def throughput(cfg: Any, data: Any, device: str, *, seconds: float, warmup: int 
     first = time.perf_counter() - start
     for _ in range(warmup - 1):
         engine.train_step()
+    sync()
+    warmup_seconds = time.perf_counter() - start
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     sync()
@@ -111,7 +117,7 @@ def throughput(cfg: Any, data: Any, device: str, *, seconds: float, warmup: int 
                "mfu": flops / elapsed / peak if peak else None, "updates": updates,
                "tokens_per_update": tokens / updates, "params": engine.parameter_count(),
                "vocab": data.vocab_size, "precision": cfg.precision, "build_seconds": build_seconds,
-               "first_update_seconds": first}
+               "first_update_seconds": first, "warmup_seconds": warmup_seconds, "compiled": bool(cfg.compile)}
     if device == "cuda":
         figures["max_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
     del engine

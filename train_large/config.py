@@ -20,7 +20,7 @@ ARCHS = ("transformer", "roberta")
 NORMS = ("pre", "post")
 SCHEDULES = ("inverse_sqrt", "fixed", "polynomial_decay")
 DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("fp32", "fp16", "bf16")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 
 
@@ -122,8 +122,9 @@ class TrainConfig:
     experiment: str = "default"  # groups runs: folder under runs_root and W&B group
     seed: int = 1
     device: str = "auto"  # auto = cuda when available, else cpu
-    precision: str = "fp32"  # fp32, fp16 (CUDA only) or bf16 (CUDA only)
-    num_workers: int = 1  # data loader worker processes
+    precision: str = "auto"  # auto (bf16 on CUDA, fp16 on GPUs without bf16, fp32 on CPU), fp32, fp16, bf16
+    num_workers: Optional[int] = None  # data loader worker processes; null = 1 on CPU, up to 8 per GPU
+    compile: bool = False  # torch.compile each encoder layer (fuses its elementwise work; compiles in the first updates)
     init_from: Optional[str] = None  # a pretraining run dir: fine-tune from its best (else last) checkpoint
     world_size: Optional[int] = None  # data-parallel processes; null = every visible GPU (1 on CPU)
 
@@ -149,7 +150,7 @@ def register_resolvers() -> None:
 # Settings that do not change what a run computes, so they do not name it.
 RUN_NAME_EXCLUDED = ("experiment", "sweep", "source_sweep", "paths.data_root", "paths.runs_root", "logger",
                      "logger.wandb", "logger.mode", "logger.project", "logger.entity", "logger.tags", "device",
-                     "num_workers", "world_size")
+                     "num_workers", "world_size", "compile")
 # Keys whose value is a run directory: the run is named after that run, not its path.
 _RUN_DIR_KEYS = ("init_from", "source")
 
@@ -365,6 +366,30 @@ def resolve_device(device: str, cuda_available: bool) -> str:
     if device == "auto":
         return "cuda" if cuda_available else "cpu"
     return device
+
+
+def resolve_precision(precision: str, device: str, bf16_supported: bool) -> str:
+    """auto: bf16 on CUDA (fp16 where the GPU has no bf16), fp32 on CPU."""
+    if precision != "auto":
+        return precision
+    if device != "cuda":
+        return "fp32"
+    return "bf16" if bf16_supported else "fp16"
+
+
+# Measured on an H100 with RoBERTa 24 x 1024: one worker left the GPU waiting for masked batches
+# for a quarter of each update; six brought that under a tenth. More than 8 gains nothing there.
+MAX_WORKERS_PER_GPU = 8
+
+
+def resolve_num_workers(num_workers: Optional[int], device: str, cpus: int, gpus: int) -> int:
+    """As set, else 1 on CPU (workers there take cores from training) and, on CUDA, this
+    process's share of the CPUs, up to MAX_WORKERS_PER_GPU."""
+    if num_workers is not None:
+        return int(num_workers)
+    if device != "cuda":
+        return 1
+    return max(1, min(MAX_WORKERS_PER_GPU, cpus // max(gpus, 1) - 1))
 
 
 def to_container(cfg: Any) -> dict:

@@ -32,6 +32,7 @@ from .preemption import StopSignals, any_process, to_child_processes
 from .pretrained import SourceError, SourceRun, find_source, load_weights
 from .rundir import (METRICS_FILE, read_records, read_result, remove_stale_temporaries, run_id, truncate_records,
                      write_result)
+from .runtime import runtime_settings
 from .sinks import FanOut, JsonlSink, Sink, fan_out
 
 log = logging.getLogger(__name__)
@@ -54,12 +55,15 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict | None:
     source = find_source(cfg.init_from) if cfg.init_from else None
     if source:
         check_shared_vocabulary(source, data)
-    run = Run(to_container(cfg), run_dir, run_name, data, source, started_at)
+    gpus = torch.cuda.device_count() if device == "cuda" else 0
+    # Records, result.json and W&B show the precision and workers the run really used.
+    config = {**to_container(cfg), **runtime_settings(cfg, device, gpus)}
+    run = Run(config, run_dir, run_name, data, source, started_at)
     task = slurm_task()
     if task:
         log.info("training data-parallel as SLURM task %d of %d", task[0], task[1])
         return join_slurm(train, device, run)
-    world_size = resolve_world_size(cfg, device, torch.cuda.device_count() if device == "cuda" else 0)
+    world_size = resolve_world_size(cfg, device, gpus)
     if world_size == 1:
         return train(0, 1, device, run)
     from .distributed import spawn

@@ -55,6 +55,8 @@ def test_training_clock_stops_at_the_budget_and_excludes_eval_time(finished_run)
     assert records[-1]["wall_seconds"] > result["train_seconds"] + eval_time
     assert result["status"] == "complete" and result["params"] > 0
     assert result["config"]["model"]["width"] == 64
+    # auto precision and default workers, recorded as the run resolved them on this CPU
+    assert result["config"]["precision"] == "fp32" and result["config"]["num_workers"] == 1
     assert load_checkpoint(checkpoint_path(run_dir, "best.pt"))["metrics"]["bleu"] == result["best_valid_bleu"]
 
 

@@ -53,7 +53,7 @@ TRAIN = [
     ("logger=tensorboard", "logger=tensorboard is not a known logger; choose one of: none, wandb"),
     ("logger.projet=x", "logger.projet is not a setting; did you mean logger.project?"),
     # top-level keys
-    ("+foo=bar", "foo is not a setting (top level has: budget, device, experiment"),
+    ("+foo=bar", "foo is not a setting (top level has: budget, compile, device, experiment"),
     ("~seed", "~seed deletes a setting every run reads; give it a value instead (seed=...)"),
     ("+seed=3", "+seed: seed is already a setting; drop the + (seed=...)"),
     ("seed=-1", "seed=-1 must be in 0..4294967295"),

@@ -6,7 +6,7 @@ from omegaconf import OmegaConf
 
 from tests.conftest import compose_train
 from train_large.cli import check_group_overrides, group_choices
-from train_large.config import check
+from train_large.config import MAX_WORKERS_PER_GPU, check, resolve_num_workers, resolve_precision
 
 
 def problems_for(overrides, cuda=False):
@@ -96,3 +96,23 @@ def test_presets_still_compose_after_fairseq_registered_its_configs():
     for task in group_choices("task"):
         assert problems_for([f"task={task}"]) == [], task
     assert compose_train(["model=transformer"]).model.width == 512
+
+
+@pytest.mark.parametrize("precision, device, bf16, expected", [
+    ("auto", "cuda", True, "bf16"), ("auto", "cuda", False, "fp16"), ("auto", "cpu", False, "fp32"),
+    ("fp32", "cuda", True, "fp32"), ("fp16", "cuda", True, "fp16"),
+])
+def test_auto_precision_is_mixed_on_gpus_and_fp32_on_cpu(precision, device, bf16, expected):
+    assert resolve_precision(precision, device, bf16) == expected
+
+
+def test_default_workers_are_one_on_cpu_and_a_share_of_the_cpus_per_gpu():
+    assert resolve_num_workers(None, "cpu", cpus=64, gpus=0) == 1
+    assert resolve_num_workers(None, "cuda", cpus=16, gpus=1) == MAX_WORKERS_PER_GPU
+    assert resolve_num_workers(None, "cuda", cpus=16, gpus=4) == 3  # 4 CPUs each, one for the trainer
+    assert resolve_num_workers(None, "cuda", cpus=2, gpus=8) == 1
+    assert resolve_num_workers(0, "cuda", cpus=16, gpus=1) == 0
+
+
+def test_precision_auto_and_compile_pass_check_on_cpu():
+    assert check(compose_train(["precision=auto", "compile=true"]), cuda_available=False) == []

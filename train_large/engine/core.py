@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 from argparse import Namespace
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 import torch
 
 from ..flops import FlopModel
+from ..runtime import resolve_runtime
 from . import fairseq_import
 
 with fairseq_import():
@@ -45,7 +47,8 @@ class StepStats:
 class Engine:
     """A fairseq model and its trainer, driven one update at a time."""
 
-    def __init__(self, fairseq_cfg: Any, device: str, kind: str, eval_splits: list[str]) -> None:
+    def __init__(self, fairseq_cfg: Any, device: str, kind: str, eval_splits: list[str], *,
+                 compile_encoder: bool = False) -> None:
         self.fairseq_cfg = fairseq_cfg
         self.device = device
         self.kind = kind
@@ -57,6 +60,9 @@ class Engine:
         model = self.task.build_model(fairseq_cfg.model)
         criterion = self.task.build_criterion(fairseq_cfg.criterion)
         self.trainer = Trainer(fairseq_cfg, self.task, model, criterion)
+        self.compiled = compile_encoder
+        if compile_encoder:
+            compile_layers(encoder_layers(model))
         # fairseq builds the optimizer on first use, inside the first update, and torch.optim's
         # first call imports torch._dynamo (2.3 s on 2 CPU cores): built here, that cost is
         # startup, as in fairseq-train, instead of training-clock time.
@@ -147,6 +153,11 @@ class Engine:
     def _to_device(self, sample: dict) -> dict:
         return utils.move_to_cuda(sample) if self.device == "cuda" else sample
 
+    def _eager(self) -> Any:
+        """Evaluation runs the layers uncompiled: its batches change shape at every step, and
+        each new shape would cost a recompile worth more than the evaluation itself."""
+        return torch.compiler.set_stance("force_eager") if self.compiled else nullcontext()
+
     def split_size(self, split: str) -> int:
         return len(self.task.dataset(split))
 
@@ -163,13 +174,14 @@ class Engine:
         model.eval()
         loss_sum = nll_sum = 0.0
         scored = correct = sentences = 0
-        for sample in self._eval_batches(split, list(range(self.split_size(split)))):
-            _, _, out = criterion(model, sample)
-            loss_sum += float(out["loss"])
-            nll_sum += float(out.get("nll_loss", out["loss"]))
-            scored += int(out["sample_size"])
-            sentences += int(out["nsentences"])
-            correct += int(out.get("ncorrect", 0))
+        with self._eager():
+            for sample in self._eval_batches(split, list(range(self.split_size(split)))):
+                _, _, out = criterion(model, sample)
+                loss_sum += float(out["loss"])
+                nll_sum += float(out.get("nll_loss", out["loss"]))
+                scored += int(out["sample_size"])
+                sentences += int(out["nsentences"])
+                correct += int(out.get("ncorrect", 0))
         model.train()
         nll = nll_sum / max(scored, 1)
         metrics = {"loss": loss_sum / max(scored, 1), "nll_loss": nll}
@@ -208,7 +220,8 @@ class Engine:
         tgt_dict = self.task.target_dictionary
         pieces: dict[int, list[str]] = {}
         for sample in self._eval_batches(split, ids):
-            hypos = self.task.inference_step(generator, [model], sample)
+            with self._eager():
+                hypos = self.task.inference_step(generator, [model], sample)
             for sentence_id, sentence_hypos in zip(sample["id"].tolist(), hypos):
                 best = sentence_hypos[0]["tokens"].int().cpu()
                 pieces[sentence_id] = tgt_dict.string(best).split()
@@ -258,6 +271,26 @@ def _grouped(iterable: Iterator[dict], size: int) -> Iterator[list[dict]]:
         yield chunk
 
 
+def encoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The Transformer layers of the model's encoder (RoBERTa's or the translation model's)."""
+    encoder = model.encoder
+    return list(getattr(encoder, "sentence_encoder", encoder).layers)
+
+
+def compile_layers(layers: list[torch.nn.Module]) -> None:
+    """torch.compile each layer in place (the trainer already moved it to its device and dtype).
+
+    Measured on an H100 (RoBERTa 24 x 1024, bf16): the fused LayerNorm, dropout, GELU and
+    residual kernels take the forward and backward from 1.62 to 1.29 s per 2048-sequence update;
+    the first updates pay about 10 s of compilation, and a batch of a new shape or with padding
+    pays a few seconds more, once. Only encoder layers: beam search calls decoder layers with
+    growing incremental state, which would recompile at every step. The layers share their code,
+    so one compiled graph serves all of them.
+    """
+    for layer in layers:
+        layer.compile()
+
+
 def flop_model(model: torch.nn.Module, kind: str) -> FlopModel:
     """The weight and layer counts behind the FLOPs estimate (train_large.flops)."""
 
@@ -286,6 +319,7 @@ def build_engine(cfg: Any, data: Any, device: str, *, world_size: int = 1, rank:
     `world_size` > 1 the torch.distributed process group must already be initialised; fairseq
     then shards the data by `rank` and averages gradients across processes.
     """
+    cfg = resolve_runtime(cfg, device, world_size)
     parser = options.get_training_parser(default_task="translation")
     argv = train_argv(cfg, data.bin_dir, device, num_classes=data.num_classes, world_size=world_size, rank=rank)
     args = options.parse_args_and_arch(parser, input_args=argv)
@@ -297,4 +331,4 @@ def build_engine(cfg: Any, data: Any, device: str, *, world_size: int = 1, rank:
     with fairseq_compose_context():
         fairseq_cfg = convert_namespace_to_omegaconf(args)
     eval_splits = [*data.eval_splits, *(["test"] if "test" in data.lines else [])]
-    return Engine(fairseq_cfg, device, cfg.task.kind, eval_splits)
+    return Engine(fairseq_cfg, device, cfg.task.kind, eval_splits, compile_encoder=cfg.compile)
