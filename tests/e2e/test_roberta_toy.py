@@ -39,7 +39,10 @@ def test_masked_lm_perplexity_falls_and_records_are_well_formed(pretrained):
     records = read_records(pretrained / "metrics.jsonl")
     valid = kinds(records, "valid")
     assert len(valid) >= 4
-    assert valid[-1]["ppl"] < 0.7 * valid[0]["ppl"]
+    # the first validation (4 s, 50-75 updates on 2 cores) lands anywhere in 190-230: a margin
+    # that holds for every start, not just a fast one
+    assert valid[-1]["ppl"] < 0.85 * valid[0]["ppl"]
+    assert all(later["ppl"] < earlier["ppl"] for earlier, later in zip(valid, valid[1:]))
     for record in records:
         assert record["batch_sequences"] == 16 and record["batch_tokens"] is None
     flops = [r["flops"] for r in records]
