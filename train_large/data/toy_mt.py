@@ -101,7 +101,7 @@ def _forms(field: str, derive: Callable[[str], str]) -> tuple[str, str]:
     return base, other or derive(base)
 
 
-def _en_suffix_s(word: str) -> str:
+def en_suffix_s(word: str) -> str:
     if word.endswith(("s", "x", "z", "ch", "sh")):
         return word + "es"
     if word.endswith("y") and word[-2] not in "aeiou":
@@ -129,11 +129,22 @@ def _fr_plural(word: str) -> str:
     return word[:-2] + "aux" if word.endswith("al") else word + "s"
 
 
-_NOUNS = tuple(_Noun(*_forms(en, _en_suffix_s), fr, gender == "f") for en, fr, gender in _entries(_NOUN_TEXT))
+_NOUNS = tuple(_Noun(*_forms(en, en_suffix_s), fr, gender == "f") for en, fr, gender in _entries(_NOUN_TEXT))
 _ADJS = tuple(_Adj(en.lstrip("*"), *_forms(fr, _fr_feminine), en.startswith("*"))
               for en, fr in _entries(_ADJ_TEXT))
 _TRANSITIVE = tuple(_Verb(*_forms(en, _en_past), fr) for en, fr in _entries(_TRANSITIVE_TEXT))
 _INTRANSITIVE = tuple(_Verb(*_forms(en, _en_past), fr) for en, fr in _entries(_INTRANSITIVE_TEXT))
+
+
+class Lexicon(NamedTuple):
+    """The content words a grammar draws from; names, pronouns and function words are always all there."""
+    nouns: tuple[_Noun, ...] = _NOUNS
+    adjectives: tuple[_Adj, ...] = _ADJS
+    transitive: tuple[_Verb, ...] = _TRANSITIVE
+    intransitive: tuple[_Verb, ...] = _INTRANSITIVE
+
+
+FULL_LEXICON = Lexicon()
 
 
 def _fr_adj(adj: _Adj, feminine: bool, plural: bool) -> str:
@@ -151,7 +162,7 @@ def _en_verb(verb: _Verb, tense: int, person: int, neg: bool, question: bool) ->
         return None, [aux, "not", verb.en]
     if tense == 2:
         return None, ["will", verb.en]
-    return None, [verb.en_past if tense == 1 else (_en_suffix_s(verb.en) if third else verb.en)]
+    return None, [verb.en_past if tense == 1 else (en_suffix_s(verb.en) if third else verb.en)]
 
 
 def _fr_verb(inf: str, tense: int, person: int, neg: bool, clitic: Optional[str],
@@ -190,10 +201,17 @@ def _finish(words: Words, end: str) -> str:
 
 
 class _Grammar:
-    """Sentence generator; `depth` bounds nesting so PPs and relative clauses cannot recurse forever."""
+    """Sentence generator; `depth` bounds nesting so PPs and relative clauses cannot recurse forever.
 
-    def __init__(self, seed: int) -> None:
+    A smaller `lexicon` restricts the content words (it needs two adjectives and a verb of each
+    kind); the random draws are the same, so the full lexicon gives toy_mt's sentences.
+    """
+
+    def __init__(self, seed: int | str, lexicon: Lexicon = FULL_LEXICON) -> None:
+        if len(lexicon.adjectives) < 2 or not all(lexicon):
+            raise ValueError("a lexicon needs nouns, transitive and intransitive verbs, and two adjectives")
         self.rng = random.Random(seed)
+        self.lexicon = lexicon
         self.complexity = 0.3
 
     def chance(self, p: float) -> bool:
@@ -242,13 +260,13 @@ class _Grammar:
         return src, tgt, 5 if plural else 2
 
     def noun_phrase(self, depth: int) -> tuple[Words, Words, bool, bool]:
-        noun, plural = self.rng.choice(_NOUNS), self.chance(0.35)
+        noun, plural = self.rng.choice(self.lexicon.nouns), self.chance(0.35)
         if plural:
             en_det, fr_det = self.rng.choice(_NUMBERS if self.chance(0.25) else _PLURAL_DETS)
         else:
             en_det, fr_masc, fr_fem = self.rng.choices(_SINGULAR_DETS, _SINGULAR_DET_WEIGHTS)[0]
             fr_det = fr_fem if noun.feminine else fr_masc
-        adjs = self.rng.sample(_ADJS, self.chance(self.complexity) + self.chance(self.complexity * 0.4))
+        adjs = self.rng.sample(self.lexicon.adjectives, self.chance(self.complexity) + self.chance(self.complexity * 0.4))
         forms = [(adj.prenominal, _fr_adj(adj, noun.feminine, plural)) for adj in adjs]
         src = [adj.en for adj in adjs] + [noun.en_plural if plural else noun.en]
         if en_det:
@@ -288,7 +306,7 @@ class _Grammar:
                     gap: Optional[tuple[bool, bool]] = None) -> tuple[Optional[str], Words, Words, int]:
         tense, neg = self.rng.randrange(3), not question and self.chance(0.2)
         transitive = gap is not None or self.chance(0.75)
-        verb = self.rng.choice(_TRANSITIVE if transitive else _INTRANSITIVE)
+        verb = self.rng.choice(self.lexicon.transitive if transitive else self.lexicon.intransitive)
         clitic, agree, obj_src, obj_tgt = None, gap, [], []
         if transitive and gap is None:
             en, fr, obj_person, obj_agree = self.rng.choice(_OBJECT_PRONOUNS)
@@ -309,6 +327,13 @@ def _pair_stream(seed: int) -> Iterator[tuple[str, str]]:
     grammar = _Grammar(seed)
     while True:
         yield grammar.pair()
+
+
+def english_sentences(seed: int | str, lexicon: Lexicon = FULL_LEXICON) -> Iterator[str]:
+    """The grammar's English sentences, unbounded, drawing content words from `lexicon`."""
+    grammar = _Grammar(seed, lexicon)
+    while True:
+        yield grammar.pair()[0]
 
 
 def toy_pairs(count: int, seed: int) -> list[tuple[str, str]]:
