@@ -8,7 +8,8 @@ from itertools import islice
 import pytest
 
 from train_large.data import toy_mt
-from train_large.data.toy_text import TOPICS, word_forms, topic_label, topics, write_toy_cls, write_toy_mlm_corpus
+from train_large.data.toy_text import (TOPICS, topic_label, topics, word_forms, write_toy_cls,
+                                       write_toy_mlm_corpus)
 
 
 def content_forms(lexicon: toy_mt.Lexicon) -> set[str]:

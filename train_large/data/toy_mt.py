@@ -204,7 +204,7 @@ class _Grammar:
     """Sentence generator; `depth` bounds nesting so PPs and relative clauses cannot recurse forever.
 
     A smaller `lexicon` restricts the content words (it needs two adjectives and a verb of each
-    kind); the random draws are the same, so the full lexicon gives toy_mt's sentences.
+    kind); the default, the full lexicon, gives toy_mt's sentences.
     """
 
     def __init__(self, seed: int | str, lexicon: Lexicon = FULL_LEXICON) -> None:
@@ -266,7 +266,8 @@ class _Grammar:
         else:
             en_det, fr_masc, fr_fem = self.rng.choices(_SINGULAR_DETS, _SINGULAR_DET_WEIGHTS)[0]
             fr_det = fr_fem if noun.feminine else fr_masc
-        adjs = self.rng.sample(self.lexicon.adjectives, self.chance(self.complexity) + self.chance(self.complexity * 0.4))
+        adj_count = self.chance(self.complexity) + self.chance(self.complexity * 0.4)
+        adjs = self.rng.sample(self.lexicon.adjectives, adj_count)
         forms = [(adj.prenominal, _fr_adj(adj, noun.feminine, plural)) for adj in adjs]
         src = [adj.en for adj in adjs] + [noun.en_plural if plural else noun.en]
         if en_det:

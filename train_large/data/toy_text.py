@@ -16,15 +16,13 @@ Pure standard library: must not import fairseq or torch.
 """
 from __future__ import annotations
 
-import logging
 import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from .toy_mt import FULL_LEXICON, Lexicon, en_suffix_s, english_sentences
-
-log = logging.getLogger(__name__)
 
 TOPICS = 4
 _PARTITION_SEED = "toy_text topics"
@@ -59,16 +57,10 @@ def topics(count: int = TOPICS) -> tuple[Topic, ...]:
     is left out, so every content word in a sentence names exactly one topic."""
     if count < 2 or count % 2:
         raise ValueError(f"topics must be an even number >= 2, got {count}")
-    owners: dict[str, int] = {}
-    for words in FULL_LEXICON:
-        for word in words:
-            for form in word_forms(word):
-                owners[form] = owners.get(form, 0) + 1
+    owners = Counter(form for words in FULL_LEXICON for word in words for form in word_forms(word))
     rng = random.Random(_PARTITION_SEED)
-    dealt: list[list[list]] = [[[], []] for _ in range(count)]  # topic -> [seen, held] -> per class
-    for halves in dealt:
-        for half in halves:
-            half.extend([] for _ in FULL_LEXICON)
+    # topic -> (seen, held) -> word class -> entries
+    dealt = [[[[] for _ in FULL_LEXICON] for _ in range(2)] for _ in range(count)]
     for kind, words in enumerate(FULL_LEXICON):
         kept = [word for word in words if all(owners[form] == 1 for form in word_forms(word))]
         rng.shuffle(kept)
