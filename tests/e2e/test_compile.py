@@ -30,7 +30,8 @@ def test_compiled_layers_train_like_eager_ones_and_validate(tmp_path):
     assert not any(layer._compiled_call_impl is not None for layer in encoder_layers(eager.model))
     # same seed, same batches: only the fused kernels' rounding differs
     assert compiled_losses == pytest.approx(eager_losses, rel=1e-3)
-    assert eager_losses[0] != eager_losses[-1]  # the updates did change the model
+    # fairseq reports training losses rounded to 3 decimals (in bits), so two updates can tie
+    assert len(set(eager_losses)) > 1
     eager_valid, compiled_valid = eager.validate("valid"), compiled.validate("valid")
     assert math.isfinite(compiled_valid["ppl"])
     assert compiled_valid["ppl"] == pytest.approx(eager_valid["ppl"], rel=1e-2)
