@@ -86,3 +86,24 @@ def test_default_toy_cls_and_toy_mlm_prepare_together(tmp_path):
     assert 39_000 < mlm.lines["train"] < 41_000 and 900 < mlm.lines["valid"] < 1100
     meta = json.loads((cls.data_dir / "prepared.json").read_text())
     assert meta["majority_class_rate"] == {"train": 0.5, "valid": 0.5, "test": 0.5}
+
+
+def test_toy_data_an_earlier_generator_wrote_is_refused_not_reused(tmp_path, small_toys):
+    ensure_dataset(toy_task("toy_mlm", tmp_path))
+    marker = tmp_path / "toy_mlm" / "generator.json"
+    assert json.loads(marker.read_text()) == {"generator": "toy_mlm", "version": 2}
+    marker.unlink()  # as a data root from before the topics looks
+    for name in ("toy_mlm", "toy_cls"):  # toy_cls would be encoded with it
+        with pytest.raises(DataMissing, match=r"toy_mlm data from an earlier version of its generator "
+                                              r"\(version 1, now 2\); delete it"):
+            ensure_dataset(toy_task(name, tmp_path))
+    assert not (tmp_path / "toy_cls" / "prepared.json").exists() and small_toys == [tmp_path / "toy_mlm"]
+    marker.write_text("{")
+    with pytest.raises(DataMissing, match="is not a generator marker"):
+        ensure_dataset(toy_task("toy_mlm", tmp_path))
+
+
+def test_toy_mt_data_from_before_the_marker_is_still_used(tmp_path, small_toys):
+    first = ensure_dataset(toy_task("toy_mt", tmp_path))
+    (tmp_path / "toy_mt" / "generator.json").unlink()
+    assert ensure_dataset(toy_task("toy_mt", tmp_path)).lines == first.lines

@@ -9,6 +9,7 @@ directly (preparation reaches it through `train_large.engine.binarize`).
 """
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -76,16 +77,37 @@ def generate_dataset(task: Any, data_dir: Path) -> None:
     raw_dir = data_dir / "source"
     if raw_dir.exists():
         shutil.rmtree(raw_dir)  # a half-written earlier attempt
+    # The marker goes first: prepared.json, written last, then vouches for it.
+    data_dir.mkdir(parents=True, exist_ok=True)
+    version = {"generator": task.name, "version": _GENERATOR_VERSIONS.get(task.name, 1)}
+    (data_dir / _VERSION_FILE).write_text(json.dumps(version) + "\n", encoding="utf-8")
     _GENERATORS[task.name](task, raw_dir, data_dir)
 
 
 def _generate_once(task: Any, data_dir: Path) -> None:
-    """Generate under a lock beside `data_dir`, unless it is (or meanwhile becomes) prepared."""
+    """Generate under a lock beside `data_dir`, unless it is (or meanwhile becomes) prepared; toy
+    data an earlier generator wrote is refused (DataMissing), never silently reused."""
     if not is_prepared(data_dir):
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(data_dir) + ".lock"):
             if not is_prepared(data_dir):  # another job may have finished it while we waited
                 generate_dataset(task, data_dir)
+    found, current = _generator_version(data_dir), _GENERATOR_VERSIONS.get(task.name, 1)
+    if found != current:
+        raise DataMissing(f"{data_dir} holds {task.name} data from an earlier version of its generator "
+                          f"(version {found}, now {current}); delete it and any toy data made from it to "
+                          f"generate it afresh, or point paths.data_root at a new directory")
+
+
+def _generator_version(data_dir: Path) -> int:
+    """The version of the generator that wrote a toy dataset; 1 for data from before the marker."""
+    try:
+        return int(json.loads((data_dir / _VERSION_FILE).read_text(encoding="utf-8"))["version"])
+    except FileNotFoundError:
+        return 1
+    except (ValueError, KeyError, TypeError):
+        raise DataMissing(f"{data_dir / _VERSION_FILE} is not a generator marker; delete {data_dir} "
+                          f"to generate it afresh") from None
 
 
 def _vocab_from(task: Any) -> Path | None:
@@ -121,3 +143,7 @@ def _toy_cls(task: Any, raw_dir: Path, data_dir: Path) -> None:
 
 _GENERATORS: dict[str, Callable[[Any, Path, Path], None]] = {
     "toy_mt": _toy_mt, "toy_mlm": _toy_mlm, "toy_cls": _toy_cls}
+# Bumped when what a generator writes changes, so a data root it wrote before is refused instead of
+# silently reused. 2: toy_mlm documents keep to one topic, and toy_cls is labelled by topic.
+_GENERATOR_VERSIONS = {"toy_mt": 1, "toy_mlm": 2, "toy_cls": 2}
+_VERSION_FILE = "generator.json"
