@@ -10,7 +10,8 @@ Prints a table of dev and test accuracy (and the mean gap) and writes it as JSON
 Budgets are tlc-train overrides: pretraining is counted in updates by default (a large
 budget.train_seconds with budget.max_updates), so a loaded machine changes the time it takes,
 not what it measures. Every run goes through the real `tlc-train`, under --workdir (a
-temporary directory by default).
+temporary directory by default). Each job's overrides pass tlc-train's pre-flight before the
+first job starts (a bad one is one line, exit 2); a line on stderr marks each job's start and end.
 """
 from __future__ import annotations
 
@@ -21,20 +22,32 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 TLC_TRAIN = str(Path(sys.executable).parent / "tlc-train")
 
 
 def tlc_train(workdir: Path, experiment: str, *overrides: str) -> Path:
-    """Run one tlc-train job and return its run directory."""
+    """Run one tlc-train job, with a progress line on stderr, and return its run directory."""
     env = {**os.environ, "TLC_DATA_ROOT": str(workdir / "data"), "TLC_RUNS_ROOT": str(workdir / "runs")}
     command = [TLC_TRAIN, *overrides, f"experiment={experiment}", "logger=none"]
+    print(f"{experiment}: running ...", file=sys.stderr, flush=True)
+    started = time.monotonic()
     proc = subprocess.run(command, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"pretrain_vs_scratch: {' '.join(command)} failed:\n{proc.stderr[-3000:]}")
     (run_dir,) = [path.parent for path in (workdir / "runs" / experiment).glob("*/result.json")]
+    print(f"{experiment}: done in {time.monotonic() - started:.0f} s ({run_dir})", file=sys.stderr, flush=True)
     return run_dir
+
+
+def override_problems(option: str, overrides: list[str]) -> list[str]:
+    """tlc-train's own pre-flight on a job's overrides: one line per problem, naming `option`."""
+    from train_large.cli import command_line_problems
+
+    _, _, problems = command_line_problems([*overrides, "logger=none"])
+    return [f"{option}: {problem}" for problem in problems]
 
 
 def final_accuracy(run_dir: Path) -> dict[str, float]:
@@ -66,6 +79,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     model = [f"model.width={args.width}", f"model.depth={args.depth}"]
+    # Every job checked before the first trains: a bad --finetune must not wait for the pretraining.
+    problems = (override_problems("--width/--depth/--pretrain", ["task=toy_mlm", *model, *args.pretrain])
+                or override_problems("--finetune", ["task=toy_cls", *model, *args.finetune]))
+    if problems:
+        parser.exit(2, f"pretrain_vs_scratch: error: {problems[0]}\n")
     with tempfile.TemporaryDirectory(prefix="pretrain_vs_scratch_") as scratch_dir:
         workdir = (args.workdir or Path(scratch_dir)).resolve()
         rows = []

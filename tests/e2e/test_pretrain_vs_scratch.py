@@ -37,9 +37,11 @@ def test_the_comparison_runs_every_job_and_writes_its_table_and_json(tmp_path):
     assert len(sources - {None}) == 1  # the pretrained fine-tune names its source; the rest none
 
 
-def test_a_failing_job_stops_the_comparison_with_its_error(tmp_path):
-    command = [sys.executable, str(REPO / "scripts" / "pretrain_vs_scratch.py"), "--workdir", str(tmp_path),
-               "--json", str(tmp_path / "pvs.json"), "--pretrain", "model.widht=3"]
+def test_a_bad_fine_tuning_override_is_one_line_before_any_job_runs(tmp_path):
+    command = [sys.executable, str(REPO / "scripts" / "pretrain_vs_scratch.py"), "--workdir", str(tmp_path / "work"),
+               "--json", str(tmp_path / "pvs.json"), "--finetune", "model.widht=3"]
     proc = subprocess.run(command, env=subprocess_env(tmp_path), capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1 and "model.widht" in proc.stderr
-    assert not (tmp_path / "pvs.json").exists()
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("pretrain_vs_scratch: error: --finetune: model.widht is not a setting; did you mean "
+                                  "model.width?") and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "work").exists() and not (tmp_path / "pvs.json").exists()
