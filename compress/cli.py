@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from train_large.cli import CONF_DIR, PRINT_ONLY_FLAGS, compose_config
 from train_large.cli import check_group_overrides as check_presets
 from train_large.cli import sweeper_params as train_sweeper_params
-from train_large.jobs import launch, run_job
+from train_large.jobs import launch, run_job, save_job_config
 
 from .config import ConfigError, check, register_configs
 
@@ -112,7 +112,9 @@ def sweep_dir(argv: list[str]) -> Path:
 @hydra.main(config_path=str(CONF_DIR), config_name="compress", version_base="1.3")
 def hydra_main(cfg: DictConfig) -> float | None:
     from train_large.data.datasets import DataMissing
+    from train_large.config import to_container
     from train_large.rundir import CorruptFile
+    from train_large.saved_settings import SettingsChanged, check_same_settings
 
     from . import pipeline
     from .source import SourceError
@@ -123,6 +125,9 @@ def hydra_main(cfg: DictConfig) -> float | None:
         if problems:
             raise ConfigError(problems[0])
         run_dir = Path(hydra_cfg.runtime.output_dir)
+        # the source is compared by its resolved path when the run is found finished (pipeline)
+        check_same_settings(run_dir, to_container(cfg), also_resumable=("source",))
+        save_job_config(run_dir, cfg)
         return pipeline.main(cfg, run_dir, run_dir.name)
 
-    return run_job(compress, (ConfigError, DataMissing, SourceError, CorruptFile), fail)
+    return run_job(compress, (ConfigError, DataMissing, SourceError, CorruptFile, SettingsChanged), fail)

@@ -25,6 +25,10 @@ half of the trials. Then it checks the finished run:
   and metrics of the best validation record; result.json agrees with the log;
 - no temporary file is left behind.
 
+A double-launch step (`double` in --plan; by default at the end of every fourth trial) starts
+the same command twice at once, as a sweep re-run while its jobs still go on would: exactly one
+must train (exit 0) and the other must be refused with one line naming the holder (exit 2).
+
 It prints a table of trials, kill points and outcomes, and exits 1 if any trial lost something.
 """
 from __future__ import annotations
@@ -56,7 +60,8 @@ from train_large.rundir import CHECKPOINT_DIR, METRICS_FILE, TEMPORARY_SUFFIX, r
 TLC_TRAIN = str(Path(sys.executable).parent / "tlc-train")
 # The n of each kill is drawn from 1..MOST[point]: arrivals an attempt of the toy run reaches on
 # a busy machine (a kill that is not reached lets that attempt finish; the table says so).
-MOST = {"update": 4, "validation": 2, "checkpoint": 3, "result": 1}
+MOST = {"update": 4, "validation": 2, "checkpoint": 3, "result": 1, "double": 1}
+DOUBLE = "double"  # a plan step that is not a kill: the same command started twice at once
 ATTEMPT_TIMEOUT = 600.0  # seconds; a toy attempt takes well under a minute
 
 
@@ -136,11 +141,28 @@ def attempt(args: list[str], env: dict, kill_at: tuple[str, int] | None, rng: ra
     return outcome, status, "".join(tail)
 
 
+def double_launch(args: list[str], env: dict) -> tuple[str, bool, list[str]]:
+    """Start `tlc-train args` twice at once; (what happened, whether the run completed, problems)."""
+    procs = [subprocess.Popen([TLC_TRAIN, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True) for _ in range(2)]
+    tails = [proc.communicate(timeout=ATTEMPT_TIMEOUT)[1] for proc in procs]
+    statuses = sorted(proc.returncode for proc in procs)
+    refused = [tail for proc, tail in zip(procs, tails) if proc.returncode == 2]
+    if statuses == [0, 2] and "is in use by pid" in refused[0]:
+        return "one trained, one refused", True, []
+    if statuses == [0, 0]:  # the second started after the first had finished: nothing ran twice either
+        return "one trained, one found it finished", True, []
+    return f"exit statuses {statuses}", 0 in statuses, [f"double launch: exit statuses {statuses}: "
+                                                       + "; ".join(last_line(tail) for tail in tails)]
+
+
 def default_plan(number: int, rng: random.Random) -> list[tuple[str, int | None]]:
     points = [faults.POINTS[number % len(faults.POINTS)]]
     later = faults.POINTS[faults.POINTS.index(points[0]):]
     if rng.random() < 0.5:
         points.append(rng.choice(later))
+    if number % 4 == 3:
+        points.append(DOUBLE)
     return [(point, None) for point in points]
 
 
@@ -152,6 +174,12 @@ def run_trial(number: int, toy: Toy, plan: list[tuple[str, int | None]], root: P
     for kill_at in trial.plan:
         if completed:
             trial.kills.append(f"{kill_at[0]}:{kill_at[1]} skipped")
+            continue
+        if kill_at[0] == DOUBLE:
+            outcome, completed, problems = double_launch(args, env)
+            trial.attempts += 2
+            trial.kills.append(f"{DOUBLE}: {outcome}")
+            trial.problems += problems
             continue
         outcome, status, tail = attempt(args, env, kill_at, rng)
         trial.attempts += 1
@@ -284,11 +312,14 @@ def parse_plan(text: str | None) -> list[tuple[str, int | None]] | None:
         return None
     plan = []
     for item in (item.strip() for item in text.split(",") if item.strip()):
+        if item == DOUBLE:
+            plan.append((DOUBLE, None))
+            continue
         try:
             plan.append(faults.parse(item) if ":" in item else faults.parse(f"{item}:1")[:1] + (None,))
         except ValueError:
-            sys.stderr.write(f"fault_inject: error: --plan item {item!r} is not <point> or <point>:<n> with "
-                             f"point one of {', '.join(faults.POINTS)} and n >= 1\n")
+            sys.stderr.write(f"fault_inject: error: --plan item {item!r} is not {DOUBLE}, <point> or <point>:<n> "
+                             f"with point one of {', '.join(faults.POINTS)} and n >= 1\n")
             raise SystemExit(2) from None
     return plan
 
@@ -306,8 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0, help="draws the kill points and the moments")
-    parser.add_argument("--plan", help="the same kills in every trial, in order: <point> (n drawn at random) or "
-                        "<point>:<n> (its n-th arrival in that attempt), e.g. update,checkpoint:2,result")
+    parser.add_argument("--plan", help="the same steps in every trial, in order: <point> (n drawn at random), "
+                        "<point>:<n> (its n-th arrival in that attempt) or double (two launches at once), "
+                        "e.g. update,checkpoint:2,double")
     parser.add_argument("--root", type=Path, help="data and runs go here (default: a fresh temporary folder)")
     parser.add_argument("--budget", type=float, default=8.0, help="training seconds of each toy run")
     parser.add_argument("--validations", type=int, default=3, help="validations before the final one")

@@ -95,6 +95,23 @@ def load_checkpoint(path: Path) -> dict:
     return state
 
 
+def read_saved_config(path: Path) -> dict | None:
+    """The resolved config a checkpoint was saved with, without reading its tensors: they are
+    memory-mapped, never loaded, so this costs the same for a 10 GB checkpoint as for a toy one.
+
+    Raises:
+        CorruptFile: truncated, not a checkpoint, or would run code (as `load_checkpoint`).
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as err:
+        raise _unsafe(path, ", ".join(_unsafe_globals(path)) or _first_line(err)) from err
+    except Exception as err:  # noqa: BLE001 - torch raises many types for a damaged file
+        raise _damaged(path, err) from err
+    config = state.get("config") if isinstance(state, dict) else None
+    return config if isinstance(config, dict) else None
+
+
 def _unsafe_globals(path: Path) -> list[str]:
     """The globals a file's pickle would import (read from its opcodes; nothing is run)."""
     try:

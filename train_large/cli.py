@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from .config import check, register_configs
-from .jobs import launch, run_job
+from .jobs import launch, run_job, save_job_config
 from .launchers import launcher_problems
 from .preflight import preflight
 from .pretrained import resolve_init
@@ -142,6 +142,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
     from .data.datasets import DataMissing
     from .pretrained import SourceError
     from .rundir import CorruptFile
+    from .saved_settings import SettingsChanged, check_same_settings
 
     def train() -> dict | None:
         hydra_cfg = HydraConfig.get()
@@ -149,9 +150,12 @@ def hydra_main(cfg: DictConfig) -> float | None:
         if problems:
             raise ConfigError(problems[0])
         from . import run
+        from .config import to_container
 
         run_dir = Path(hydra_cfg.runtime.output_dir)
+        check_same_settings(run_dir, to_container(cfg))
+        save_job_config(run_dir, cfg)
         # None in a data-parallel SLURM task other than rank 0: rank 0 reports the run.
         return run.main(cfg, run_dir, run_dir.name)  # named by its overrides (conf/train.yaml)
 
-    return run_job(train, (ConfigError, DataMissing, SourceError, CorruptFile), fail)
+    return run_job(train, (ConfigError, DataMissing, SourceError, CorruptFile, SettingsChanged), fail)

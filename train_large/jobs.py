@@ -3,22 +3,27 @@
 A job's failure is one line on the terminal: in a single run it stops the command (exit 2 for a
 bad setting or missing input, 1 for a crash), in a multirun it is recorded in the sweep's
 outcomes and the other jobs go on. A crash's traceback goes to the run's log file only, and the
-line names that file. A multirun ends with the sweep summary. Shared by `tlc-train` and
-`tlc-compress`; must not import fairseq or wandb.
+line names that file. A multirun ends with the sweep summary. Every job holds its run
+directory's lock while it runs (`train_large.runlock`); a job that finds it held is refused like
+a bad setting in a single run, and is "running elsewhere" in a multirun. Shared by `tlc-train`
+and `tlc-compress`; must not import fairseq or wandb.
 """
 from __future__ import annotations
 
 import logging
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
 from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
-from .outcomes import record_outcome, summary_lines
+from .outcomes import RUNNING_ELSEWHERE, record_outcome, summary_lines
+from .runlock import RunLocked, hold_run_lock
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +37,22 @@ def launch(argv: list[str], hydra_main: Callable[[], Any], sweep_dir: Callable[[
     """Run the Hydra app; after a multirun, print which runs finished, were already done, or failed.
 
     `sweep_dir()`: the multirun's folder. The Ray launcher (hydra/launcher=gpus) reports its own
-    jobs, crashed workers included, so no second summary follows it.
+    jobs, crashed workers included, so no second summary follows it. Exit status 2 from inside
+    Hydra means bad input refused before any job ran (the SLURM launcher's refused sbatch, after
+    its one line): there is nothing to sum up.
     """
     if "-m" not in argv and "--multirun" not in argv:
         hydra_main()
         return
     started = time.time()
+    refused = False
     try:
         hydra_main()
+    except SystemExit as stop:
+        refused = stop.code == 2
+        raise
     finally:
-        if "hydra/launcher=gpus" not in argv:
+        if "hydra/launcher=gpus" not in argv and not refused:
             lines, failed = summary_lines(sweep_dir(), started)
             for line in lines:
                 print(line, file=sys.stderr if failed else sys.stdout)
@@ -61,9 +72,12 @@ def run_job(job: Callable[[], dict | None], expected: tuple[type[Exception], ...
 
     already_done = (run_dir / RESULT_FILE).exists()
     try:
-        result = job()
+        with run_lock(run_dir):
+            result = job()
         if result is None:
             return None
+    except RunLocked as err:
+        return _running_elsewhere(sweep_dir, run_dir, str(err), fail)
     except expected as err:
         _failed(run_dir, sweep_dir, first_line(str(err)), fail=fail, status=2)
     except Exception as err:  # noqa: BLE001 - a crash of any kind: one line here, the traceback in the log
@@ -72,6 +86,32 @@ def run_job(job: Callable[[], dict | None], expected: tuple[type[Exception], ...
     if sweep_dir is not None:
         record_outcome(sweep_dir, run_dir.name, "skipped" if already_done else "finished")
     return result["final_metric"]
+
+
+def run_lock(run_dir: Path) -> ContextManager:
+    """The run directory's lock (`train_large.runlock`), or nothing in an srun task other than rank 0:
+    the tasks of one data-parallel run share the directory, and rank 0 holds it for all of them."""
+    from .distributed import slurm_task
+
+    task = slurm_task()
+    return hold_run_lock(run_dir) if task is None or task[0] == 0 else nullcontext()
+
+
+def save_job_config(run_dir: Path, cfg: DictConfig) -> None:
+    """Hydra's record of the job (`.hydra/config.yaml`, `hydra.yaml`, `overrides.yaml`), written once
+    the job holds its run directory and its settings agree with the run there.
+
+    Hydra would write them before the job starts (the presets turn that off with
+    `hydra.output_subdir: null`), so a launch that is refused, because another process holds the run
+    or its settings disagree, would overwrite the config of the run it was refused from.
+    """
+    from .rundir import atomic_write_bytes
+
+    hydra_cfg = HydraConfig.get()
+    files = {"config.yaml": cfg, "hydra.yaml": OmegaConf.create({"hydra": hydra_cfg}),
+             "overrides.yaml": OmegaConf.create(list(hydra_cfg.overrides.task))}
+    for name, node in files.items():
+        atomic_write_bytes(run_dir / ".hydra" / name, OmegaConf.to_yaml(node).encode())
 
 
 def first_line(text: str) -> str:
@@ -98,6 +138,16 @@ def log_to_files(message: str, *, exc_info: bool = False) -> list[str]:
     for handler in files:
         handler.handle(record)
     return [h.baseFilename for h in files]
+
+
+def _running_elsewhere(sweep_dir: Path | None, run_dir: Path, line: str, fail: Callable[..., None]) -> None:
+    """Another process holds the run: a single run stops with status 2; in a multirun the job is
+    recorded as running elsewhere (not failed) and the other jobs go on."""
+    if sweep_dir is None:
+        fail([line], 2)
+        return
+    log.warning(line)
+    record_outcome(sweep_dir, run_dir.name, RUNNING_ELSEWHERE, line)
 
 
 def _failed(run_dir: Path, sweep_dir: Path | None, error: str, *, fail: Callable[..., None], status: int,

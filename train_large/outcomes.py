@@ -1,7 +1,7 @@
 """Sweep outcomes: how each job of a multirun ended, and the summary printed when it is over.
 
 Each job appends one line to `<sweep dir>/outcomes.jsonl` (finished, skipped because already
-finished, or failed with its error), from whichever process or node ran it; a line is one small
+finished, failed with its error, or running elsewhere: another process held its run directory), from whichever process or node ran it; a line is one small
 append, so concurrent jobs do not interleave. The command that launched the sweep then reads the
 lines written since it started. Must not import fairseq or wandb.
 """
@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 OUTCOMES_FILE = "outcomes.jsonl"
-STATUSES = ("finished", "skipped", "failed")
+RUNNING_ELSEWHERE = "running elsewhere"  # another process held the run directory (train_large.runlock)
+STATUSES = ("finished", "skipped", "failed", RUNNING_ELSEWHERE)
 
 
 def record_outcome(sweep_dir: Path, run_name: str, status: str, error: str | None = None) -> None:
@@ -44,7 +45,8 @@ def summary_lines(sweep_dir: Path, since: float) -> tuple[list[str], int]:
     outcomes = read_outcomes(sweep_dir, since)
     by_status = {status: sorted(run for run, entry in outcomes.items() if entry["status"] == status)
                  for status in STATUSES}
-    lines = [f"sweep {sweep_dir}: " + ", ".join(f"{len(by_status[s])} {s}" for s in STATUSES)]
+    shown = [s for s in STATUSES if s != RUNNING_ELSEWHERE or by_status[s]]  # the rare one only when it happened
+    lines = [f"sweep {sweep_dir}: " + ", ".join(f"{len(by_status[s])} {s}" for s in shown)]
     for status in STATUSES:
         for run in by_status[status]:
             error = outcomes[run]["error"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import random
 import sys
 
 import pytest
@@ -107,5 +108,7 @@ def test_a_clock_far_past_the_budget_is_reported(tmp_path):
 
 def test_a_plan_names_fault_points_and_arrivals():
     assert fault_inject.parse_plan("update,checkpoint:2") == [("update", None), ("checkpoint", 2)]
+    assert fault_inject.parse_plan("result,double") == [("result", None), ("double", None)]
+    assert [point for point, _ in fault_inject.default_plan(3, random.Random(0))][-1] == "double"
     with pytest.raises(SystemExit):
         fault_inject.parse_plan("backward:1")

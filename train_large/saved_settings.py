@@ -1,0 +1,99 @@
+"""Settings that disagree with the run directory, found before anything is built.
+
+A run directory is named by its overrides, so a second launch with other settings normally gets
+a directory of its own. It lands in an existing one when `hydra.run.dir` is reused, or when a
+preset's value was edited between two launches of the same command. Resuming the old checkpoint
+with the new settings would then crash with a `state_dict` size mismatch deep in the engine, or,
+worse, quietly continue a run under settings its first half never had. So a launch that finds a
+finished result or a checkpoint compares the config saved there with its own, key by key.
+
+Every key may differ only if it is in `RESUMABLE`: where the files go, what is logged, and how
+the same computation is run (device, precision, processes). Keys that only one side has (a
+setting added to the schema after the run started) are not compared. Must not import fairseq or
+wandb; torch only through `train_large.checkpoint`, when a checkpoint is read.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from .rundir import read_result
+
+# Safe to change between two launches of one run, by key or by a prefix of dotted keys.
+RESUMABLE = (
+    "experiment", "sweep", "source_sweep",  # names and groups, not the computation
+    "paths", "task.data_dir", "task.vocab_from", "task.prepare_hint",  # where files are, not what they hold
+    "logger",  # W&B settings
+    "device", "precision", "num_workers", "world_size", "compile",  # how the same run is computed
+    "budget.eval_every_seconds", "budget.checkpoint_every_seconds", "budget.log_every_seconds",  # how often it looks
+)
+
+
+class SettingsChanged(ValueError):
+    """The run directory holds a run with other settings; the message is one line naming them."""
+
+
+def check_same_settings(run_dir: Path, now: dict, also_resumable: Iterable[str] = ()) -> None:
+    """Refuse `now` (a resolved config) if the run in `run_dir` was started with other settings.
+
+    Raises:
+        SettingsChanged: a key outside RESUMABLE (and `also_resumable`) differs; the message
+            names every such key with the saved value and the new one.
+        CorruptFile: result.json or the checkpoint is damaged.
+    """
+    saved = saved_config(Path(run_dir))
+    if saved is None:
+        return
+    config, where = saved
+    changed = changed_settings(config, now, (*RESUMABLE, *also_resumable))
+    if changed:
+        listed = "; ".join(f"{key}={_show(old)} there, {_show(new)} now" for key, old, new in changed)
+        raise SettingsChanged(f"{run_dir} already holds a run with other settings ({where.name}): {listed}; "
+                              "give this one its own experiment= or hydra.run.dir, or delete that directory to "
+                              "start it again")
+
+
+def saved_config(run_dir: Path) -> tuple[dict, Path] | None:
+    """(config, file it came from): result.json's when the run finished, else its last checkpoint's;
+    None when the directory holds neither."""
+    result = read_result(run_dir)
+    if result is not None and isinstance(result.get("config"), dict):
+        return result["config"], run_dir / "result.json"
+    from .checkpoint import checkpoint_path, read_saved_config
+
+    last = checkpoint_path(run_dir)
+    if last.is_file():
+        config = read_saved_config(last)
+        if config is not None:
+            return config, last
+    return None
+
+
+def changed_settings(saved: dict, now: dict, resumable: Iterable[str] = RESUMABLE) -> list[tuple[str, Any, Any]]:
+    """(dotted key, saved value, new value) for every key both configs have that differs and is not
+    resumable, sorted by key."""
+    old, new = flatten(saved), flatten(now)
+    resumable = tuple(resumable)
+    return [(key, old[key], new[key]) for key in sorted(old.keys() & new.keys())
+            if old[key] != new[key] and not is_resumable(key, resumable)]
+
+
+def is_resumable(key: str, resumable: Iterable[str] = RESUMABLE) -> bool:
+    return any(key == allowed or key.startswith(allowed + ".") for allowed in resumable)
+
+
+def flatten(config: dict, prefix: str = "") -> dict[str, Any]:
+    """{'model.width': 64, ...}: nested dicts become dotted keys; lists stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, str) else value
