@@ -1,9 +1,11 @@
-"""Launching one batch of a sweep on Ray: start or join Ray, run every job in a fresh worker
-process, wait for all of them whatever happens to each, then log a summary.
+"""Launching one batch of a sweep on Ray: start or join Ray, check that a node can hold one job,
+run every job in a fresh worker process, wait for all of them whatever happens to each (_ray_wait
+logs their states meanwhile), then log a summary.
 
 Placement: with GPUs in the cluster each job asks for `gpus_per_job` GPUs, so Ray runs as many
 at once as the GPUs allow and gives each its own CUDA_VISIBLE_DEVICES; without GPUs each job
-takes one `cpu_slot` (a custom resource a Ray started here declares `cpu_slots` of).
+takes one `cpu_slot` (a custom resource a Ray started here declares `cpu_slots` of). A request no
+alive node can hold (Ray would wait for it forever) stops the command with one line, exit status 2.
 
 Failures: a job that raises, calls sys.exit or whose worker dies (killed, out of memory) is
 recorded as FAILED and never stops the others. Hydra 1.3.2's BasicSweeper reads each JobReturn's
@@ -24,7 +26,7 @@ import pickle
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import ray
 from hydra.core.hydra_config import HydraConfig
@@ -33,11 +35,13 @@ from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrid
 from hydra_plugins.hydra_ray_launcher._launcher_util import _run_job
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from .outcomes import JobOutcome, first_line, outcome_of, run_dir_of, summary_lines, was_finished
+from .outcomes import (JobOutcome, failed_return, first_line, outcome_of, run_dir_of, running_elsewhere, summary_lines,
+                       was_finished)
+from .ray_resources import CPU_SLOT, job_request, request_settings, stall_line, unfit_line
+from ._ray_wait import STARTED, Job, StallWatch, wait_all
 
 log = logging.getLogger(__name__)
 
-CPU_SLOT = "cpu_slot"  # custom Ray resource: one per concurrent CPU-only job
 # hydra-ray-launcher's value: jobs pass only configs and JobReturns through the object store,
 # and Ray's default (30% of RAM in /dev/shm) fails in small containers (ray-project/ray#11966).
 OBJECT_STORE_BYTES = 75 * 1024 * 1024
@@ -48,19 +52,52 @@ QUIET_INIT = {"include_dashboard": False, "logging_level": "warning", "log_to_dr
 
 
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
-    """Run every job of the batch on Ray; return their JobReturns in order (see the module doc)."""
+    """Run every job of the batch on Ray; return their JobReturns in order (see the module doc).
+
+    Raises:
+        SystemExit: status 2, after one `<command>: error:` line, when no node can hold one job.
+    """
     setup_globals()
-    config, context = launcher.config, launcher.hydra_context
+    config = launcher.config
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
-    Path(str(config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+    started_here = not ray.is_initialized()
     resources = start_ray(launcher)
     options = remote_options(launcher, resources)
+    request = job_request(options)
+    settings = request_settings(options_given(launcher), launcher.cpus_per_job, launcher.gpus_per_job)
+    refused = unfit_line(request, settings, alive_nodes())
+    if refused:
+        stop(refused, shutdown=started_here)
+    sweep_dir, since = Path(str(config.hydra.sweep.dir)), time.time()
+    sweep_dir.mkdir(parents=True, exist_ok=True)
     log.info("launching %d jobs on Ray (%s) with %s; sweep dir %s", len(job_overrides),
              ", ".join(f"{k}={v:g}" for k, v in sorted(resources.items()) if "node:" not in k and "memory" not in k),
-             options, config.hydra.sweep.dir)
-    run_remote = ray.remote(**options)(run_one)
-    jobs: list[tuple[int, list[str], Path, bool]] = []
-    refs = []
+             options, sweep_dir)
+    gens, jobs = submit(launcher, options, job_overrides, initial_job_idx)
+
+    def classify(job: Job, ret: Optional[JobReturn], error: Optional[BaseException]) -> JobOutcome:
+        holder = running_elsewhere(sweep_dir, since).get(job.run_dir.name) if ret is not None else None
+        return outcome_of(job.index, " ".join(filter_overrides(job.overrides)), job.run_dir, job.finished_before,
+                          ret, error, holder)
+
+    def report_stall(waited_s: float) -> None:
+        log.warning(stall_line(request, waited_s, ray.available_resources(), ray.cluster_resources(),
+                               alive_nodes(), settings))
+
+    returns, outcomes = wait_all(gens, jobs, classify, StallWatch(launcher.stall_after_s), report_stall)
+    report(outcomes)
+    if OmegaConf.select(config, "hydra.sweeper.max_batch_size", default=None) is not None:
+        returns = [completed_instead(ret) if ret.status == JobStatus.FAILED else ret for ret in returns]
+    return returns
+
+
+def submit(launcher: Any, options: dict, job_overrides: Sequence[Sequence[str]],
+           initial_job_idx: int) -> tuple[list, list[Job]]:
+    """Submit every job as a Ray streaming generator (it yields STARTED from its worker, then its
+    JobReturn; see _ray_wait); return the generators and what each job is."""
+    config, context = launcher.config, launcher.hydra_context
+    run_remote = ray.remote(**{**options, "num_returns": "streaming"})(run_one)
+    gens, jobs = [], []
     for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
         sweep_config = context.config_loader.load_sweep_config(config, list(overrides))
         with open_dict(sweep_config):
@@ -68,18 +105,12 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
             sweep_config.hydra.job.num = idx
         HydraConfig.instance().set_config(sweep_config)  # the run dir interpolates ${hydra:...}
         run_dir = run_dir_of(sweep_config)
-        jobs.append((idx, list(overrides), run_dir, was_finished(run_dir)))
-        refs.append(run_remote.remote(context, sweep_config, launcher.task_function, Singleton.get_state(),
+        jobs.append(Job(idx, list(overrides), run_dir, was_finished(run_dir)))
+        gens.append(run_remote.remote(context, sweep_config, launcher.task_function, Singleton.get_state(),
                                       os.getcwd()))
         log.info("\t#%d : %s", idx, " ".join(filter_overrides(overrides)))
     HydraConfig.instance().set_config(config)
-    returns = wait_all(refs, jobs)
-    outcomes = [outcome_of(idx, " ".join(filter_overrides(overrides)), run_dir, before, ret)
-                for (idx, overrides, run_dir, before), ret in zip(jobs, returns)]
-    report(outcomes)
-    if OmegaConf.select(config, "hydra.sweeper.max_batch_size", default=None) is not None:
-        returns = [completed_instead(ret) if ret.status == JobStatus.FAILED else ret for ret in returns]
-    return returns
+    return gens, jobs
 
 
 def start_ray(launcher: Any) -> dict:
@@ -90,9 +121,12 @@ def start_ray(launcher: Any) -> dict:
         if address:
             kwargs["address"] = address  # a running cluster's resources cannot be redeclared
         else:
-            # "local" starts a new Ray even if one from another sweep is running on this machine
+            # "local" starts a new Ray even if one from another sweep is running on this machine.
+            # CPUs: cpu_slots jobs at once even on fewer cores, but never more CPUs for one job than
+            # this machine has, so such a job is refused rather than run on OMP threads it lacks.
+            cores = os.cpu_count() or 1
             kwargs.update(address="local", resources={CPU_SLOT: launcher.cpu_slots},
-                          num_cpus=max(os.cpu_count() or 1, launcher.cpu_slots * launcher.cpus_per_job),
+                          num_cpus=max(cores, launcher.cpu_slots * min(launcher.cpus_per_job, cores)),
                           object_store_memory=OBJECT_STORE_BYTES)
             if launcher.num_gpus is not None:
                 kwargs["num_gpus"] = launcher.num_gpus
@@ -102,57 +136,53 @@ def start_ray(launcher: Any) -> dict:
     return ray.cluster_resources()
 
 
+def options_given(launcher: Any) -> dict:
+    """hydra.launcher.ray.remote, as plain values."""
+    return OmegaConf.to_container(launcher.ray_cfg.remote, resolve=True)  # type: ignore[return-value]
+
+
 def remote_options(launcher: Any, resources: dict) -> dict:
     """ray.remote options for every job: its GPUs (or CPU slot), CPUs, and a fresh process.
-
-    Raises:
-        ValueError: gpus_per_job exceeds the GPUs of the whole cluster (Ray would wait forever).
-    """
+    Whether a node can hold them is `ray_resources.unfit_line`'s question."""
     gpus = resources.get("GPU", 0)
     # max_calls=1: a fresh worker per job, so no CUDA context, process group or module state
     # outlives its job; max_retries=0: a crashed job is reported, not silently run again.
     options: dict = {"max_calls": 1, "max_retries": 0, "num_cpus": launcher.cpus_per_job}
     if gpus > 0 and launcher.gpus_per_job > 0:
-        if launcher.gpus_per_job > gpus:
-            raise ValueError(f"hydra.launcher.gpus_per_job={launcher.gpus_per_job} but the Ray cluster has "
-                             f"{gpus:g} GPUs")
         options["num_gpus"] = launcher.gpus_per_job
     else:
         options["num_gpus"] = 0
         if resources.get(CPU_SLOT, 0) > 0:
             options["resources"] = {CPU_SLOT: 1}
-    options.update(OmegaConf.to_container(launcher.ray_cfg.remote, resolve=True))
+    options.update(options_given(launcher))
     return options
 
 
-def wait_all(refs: list, jobs: list[tuple[int, list[str], Path, bool]]) -> list[JobReturn]:
-    """Every job's JobReturn, in launch order; a worker that died gives a FAILED one."""
-    index = {ref: i for i, ref in enumerate(refs)}
-    returns: list[Optional[JobReturn]] = [None] * len(refs)
-    pending, t0 = list(refs), time.monotonic()
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        i = index[done[0]]
-        idx, overrides, run_dir, _ = jobs[i]
-        try:
-            returns[i] = ray.get(done[0])
-        except ray.exceptions.RayError as err:  # worker crashed or was killed, task cancelled
-            returns[i] = failed_return(overrides, run_dir, err)
-        status = "done" if returns[i].status == JobStatus.COMPLETED else "FAILED"
-        log.info("job #%d %s after %.0f s (%d/%d)", idx, status, time.monotonic() - t0,
-                 len(refs) - len(pending), len(refs))
-    return returns  # type: ignore[return-value]
+def alive_nodes() -> list[dict]:
+    """Each alive node's total resources."""
+    return [dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")]
+
+
+def stop(line: str, *, shutdown: bool) -> None:
+    """End the command with one error line and exit status 2, as the CLI does for a bad setting.
+
+    Hydra's run_and_report turns any Exception into exit status 1 with a hint about tracebacks, so
+    this prints the line itself and raises SystemExit, which Hydra lets through.
+
+    Raises:
+        SystemExit: always, status 2.
+    """
+    if shutdown:
+        ray.shutdown()
+    command = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "hydra"  # tlc-train, tlc-compress
+    print(f"{command}: error: {line}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
 
 
 def report(outcomes: Sequence[JobOutcome]) -> None:
     lines = summary_lines(outcomes)
     log.log(logging.ERROR if any(o.status == "failed" for o in outcomes) else logging.INFO,
             "sweep summary: %s", "\n".join(lines))
-
-
-def failed_return(overrides: list[str], run_dir: Path, error: BaseException) -> JobReturn:
-    return JobReturn(overrides=overrides, working_dir=str(run_dir), status=JobStatus.FAILED,
-                     _return_value=error)
 
 
 def completed_instead(ret: JobReturn) -> JobReturn:
@@ -180,8 +210,10 @@ class _StderrTail(io.TextIOBase):
 
 
 def run_one(hydra_context: Any, sweep_config: DictConfig, task_function: Any, singleton_state: dict,
-            cwd: str) -> JobReturn:
-    """One job in a Ray worker: run it as Hydra would, and turn an exit into a FAILED JobReturn."""
+            cwd: str) -> Iterator[Any]:
+    """One job in a Ray worker: yield STARTED, run the job as Hydra would, and yield its JobReturn
+    (an exit becomes a FAILED one)."""
+    yield STARTED
     if os.path.isdir(cwd):  # relative paths in the config mean what they meant to the driver
         os.chdir(cwd)
     tail = _StderrTail(sys.stderr)
@@ -194,7 +226,7 @@ def run_one(hydra_context: Any, sweep_config: DictConfig, task_function: Any, si
                             RuntimeError(message))
     if ret.status == JobStatus.FAILED:
         ret._return_value = _portable(ret._return_value)
-    return ret
+    yield ret
 
 
 def _portable(error: Any) -> Any:

@@ -30,6 +30,7 @@ class GpuLauncherConf:
     num_gpus: Optional[int] = None  # GPUs a Ray started here declares; null = Ray detects them
     cpu_slots: int = 1  # concurrent jobs when there are no GPUs (a Ray started here)
     cpus_per_job: int = 1  # CPUs each job reserves (also its OMP_NUM_THREADS)
+    stall_after_s: int = 60  # seconds with jobs pending and none running before saying what they wait for; 0 = never
     ray: RayOptions = field(default_factory=RayOptions)
 
 
@@ -38,20 +39,24 @@ ConfigStore.instance().store(group="hydra/launcher", name="gpus_schema", node=Gp
 
 
 class GpuLauncher(RayLauncher):
-    """hydra-ray-launcher's RayLauncher with GPU/CPU-slot placement, per-job fault isolation and a
-    summary of every job's outcome (see `_ray_launch.launch`)."""
+    """hydra-ray-launcher's RayLauncher with GPU/CPU-slot placement checked against the cluster's
+    nodes, per-job fault isolation, state lines while it waits and a summary of every job's outcome
+    (see `_ray_launch.launch`)."""
 
     def __init__(self, address: Optional[str], gpus_per_job: int, num_gpus: Optional[int], cpu_slots: int,
-                 cpus_per_job: int, ray: DictConfig) -> None:
+                 cpus_per_job: int, stall_after_s: int, ray: DictConfig) -> None:
         super().__init__(ray=ray)
-        if gpus_per_job < 0 or cpu_slots < 1 or cpus_per_job < 0 or (num_gpus is not None and num_gpus < 0):
-            raise ValueError(f"hydra.launcher: gpus_per_job={gpus_per_job}, cpus_per_job={cpus_per_job} and "
-                             f"num_gpus={num_gpus} must be >= 0, cpu_slots={cpu_slots} must be >= 1")
+        if (gpus_per_job < 0 or cpu_slots < 1 or cpus_per_job < 0 or stall_after_s < 0
+                or (num_gpus is not None and num_gpus < 0)):
+            raise ValueError(f"hydra.launcher: gpus_per_job={gpus_per_job}, cpus_per_job={cpus_per_job}, "
+                             f"stall_after_s={stall_after_s} and num_gpus={num_gpus} must be >= 0, "
+                             f"cpu_slots={cpu_slots} must be >= 1")
         self.address = address
         self.gpus_per_job = gpus_per_job
         self.num_gpus = num_gpus
         self.cpu_slots = cpu_slots
         self.cpus_per_job = cpus_per_job
+        self.stall_after_s = stall_after_s
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from . import _ray_launch

@@ -1,18 +1,27 @@
-"""What became of each job of a sweep: finished, failed or skipped, and the summary printed after.
+"""What became of each job of a sweep: finished, failed, skipped or running elsewhere, and the
+summary printed after.
 
 A job is *skipped* when its run directory already held result.json before the launch: the run
-saw it and returned at once. Plain functions over Hydra's `JobReturn`; must not import Ray.
+saw it and returned at once. It is *running elsewhere* when it found its run locked by another
+process: it then returned normally (COMPLETED, value None) after appending a line saying so to
+`<sweep dir>/outcomes.jsonl`, the file train_large.outcomes writes (`{"run", "status", "error",
+"time"}` per line). Plain functions over Hydra's `JobReturn`; must not import Ray or train_large.
 """
 # No `from __future__ import annotations`: Hydra's plugin scan runs this module before it is in
 # sys.modules, and dataclasses then cannot resolve string annotations.
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
 
+from .job_states import jobs_text
+
 RESULT_FILE = "result.json"  # written last by a finished run (train_large.rundir)
-FINISHED, FAILED, SKIPPED = "finished", "failed", "skipped"
+OUTCOMES_FILE = "outcomes.jsonl"  # one line per job's outcome, appended by the job (train_large.outcomes)
+FINISHED, FAILED, SKIPPED, RUNNING_ELSEWHERE = "finished", "failed", "skipped", "running elsewhere"
+STATUSES = (FINISHED, FAILED, SKIPPED, RUNNING_ELSEWHERE)
 
 
 @dataclass(frozen=True)
@@ -20,8 +29,8 @@ class JobOutcome:
     index: int  # Hydra's job number in the sweep
     overrides: str  # the job's overrides, space-separated
     run_dir: Path
-    status: str  # FINISHED | FAILED | SKIPPED
-    error: str = ""  # first line of the error, for FAILED
+    status: str  # one of STATUSES
+    error: str = ""  # FAILED: first line of the error; RUNNING_ELSEWHERE: the line naming the lock's holder
 
 
 def run_dir_of(sweep_config: Any) -> Path:
@@ -44,10 +53,39 @@ def first_line(error: BaseException | str) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+def failed_return(overrides: list, run_dir: Path, error: BaseException) -> JobReturn:
+    """The JobReturn of a job that ended without one (its worker died, or it exited)."""
+    return JobReturn(overrides=overrides, working_dir=str(run_dir), status=JobStatus.FAILED, _return_value=error)
+
+
+def running_elsewhere(sweep_dir: Path, since: float) -> Dict[str, str]:
+    """Run name -> holder line, for runs whose latest line in outcomes.jsonl at or after `since`
+    (unix time) says "running elsewhere"."""
+    path = Path(sweep_dir) / OUTCOMES_FILE
+    latest: Dict[str, dict] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by a kill
+            if isinstance(entry, dict) and entry.get("time", 0) >= since and "run" in entry:
+                latest[str(entry["run"])] = entry
+    return {run: str(entry.get("error") or "locked by another process")
+            for run, entry in latest.items() if entry.get("status") == RUNNING_ELSEWHERE}
+
+
 def outcome_of(index: int, overrides: str, run_dir: Path, finished_before: bool,
-               job_return: Optional[JobReturn], error: Optional[BaseException] = None) -> JobOutcome:
-    """Classify one job from its JobReturn, or from the error raised instead of one."""
+               job_return: Optional[JobReturn], error: Optional[BaseException] = None,
+               holder: Optional[str] = None) -> JobOutcome:
+    """Classify one job from its JobReturn, or from the error raised instead of one.
+
+    `holder`: the line naming who holds the run's lock, when the job recorded "running elsewhere"
+    (see `running_elsewhere`); it turns a completed job into RUNNING_ELSEWHERE.
+    """
     if job_return is not None and job_return.status == JobStatus.COMPLETED:
+        if holder is not None:
+            return JobOutcome(index, overrides, run_dir, RUNNING_ELSEWHERE, holder)
         return JobOutcome(index, overrides, run_dir, SKIPPED if finished_before else FINISHED)
     if job_return is not None:
         error = job_return._return_value  # the exception; `.return_value` would raise it
@@ -55,11 +93,11 @@ def outcome_of(index: int, overrides: str, run_dir: Path, finished_before: bool,
 
 
 def summary_lines(outcomes: Sequence[JobOutcome]) -> list[str]:
-    """`N jobs: a finished, b failed, c skipped`, then one line per job (failed ones with their error)."""
-    counts = {status: sum(o.status == status for o in outcomes) for status in (FINISHED, FAILED, SKIPPED)}
-    lines = [f"{len(outcomes)} jobs: {counts[FINISHED]} finished, {counts[FAILED]} failed, "
-             f"{counts[SKIPPED]} skipped"]
+    """`N jobs: a finished, b failed, c skipped, d running elsewhere`, then one line per job (failed
+    ones with their error, those running elsewhere with the lock's holder)."""
+    counts = {status: sum(o.status == status for o in outcomes) for status in STATUSES}
+    lines = [f"{jobs_text(len(outcomes))}: " + ", ".join(f"{counts[status]} {status}" for status in STATUSES)]
     for o in sorted(outcomes, key=lambda o: o.index):
-        detail = f" -- {o.error}" if o.status == FAILED else ""
+        detail = f" -- {o.error}" if o.status in (FAILED, RUNNING_ELSEWHERE) else ""
         lines.append(f"  {o.status:<8} #{o.index} {o.run_dir.name}{detail}")
     return lines

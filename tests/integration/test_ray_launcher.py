@@ -1,8 +1,13 @@
 """`hydra/launcher=gpus` (hydra_plugins/tlc_launchers) on a Ray started by the sweep itself: fake
-GPUs give one device per job and cap concurrency, and a failing job is reported without stopping
-the others. Tiny toy runs through the real `tlc-train -m`; the runs' result.json is the oracle.
+GPUs give one device per job and cap concurrency, a failing job is reported without stopping
+the others, a job no node can hold is refused before anything runs, and the jobs' states are
+printed while the sweep waits. Tiny toy runs through the real `tlc-train -m`; the runs'
+result.json is the oracle.
 """
 from __future__ import annotations
+
+import os
+import re
 
 import pytest
 
@@ -50,3 +55,29 @@ def test_failed_job_is_summarised_and_does_not_stop_the_others(toy_root, tmp_pat
     output = again.stdout + again.stderr
     assert again.returncode == 1, output[-4000:]
     assert "2 jobs: 0 finished, 1 failed, 1 skipped" in output, output[-4000:]
+
+
+def test_job_no_node_can_hold_is_refused_in_one_line_before_any_run(toy_root):
+    too_many = max(64, 2 * (os.cpu_count() or 1))  # a Ray started here never gives one job more than the cores
+    proc = tlc_train(toy_root, "-m", *GPUS, f"hydra.launcher.cpus_per_job={too_many}", "experiment=ray_too_big",
+                     "model.width=24,32", *TINY_RUN, timeout=120)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output[-4000:]
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert errors == [f"tlc-train: error: hydra.launcher.cpus_per_job={too_many} asks for {too_many} CPUs per job "
+                      f"but the largest node of the Ray cluster has {os.cpu_count()} CPUs (GPUs: 0)"], output[-4000:]
+    assert "Traceback" not in output
+    sweep_dir = toy_root / "runs" / "ray_too_big"
+    assert not [p for p in sweep_dir.glob("*") if p.is_dir()], list(sweep_dir.glob("*"))
+
+
+def test_state_lines_follow_the_jobs_from_pending_to_finished(toy_root):
+    proc = tlc_train(toy_root, "-m", *GPUS, "hydra.launcher.cpu_slots=1", "experiment=ray_states",
+                     "model.width=24,32", *TINY_RUN)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    states = re.findall(r"\b(2 jobs: [a-z0-9, ]+) \(\d+ (?:s|min)", output)  # "2 jobs: 1 running, 1 finished (12 s)"
+    assert states[0] == "2 jobs: 2 pending" and states[-1] == "2 jobs: 2 finished", states
+    assert any("1 running" in line for line in states[1:-1]), states
+    assert len(states) == len(set(states)), states  # one line per change (no heartbeat in a 30 s sweep)
+    assert "2 jobs: 2 finished, 0 failed, 0 skipped, 0 running elsewhere" in output

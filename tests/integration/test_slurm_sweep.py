@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import subprocess_env
 from tests.integration.conftest import TINY_RUN, TLC_TRAIN, poll, results, run_cmd, tlc_train
 from train_large.rundir import read_records
+from train_large.runlock import read_holder
 
 pytestmark = pytest.mark.integration
 
@@ -109,3 +110,31 @@ def test_a_job_with_two_slurm_tasks_trains_one_model_data_parallel(slurm_env, jo
     assert result["world_size"] == 2 and result["updates"] == 4
     records = read_records(run_dir / "metrics.jsonl")
     assert len(kinds(records, "test")) == 1  # one writer
+
+
+def test_a_sweep_rerun_while_its_job_runs_trains_nothing_twice(slurm_env, job_name, toy_root):
+    """The sweep command started again while its job is still training (the waiting command died, or a
+    second terminal): the second job finds the run held, is "running elsewhere", and the first
+    finishes alone."""
+    args = ["-m", *LOCAL_NODE, f"hydra.launcher.name={job_name}", "hydra.launcher.poll_s=1", "experiment=slurm_twice",
+            "model.width=32", *TINY_RUN, "budget.train_seconds=20", "budget.eval_every_seconds=10"]
+    env = subprocess_env(toy_root)
+    env.update(cluster_env(slurm_env))
+    first = subprocess.Popen([TLC_TRAIN, *args], env=env, cwd=toy_root, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        lock = poll(lambda: next((toy_root / "runs" / "slurm_twice").glob("*/run.lock"), None), 150, "the first job")
+        holder = poll(lambda: read_holder(lock), 30, "the first job's holder record")
+        second = tlc_train(toy_root, *args, env=cluster_env(slurm_env), timeout=150)
+        output, _ = first.communicate(timeout=150)
+    finally:
+        first.kill()
+    assert second.returncode == 0 and first.returncode == 0, (second.stdout + second.stderr)[-3000:] + output[-3000:]
+    run_dir = lock.parent
+    assert f"sweep {run_dir.parent}: 0 finished, 0 skipped, 0 failed, 1 running elsewhere" in second.stdout
+    assert (f"running elsewhere {run_dir.name}: {run_dir} is in use by pid {holder.pid} on {holder.host}, "
+            f"SLURM job {holder.slurm_job_id}") in second.stdout
+    assert f"sweep {run_dir.parent}: 1 finished" in output
+    records = read_records(run_dir / "metrics.jsonl")
+    updates = [r["updates"] for r in kinds(records, "train")]
+    assert updates == sorted(set(updates)) and len(kinds(records, "test")) == 1
