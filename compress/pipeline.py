@@ -211,10 +211,12 @@ def evaluate(evaluator: Evaluator, data: Any, clock: TrainingClock, emit, figure
 def build_result(cfg: Any, run_dir: Path, run_name: str, engine_cfg: Any, source: SourceRun, engine: Any,
                  clock: TrainingClock, progress: Progress, figures: dict, final: dict, footprint: Footprint,
                  metric: str) -> dict:
-    """result.json. `final_metric`: the primary metric on test, or on valid without a test set."""
+    """result.json. `final_metric`: the primary metric on test, or on valid without a test set
+    (`final_metric_split` says which); a report, never a basis for choosing (validation is)."""
     return {"run_dir": str(run_dir), "run_id": run_id(run_dir), "name": run_name, "experiment": cfg.experiment,
             "task": engine_cfg.task.name, "kind": engine_cfg.task.kind, "params": engine.parameter_count(),
             **figures, "metric": metric, "final_metric": final.get("test", final["valid"])[metric],
+            "final_metric_split": "test" if "test" in final else "valid",
             "final": final, "source_run_id": source.run_id,
             "source": {"run_dir": str(source.run_dir), "run_id": source.run_id, "checkpoint": str(source.checkpoint),
                        "name": source.run_dir.name, "final_metric": source.result.get("final_metric"),

@@ -6,6 +6,7 @@ value, before any data or model is built. Must not import fairseq, torch or wand
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional
@@ -176,6 +177,16 @@ def run_name(overrides: Any) -> str:
             value = value.rstrip("/").rpartition("/")[2]
         names.append(f"{brief if short.count(brief) == 1 else key}={value}".replace("/", "_"))
     return ",".join(names) or "default"
+
+
+_SEED_PART = re.compile(r"(^|,)seed=[^,]*(?=,|$)")
+
+
+def config_id(name: str) -> str:
+    """A run name without its `seed=...` part: the name every replica of one configuration shares
+    (`width=64,seed=2` -> `width=64`; a compression of it, `source=width=64,seed=2,sparsity=0.5` ->
+    `source=width=64,sparsity=0.5`). Replicas are grouped by it in reports and in W&B."""
+    return _SEED_PART.sub("", name).strip(",") or "default"
 
 
 def register_configs() -> None:

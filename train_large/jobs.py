@@ -63,7 +63,7 @@ def run_job(job: Callable[[], dict | None], expected: tuple[type[Exception], ...
     """Run one Hydra job (`job` returns the run's result, or None when another process reports it).
 
     `expected`: the errors that are bad input (one line, no traceback); `fail(lines, status)`
-    stops a single run. Returns the result's `final_metric` for Hydra.
+    stops a single run. Returns the run's validation figure for Hydra (`validation_metric`).
     """
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
@@ -85,7 +85,16 @@ def run_job(job: Callable[[], dict | None], expected: tuple[type[Exception], ...
                 where=log_traceback(run_dir))
     if sweep_dir is not None:
         record_outcome(sweep_dir, run_dir.name, "skipped" if already_done else "finished")
-    return result["final_metric"]
+    return validation_metric(result)
+
+
+def validation_metric(result: dict) -> float | None:
+    """What a sweeper (an Optuna sweep, say) may rank runs by: a training run's best validation
+    metric, else the final validation metric; never a test score, which would make the test split
+    a selection set."""
+    metric = result.get("metric")
+    best = result.get(f"best_valid_{metric}")
+    return best if best is not None else (result.get("final", {}).get("valid") or {}).get(metric)
 
 
 def run_lock(run_dir: Path) -> ContextManager:

@@ -319,7 +319,8 @@ def best_state(cfg: Any, engine: Any, metrics: dict, updates: int) -> dict:
 
 def build_result(cfg: Any, run_dir: Path, run_name: str, engine: Any, clock: TrainingClock,
                  progress: Progress, final: dict, source: SourceRun | None, world_size: int) -> dict:
-    """result.json. `final_metric`: the primary metric on test, or on valid without a test set."""
+    """result.json. `final_metric`: the primary metric on test, or on valid without a test set
+    (`final_metric_split` says which); a report, never a basis for choosing (validation is)."""
     metric, _ = PRIMARY_METRIC[cfg.task.kind]
     return {"run_dir": str(run_dir), "run_id": run_id(run_dir), "name": run_name, "experiment": cfg.experiment,
             "task": cfg.task.name, "kind": cfg.task.kind, "params": engine.parameter_count(),
@@ -328,6 +329,7 @@ def build_result(cfg: Any, run_dir: Path, run_name: str, engine: Any, clock: Tra
             "seconds_outside_budget": dict(clock.spent), "metric": metric,
             f"best_valid_{metric}": progress.best_metric,
             "final_metric": final.get("test", final["valid"])[metric],
+            "final_metric_split": "test" if "test" in final else "valid",
             "init_from": str(source.run_dir) if source else None, "final": final, "config": to_container(cfg)}
 
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .config import config_id
+
 MODES = ("auto", "online", "offline", "disabled")
 # Logged without a split prefix: the x-axes (compression records carry bytes and ratio).
 TOP_LEVEL_KEYS = ("train_seconds", "wall_seconds", "updates", "tokens", "flops", "bytes", "ratio")
@@ -145,7 +147,9 @@ class WandbSink:
         )
         # "create_new" lets tests and Hydra multirun open one run after another in one process
         # without touching other runs; each sink finishes its own run in close().
-        flat = dashboard_config(config, job_type)
+        # Replicas (runs that differ only in seed) share config_id: group by it to average them.
+        flat = {**dashboard_config(config, job_type), "config_id": config_id(name),
+                **({"seed": config["seed"]} if config.get("seed") is not None else {})}
         self._run = wandb.init(
             project=project, entity=entity, id=run_id, resume="allow", name=name, group=group,
             job_type=job_type, tags=list(dict.fromkeys([*tags, *dashboard_tags({**config, **flat})])),

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from train_large.config import config_id
 from train_large.evaluate import PRIMARY_METRIC
 from train_large.outcomes import read_outcomes
 from train_large.rundir import METRICS_FILE, RESULT_FILE, read_records
@@ -72,6 +73,7 @@ class Run:
     depth: int | None = None
     batch: float | None = None  # sequences (batch_unit) or tokens per update
     batch_unit: str = ""
+    seed: int | None = None  # the trained model's seed (a compression's: its source's)
     params: int | None = None
     budget_seconds: float | None = None  # configured budget.train_seconds
     train_seconds: float | None = None  # spent (training clock)
@@ -85,6 +87,11 @@ class Run:
     @property
     def name(self) -> str:
         return self.run_dir.name
+
+    @property
+    def config_id(self) -> str:
+        """What every replica of this run's configuration shares: its name without the seed."""
+        return config_id(self.name)
 
     @property
     def higher_is_better(self) -> bool:
@@ -209,6 +216,7 @@ def describe(run: Run, config: dict, result: dict | None) -> dict:
     run.metric = PRIMARY_METRIC[run.task_kind][0] if run.task_kind in PRIMARY_METRIC else ""
     model = trained.get("model") or {}
     run.width, run.depth = as_int(model.get("width")), as_int(model.get("depth"))
+    run.seed = as_int(trained.get("seed"))
     if run.job == "train":
         run.budget_seconds = as_float((config.get("budget") or {}).get("train_seconds"))
     run.batch, run.batch_unit = batch_of(result if run.job == "train" and result else {}, trained.get("optim") or {})

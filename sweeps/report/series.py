@@ -29,6 +29,13 @@ def group_by(runs: Iterable[Run], key: Callable[[Run], tuple]) -> dict[tuple, li
     return dict(sorted(groups.items(), key=lambda item: tuple(str(part) for part in item[0])))
 
 
+def replicas(runs: Iterable[Run]) -> dict[tuple[str, str], list[Run]]:
+    """Runs that differ only in their seed, by (experiment, config id), each group by seed."""
+    groups = group_by(runs, lambda r: (r.experiment, r.config_id))
+    return {key: sorted(group, key=lambda r: (r.seed if r.seed is not None else -1, r.name))
+            for key, group in groups.items()}
+
+
 def by_size(runs: Iterable[Run]) -> list[Run]:
     """Smallest model first (parameters, then width, depth and batch)."""
     return sorted(runs, key=lambda r: (r.params or 0, r.width or 0, r.depth or 0, r.batch or 0, r.name))
@@ -69,6 +76,11 @@ def best_by(run: Run, budget: float, axis: str = "train_seconds") -> float | Non
     if not values:
         return None
     return max(values) if run.higher_is_better else min(values)
+
+
+def best_by_replicas(group: list[Run], budget: float, axis: str = "train_seconds") -> list[float]:
+    """`best_by` of every replica in `group` that had validated by `budget` (one value per seed)."""
+    return [value for run in group if (value := best_by(run, budget, axis)) is not None]
 
 
 def updates_by(run: Run, budget: float) -> int | None:

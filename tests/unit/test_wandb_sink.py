@@ -87,7 +87,8 @@ def test_offline_run_holds_the_curve_against_train_seconds(tmp_path: Path) -> No
     assert (run.id, run.name, run.group, run.job_type, run.project) == (
         "abc123", "name-abc123", "width64", "train", "tlc-test")
     assert run.tags == ["unit", "job:train", "width:64"]
-    assert run.config == {"model": {"width": 64}, "budget": {"train_seconds": 5}, "job": "train", "width": 64}
+    assert run.config == {"model": {"width": 64}, "budget": {"train_seconds": 5}, "job": "train", "width": 64,
+                          "config_id": "name-abc123"}
 
     history = run.history
     assert [(row["train_seconds"], row["valid/bleu"]) for row in history if "valid/bleu" in row] == [
@@ -101,9 +102,10 @@ def test_offline_run_holds_the_curve_against_train_seconds(tmp_path: Path) -> No
 
 
 def test_a_training_run_carries_flat_keys_tags_and_its_best_metrics(tmp_path: Path) -> None:
-    config = {"experiment": "mt_width", "task": {"name": "toy_mt", "kind": "translation"},
+    config = {"experiment": "mt_width", "task": {"name": "toy_mt", "kind": "translation"}, "seed": 2,
               "model": {"width": 128, "depth": 2}, "optim": {"batch_size": None, "max_tokens": 2048, "update_freq": 2}}
-    sink = WandbSink(run_dir=tmp_path / "run", run_id="flat1", name="width=128", group="mt_width", job_type="train",
+    sink = WandbSink(run_dir=tmp_path / "run", run_id="flat1", name="width=128,seed=2", group="mt_width",
+                     job_type="train",
                      project="tlc-test", entity=None, mode="offline", tags=["mine"], config=config)
     try:
         for updates, bleu, ppl in ((100, 5.0, 30.0), (200, 12.5, 9.0), (300, 11.0, 9.5)):
@@ -116,6 +118,7 @@ def test_a_training_run_carries_flat_keys_tags_and_its_best_metrics(tmp_path: Pa
     assert {key: run.config[key] for key in ("sweep", "job", "width", "depth", "batch", "batch_unit")} == {
         "sweep": "mt_width", "job": "train", "width": 128, "depth": 2, "batch": 4096, "batch_unit": "tokens"}
     assert run.config["task"] == {"name": "toy_mt", "kind": "translation"}  # the resolved config stays whole
+    assert (run.config["config_id"], run.config["seed"]) == ("width=128", 2)  # replicas share config_id
     assert run.tags == ["mine", "task:toy_mt", "sweep:mt_width", "job:train", "width:128", "depth:2", "batch:4096"]
     assert (run.summary["best/valid_bleu"], run.summary["best/valid_ppl"]) == (12.5, 9.0)
     assert run.summary["valid/bleu"] == 11.0 and run.summary["final/valid_bleu"] == 11.0
