@@ -23,6 +23,8 @@ Sections (goals from issue 8):
   training clock's total against an outer timer minus evaluation and checkpoints, goal within 1%.
   On CPU with toy models in fp32; with --gpu on CUDA for RoBERTa 24x1024 and 12x1536 and the WMT
   big Transformer, in bf16 and fp16, MFU over the bf16 peak.
+- report: `tlc-report --claims --advise` over 200 synthetic finished runs (sweeps of widths in 4
+  seeds, 24 records each), command start to exit, median of 3 (scripts/bench_report.py), goal < 10 s.
 
 Prints a table and writes everything to --json (default runs/bench/bench[-quick].json).
 """
@@ -43,7 +45,7 @@ from typing import Callable
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-SECTIONS = ("overhead", "startup", "fan_out", "eval_share", "device")
+SECTIONS = ("overhead", "startup", "fan_out", "eval_share", "device", "report")
 # The toy run the CPU sections measure: the toy twins' translation model at width 64.
 TOY = ["task=toy_mt", "model.width=64", "model.depth=2", "logger=none", "device=cpu"]
 
@@ -60,13 +62,16 @@ class Sizes:
     toy_tasks: tuple[str, ...]  # eval share: toy presets measured
     toy_eval: tuple[str, ...]  # eval share: overrides of their default eval settings
     cpu_models: int  # device: how many of CPU_MODELS
+    report_runs: int  # report: finished runs tlc-report reads
+    report_repeats: int  # report: timed tlc-report commands
 
 
 # full: the toy presets at their sweep budget (sweeps/toy_*.yaml: 20 s) and default eval settings;
 # quick: the smallest runs that still go through every step (two validations, BLEU on 50 sentences).
 QUICK_EVAL = ("budget.eval_every_seconds=2", "task.eval.bleu_sentences=50", "task.eval.test_sentences=50")
-SIZES = {"quick": Sizes(1, 8, 2, 2, "budget.max_updates=2", 3, 2, ("toy_mt",), QUICK_EVAL, 1),
-         "full": Sizes(5, 150, 4, 2, "budget.train_seconds=60", 20, 10, ("toy_mt", "toy_mlm", "toy_cls"), (), 2)}
+SIZES = {"quick": Sizes(1, 8, 2, 2, "budget.max_updates=2", 3, 2, ("toy_mt",), QUICK_EVAL, 1, 20, 1),
+         "full": Sizes(5, 150, 4, 2, "budget.train_seconds=60", 20, 10, ("toy_mt", "toy_mlm", "toy_cls"), (), 2,
+                       200, 3)}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -240,6 +245,12 @@ def device(space, sizes, report: dict) -> dict:
     return {"peak": peak, "models": models, "clock_error": measured["clock_error"], "clock_goal": 0.01}
 
 
+def report_timing(space, sizes, report: dict) -> dict:
+    from bench_report import report_section
+
+    return report_section(space.root, sizes.report_runs, sizes.report_repeats)
+
+
 def table(report: dict) -> str:
     """The report as a table: section, figure, value, goal."""
     rows = [("section", "figure", "value", "goal")]
@@ -317,16 +328,21 @@ def _device_rows(s: dict, peak_name: str = "CPU fp32") -> list[tuple]:
     return rows
 
 
+def _report_rows(s: dict) -> list[tuple]:
+    return [(f"tlc-report --claims --advise over {s['runs']} runs ({s['records_per_run']} records each), median",
+             _num(s["median_seconds"], " s"), f"< {s['goal_seconds']:g} s")]
+
+
 def _gpu_rows(s: dict) -> list[tuple]:
     return _device_rows(s, "GPU bf16")
 
 
 TABLE_ROWS = {"overhead": _overhead_rows, "startup": _startup_rows, "fan_out": _fan_out_rows,
-              "eval_share": _eval_share_rows, "device": _device_rows, "gpu": _gpu_rows}
+              "eval_share": _eval_share_rows, "device": _device_rows, "report": _report_rows, "gpu": _gpu_rows}
 
 
 SECTION_RUNNERS = {"overhead": overhead, "startup": startup, "fan_out": fan_out, "eval_share": eval_share,
-                   "device": device}
+                   "device": device, "report": report_timing}
 
 
 if __name__ == "__main__":

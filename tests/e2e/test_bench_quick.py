@@ -19,6 +19,7 @@ SECTION_KEYS = {
     "fan_out": {"ratio", "jobs_only_ratio", "makespan_seconds", "job_seconds", "goal"},
     "eval_share": {"toy", "paper", "goal"},
     "device": {"peak", "models", "clock_error", "clock_goal"},
+    "report": {"runs", "median_seconds", "goal_seconds"},
 }
 
 
