@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, ContextManager
 
@@ -23,7 +22,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from .outcomes import RUNNING_ELSEWHERE, record_outcome, summary_lines
-from .runlock import RunLocked, hold_run_lock
+from .runlock import RunLocked, hold_run_lock, under_rank0
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +97,12 @@ def validation_metric(result: dict) -> float | None:
 
 
 def run_lock(run_dir: Path) -> ContextManager:
-    """The run directory's lock (`train_large.runlock`), or nothing in an srun task other than rank 0:
-    the tasks of one data-parallel run share the directory, and rank 0 holds it for all of them."""
+    """The run directory's lock (`train_large.runlock`). The srun tasks of one data-parallel run
+    share the directory: rank 0 holds the lock for all of them, and the others go on once it does."""
     from .distributed import slurm_task
 
     task = slurm_task()
-    return hold_run_lock(run_dir) if task is None or task[0] == 0 else nullcontext()
+    return hold_run_lock(run_dir) if task is None or task[0] == 0 else under_rank0(run_dir)
 
 
 def save_job_config(run_dir: Path, cfg: DictConfig) -> None:

@@ -32,6 +32,9 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 LOCK_FILE = "run.lock"
+# Seconds an srun task other than rank 0 waits for its rank 0 to take the run: rank 0 starts at the
+# same moment, and takes the lock before it reads anything, so this is startup jitter across nodes.
+RANK0_WAIT_S = 120.0
 # errno values of a filesystem that cannot lock at all (as opposed to a lock that is held)
 _NO_LOCKS = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL}
 
@@ -93,6 +96,30 @@ def hold_run_lock(run_dir: Path) -> Iterator[Holder]:
         yield me
     finally:
         os.close(fd)  # releases the lock (the record stays, stale, until the next holder rewrites it)
+
+
+@contextmanager
+def under_rank0(run_dir: Path, timeout_s: float = RANK0_WAIT_S, poll_s: float = 0.5) -> Iterator[Holder]:
+    """For an srun task other than rank 0: go on once the lock file names this SLURM job as its
+    holder (rank 0 took the run for all tasks of the job); yields that holder.
+
+    Such a task must not take the lock itself (that could refuse its own rank 0), but it must not
+    wait for a rank 0 that was refused either: rank 0 then never starts the process group, and the
+    task would sit in the rendezvous for hours holding its GPUs.
+
+    Raises:
+        RunLocked: after `timeout_s` seconds the file still names another holder (or none).
+    """
+    me = Holder.this_process()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        holder = read_holder(Path(run_dir) / LOCK_FILE)
+        if holder is not None and holder.slurm_job_id == me.slurm_job_id:
+            yield holder
+            return
+        if time.monotonic() >= deadline:
+            raise RunLocked(run_dir, holder)
+        time.sleep(poll_s)
 
 
 def _lock(fd: int, path: Path) -> bool:

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from train_large.runlock import LOCK_FILE, RunLocked, hold_run_lock, read_holder
+from train_large.runlock import LOCK_FILE, RunLocked, hold_run_lock, read_holder, under_rank0
 
 HOLD_FOREVER = textwrap.dedent("""
     import sys, time
@@ -64,3 +64,20 @@ def test_a_holder_killed_with_sigkill_leaves_no_stale_lock(tmp_path):
         holder.wait(timeout=30)
     with hold_run_lock(tmp_path) as me:  # taken at once, and the record is the new holder's
         assert read_holder(tmp_path / LOCK_FILE) == me
+
+
+def test_another_srun_task_goes_on_once_its_own_job_holds_the_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "40")
+    monkeypatch.delenv("SLURM_ARRAY_JOB_ID", raising=False)
+    with hold_run_lock(tmp_path) as rank0:  # same job: what rank 0 of this task's job wrote
+        with under_rank0(tmp_path, timeout_s=1.0) as holder:
+            assert holder == rank0
+
+
+def test_another_srun_task_stops_when_another_job_holds_the_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "40")
+    with hold_run_lock(tmp_path):
+        monkeypatch.setenv("SLURM_JOB_ID", "41")  # this task's rank 0 was refused: it never takes the run
+        with pytest.raises(RunLocked, match="SLURM job 40"):
+            with under_rank0(tmp_path, timeout_s=0.2, poll_s=0.05):
+                pytest.fail("went on under another job's lock")
