@@ -31,9 +31,11 @@ def falling(floor: float, tau: float, start: float = 1000.0) -> list[float]:
     return [floor + (start - floor) * math.exp(-t / tau) for t in TIMES]
 
 
-def config(experiment: str, task: str, kind: str, width: int, depth: int, batch: int, budget: float) -> dict:
+def config(experiment: str, task: str, kind: str, width: int, depth: int, batch: int, budget: float,
+           seed: int | None = None) -> dict:
     sequences = kind != "translation"
-    return {"experiment": experiment, "task": {"name": task, "kind": kind},
+    seeded = {"seed": seed} if seed is not None else {}  # unseeded runs keep the config they always had
+    return {**seeded, "experiment": experiment, "task": {"name": task, "kind": kind},
             "model": {"width": width, "depth": depth, "decoder_depth": depth},
             "optim": {"batch_size": batch if sequences else None, "max_tokens": None if sequences else batch,
                       "update_freq": 1},
@@ -46,9 +48,9 @@ def write_hydra(run_dir: Path, cfg: dict) -> None:
 
 
 def training_records(values: list[float], metric: str, width: int, params: int, batch_key: str,
-                     batch: int) -> list[dict]:
+                     batch: int, times: list[float] | None = None) -> list[dict]:
     records = []
-    for i, (t, value) in enumerate(zip(TIMES, values), start=1):
+    for i, (t, value) in enumerate(zip(times or TIMES, values), start=1):
         updates = int(t * 4000 / width)  # wider models take fewer updates per second
         common = {"train_seconds": t, "wall_seconds": t * 1.2, "updates": updates, "tokens": updates * 2000,
                   "flops": 6.0 * params * updates * 2000, batch_key: batch, "world_size": 1}
@@ -59,14 +61,17 @@ def training_records(values: list[float], metric: str, width: int, params: int, 
 
 def write_training_run(root: Path, experiment: str, name: str, values: list[float], *, width: int, depth: int = 2,
                        batch: int = 2048, task: str = "toy_mt", kind: str = "translation",
-                       test: float | None = None) -> Path:
-    """A finished training run whose valid curve is `values` at TIMES (its final validation the last)."""
+                       test: float | None = None, seed: int | None = None, times: list[float] | None = None,
+                       budget: float | None = None) -> Path:
+    """A finished training run whose valid curve is `values` at `times` (default TIMES; its final
+    validation the last), configured for `budget` training seconds (default TIMES[-1]) and, when
+    given, `seed` (a replica: name it `...,seed=N` as a sweep over seeds would)."""
     run_dir = root / experiment / name
     metric = METRIC[kind]
     batch_key = "batch_tokens" if kind == "translation" else "batch_sequences"
-    cfg = config(experiment, task, kind, width, depth, batch, TIMES[-1])
+    cfg = config(experiment, task, kind, width, depth, batch, TIMES[-1] if budget is None else budget, seed)
     write_hydra(run_dir, cfg)
-    records = training_records(values, metric, width, params_of(width, depth), batch_key, batch)
+    records = training_records(values, metric, width, params_of(width, depth), batch_key, batch, times)
     last = records[-1]
     final = {"valid": {"loss": last["loss"], metric: values[-1]}}
     if test is not None:
@@ -86,8 +91,9 @@ def write_training_run(root: Path, experiment: str, name: str, values: list[floa
 
 
 def write_compress_run(root: Path, source: Path, *, method: str, bits: int = 32, sparsity: float = 0.0,
-                       bytes_: int, valid: float, experiment: str = "compress") -> Path:
-    """A finished compression of `source` (a run written by write_training_run) to `bytes_` bytes.
+                       bytes_: int, valid: float, experiment: str = "compress", test: float | None = None) -> Path:
+    """A finished compression of `source` (a run written by write_training_run) to `bytes_` bytes,
+    scored `valid` (and `test` when given) on the source's metric.
     As tlc-compress writes it: its config names the source and the settings, not the model."""
     source_result = json.loads((source / "result.json").read_text())
     name = f"compression={method},bits={bits},sparsity={sparsity},source={source.name}"
@@ -107,7 +113,8 @@ def write_compress_run(root: Path, source: Path, *, method: str, bits: int = 32,
     write_result(run_dir, {
         "run_dir": str(run_dir), "run_id": run_id(run_dir), "name": name, "experiment": experiment,
         "task": source_result["task"], "kind": source_result["kind"], "params": source_result["params"], **figures,
-        "metric": metric, "final_metric": valid, "final": {"valid": {metric: valid}},
+        "metric": metric, "final_metric": valid if test is None else test,
+        "final": {"valid": {metric: valid}, **({"test": {metric: test}} if test is not None else {})},
         "source_run_id": source_result["run_id"],
         "source": {"run_dir": str(source), "run_id": source_result["run_id"], "checkpoint": str(source / "best.pt"),
                    "name": source.name, "final_metric": source_result["final_metric"],
@@ -171,3 +178,21 @@ def compressions(root: Path, small: Path, large: Path, large_smallest_bleu: floa
             write_compress_run(root, run, method="quantize", bits=bits, bytes_=fp32[run] * bits // 32, valid=score)
     write_compress_run(root, large, method="prune_quantize", bits=4, sparsity=0.9,
                        bytes_=large_smallest_bytes or fp32[small] // 2, valid=large_smallest_bleu)
+
+
+def replicas_of(root: Path, experiment: str, base: str, curves: dict[int, list[float]], *, width: int,
+                times: dict[int, list[float]] | None = None, **run) -> list[Path]:
+    """The replicas of one configuration, as `tlc-train -m ... seed=1,2,3` names them
+    (`<base>,seed=<n>`): one run per seed in `curves`, each with its own curve and, from `times`,
+    its own validation times (default TIMES)."""
+    return [write_training_run(root, experiment, f"{base},seed={seed}", values, width=width, seed=seed,
+                               times=(times or {}).get(seed), **run) for seed, values in curves.items()]
+
+
+def seeded_width_sweep(root: Path, caps: dict[int, tuple[float, ...]], *, experiment: str = "mt_width",
+                       tau: float = 10.0) -> dict[int, list[Path]]:
+    """A translation width sweep with replicas: per width, seeds 1, 2, ... whose BLEU rises to the
+    given caps (same time constant), named `width=W,seed=N`."""
+    return {width: replicas_of(root, experiment, f"width={width}",
+                               {seed: rising(cap, tau) for seed, cap in enumerate(seed_caps, start=1)}, width=width)
+            for width, seed_caps in caps.items()}

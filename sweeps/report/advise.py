@@ -1,12 +1,18 @@
 """Advice for a budget: which size to train for a training budget (seconds or FLOPs), and which
 compressed model to ship for a memory budget (bytes), each with the runner-up and the margin.
 
-Training: every finished training run of a task, scored by the best validation metric it had
-reached by the budget (`series.best_by`). When the best is between two sizes of its sweep, a
-parabola through it and its two neighbours (metric against log2 of the swept key) locates the
-size in between that may do better still. Memory: every finished compression run of a task
-that fits, scored on the split all of them were evaluated on; with a training budget too, only
-models whose source trained within it. Must not import fairseq or torch.
+Candidates are configurations, not single runs: runs that differ only in their seed are replicas
+of one (evidence.Config), scored by the mean over replicas and shown with their spread and count
+(`27.3 ± 0.4 BLEU (n=3)`); the margin of the best over the runner-up carries its 95% interval
+(`noise.difference`) and says "within noise" when that includes zero.
+
+Training: every finished training configuration of a task, scored by the best validation metric
+each replica had reached by the budget (`series.best_by`). When the best is between two sizes of
+its sweep, a parabola through it and its two neighbours (metric against log2 of the swept key)
+locates the size in between that may do better still. Memory: every finished compressed
+configuration of a task that fits, scored on validation (a test score never chooses; the chosen
+model's is shown, labelled); with a training budget too, only models whose source trained within
+it. Must not import fairseq or torch.
 """
 from __future__ import annotations
 
@@ -15,15 +21,37 @@ from dataclasses import dataclass, field
 
 from .budget import Budget
 from .collect import Run
-from .series import (best_by, compression_split, finished_compression, finished_training, format_number, gain,
-                     group_by)
+from .evidence import advantage, configs, mean_text, unit
+from .noise import Estimate
+from .series import finished_compression, finished_training, format_number, group_by
+
+VALID, TEST = "valid", "test"
 
 
 @dataclass(frozen=True)
 class Choice:
-    run: Run
-    value: float
+    """One configuration and its score: a validation metric per replica, ranked by their mean."""
+
+    runs: tuple[Run, ...]
+    values: tuple[float, ...]
     note: str = ""  # e.g. that the run stopped before the budget
+
+    @property
+    def run(self) -> Run:
+        """The first replica: what every replica shares (task, size, compression settings)."""
+        return self.runs[0]
+
+    @property
+    def value(self) -> float:
+        return sum(self.values) / len(self.values)
+
+    @property
+    def name(self) -> str:
+        return f"{self.run.experiment}/{self.run.config_id}"
+
+    def text(self) -> str:
+        """`27.3 ± 0.4 (n=3)`."""
+        return mean_text(self.values)
 
 
 @dataclass
@@ -33,9 +61,11 @@ class Advice:
     budget: str  # the budget in words
     metric: str
     ranked: list[Choice] = field(default_factory=list)  # best first
-    margin: float | None = None  # how much the best beats the runner-up (positive = better)
+    margin: float | None = None  # how much the best's mean beats the runner-up's (positive = better)
+    margin_estimate: Estimate | None = None  # the same with its interval
     suggestion: str = ""  # an interpolated size, or where to look next
     note: str = ""  # why there is no choice
+    test: str = ""  # the chosen model's test score, labelled: shown, never used to choose
 
     @property
     def best(self) -> Choice | None:
@@ -44,6 +74,15 @@ class Advice:
     @property
     def runner_up(self) -> Choice | None:
         return self.ranked[1] if len(self.ranked) > 1 else None
+
+    def margin_text(self) -> str:
+        """`+1.2 BLEU (95% interval -0.3 to +2.0, n=3), within noise`, or `... (1 seed, no interval)`."""
+        if self.margin_estimate is None:
+            return ""
+        e = self.margin_estimate
+        metric = self.metric.split()[-1]
+        noise = ", within noise" if e.has_interval and not e.excludes_zero() else ""
+        return e.describe(unit(metric)) + noise
 
 
 def advise(runs: list[Run], budget: Budget) -> list[Advice]:
@@ -61,11 +100,19 @@ def advise(runs: list[Run], budget: Budget) -> list[Advice]:
     return advice
 
 
+def set_margin(advice: Advice) -> None:
+    """The best's advantage over the runner-up, mean and interval (positive = the best is better)."""
+    best, second = advice.best, advice.runner_up
+    if best and second:
+        advice.margin_estimate = advantage(best.run.higher_is_better, best.values, second.values)
+        advice.margin = advice.margin_estimate.mean
+
+
 def rank(choices: list[Choice]) -> list[Choice]:
-    """Best metric first; a tie goes to the smaller model (cheaper to serve)."""
+    """Best mean metric first; a tie goes to the smaller model (cheaper to serve)."""
     def key(c: Choice) -> tuple:
-        size = c.run.compression.bytes if c.run.compression else (c.run.params or 0)
-        return (-c.value if c.run.higher_is_better else c.value, size, c.run.name)
+        size = max(r.compression.bytes for r in c.runs) if c.run.compression else (c.run.params or 0)
+        return (-c.value if c.run.higher_is_better else c.value, size, c.name)
     return sorted(choices, key=key)
 
 
@@ -74,22 +121,22 @@ def for_training(group: list[Run], budget: Budget) -> Advice:
     words = f"{limit:g} training seconds" if axis == "train_seconds" else f"{limit:.3g} training FLOPs"
     advice = Advice("training", group[0].task, words, group[0].metric)
     choices = []
-    for run in group:
-        value = best_by(run, limit, axis)
-        if value is None:
+    for config in configs(group):
+        values = config.values(limit, axis)
+        if not values:
             continue  # no validation within the budget
-        reached = run.curve[-1].train_seconds if axis == "train_seconds" else run.curve[-1].flops
-        note = f"stopped at {reached:.4g}, before the budget: longer training may do better" \
-            if reached is not None and reached < limit else ""
-        choices.append(Choice(run, value, note))
+        reached = [r.curve[-1].train_seconds if axis == "train_seconds" else r.curve[-1].flops for r in config.runs]
+        short = min((x for x in reached if x is not None), default=None)
+        note = f"stopped at {short:.4g}, before the budget: longer training may do better" \
+            if short is not None and short < limit else ""
+        choices.append(Choice(config.runs, tuple(values), note))
     advice.ranked = rank(choices)
     if not choices:
         first = min(group, key=lambda r: r.curve[0].train_seconds)
         advice.note = f"no run had validated within {words}; the earliest validation is {first.name}'s at " \
                       f"{first.curve[0].train_seconds:.4g} s"
         return advice
-    if advice.runner_up:
-        advice.margin = gain(advice.best.run, advice.best.value, advice.runner_up.value)
+    set_margin(advice)
     advice.suggestion = interpolate(advice.best, choices)
     return advice
 
@@ -99,9 +146,12 @@ def interpolate(best: Choice, choices: list[Choice]) -> str:
     depth, the rest fixed), the vertex of the parabola through the best and its two neighbours."""
     for key in ("width", "depth"):
         others = [k for k in ("width", "depth", "batch") if k != key]
+        # One sweep's sizes: another sweep (or another setting in this one) may repeat a size.
         family = sorted((c for c in choices if all(getattr(c.run, k) == getattr(best.run, k) for k in others)
-                         and getattr(c.run, key)), key=lambda c: getattr(c.run, key))
-        if len({getattr(c.run, key) for c in family}) < 2:
+                         and c.run.experiment == best.run.experiment and getattr(c.run, key)),
+                        key=lambda c: getattr(c.run, key))
+        sizes = [getattr(c.run, key) for c in family]
+        if len(set(sizes)) < 2 or len(set(sizes)) < len(sizes):
             continue
         i = next(i for i, c in enumerate(family) if c.run is best.run)
         if i == len(family) - 1:
@@ -125,16 +175,16 @@ def interpolate(best: Choice, choices: list[Choice]) -> str:
 
 
 def for_memory(group: list[Run], budget: Budget) -> Advice:
-    split = compression_split(group)
     words = f"{budget.bytes:,.0f} bytes"
-    candidates = group
+    candidates = [r for r in group if VALID in r.compression.scores]  # chosen on validation only
     if budget.train_seconds:
         words += f", sources trained within {budget.train_seconds:g} s"
         # A source whose budget cannot be read (its folder moved) cannot be shown to fit: left out.
-        candidates = [r for r in group if r.compression.source_budget_seconds is not None
+        candidates = [r for r in candidates if r.compression.source_budget_seconds is not None
                       and r.compression.source_budget_seconds <= budget.train_seconds]
-    advice = Advice("memory", group[0].task, words, f"{split} {group[0].metric}")
-    fits = [Choice(r, r.compression.scores[split]) for r in candidates if r.compression.bytes <= budget.bytes]
+    advice = Advice("memory", group[0].task, words, f"{VALID} {group[0].metric}")
+    fits = [Choice(c.runs, tuple(r.compression.scores[VALID] for r in c.runs)) for c in configs(candidates)
+            if max(r.compression.bytes for r in c.runs) <= budget.bytes]
     advice.ranked = rank(fits)
     if not fits:
         if candidates:
@@ -144,20 +194,21 @@ def for_memory(group: list[Run], budget: Budget) -> Advice:
         else:
             advice.note = "no compressed model of a source trained within the training budget"
         return advice
-    if advice.runner_up:
-        advice.margin = gain(advice.best.run, advice.best.value, advice.runner_up.value)
+    set_margin(advice)
+    tested = [r.compression.scores[TEST] for r in advice.best.runs if TEST in r.compression.scores]
+    if len(tested) == len(advice.best.runs):
+        advice.test = f"{TEST} {group[0].metric} {mean_text(tested)} (the chosen model only; not used to choose)"
     return advice
 
 
 def summary_line(advice: Advice) -> str:
-    """One line for the terminal: the pick, its metric, and the runner-up with the margin."""
+    """One line for the terminal: the pick, its mean metric, and the runner-up with the margin."""
     head = f"{advice.kind} budget {advice.budget} ({advice.task}):"
     if not advice.best:
         return f"{head} {advice.note}"
     best = advice.best
-    line = f"{head} {best.run.experiment}/{best.run.name} {advice.metric} {best.value:.4g}"
+    line = f"{head} {best.name} {advice.metric} {best.text()}"
     if advice.runner_up:
-        line += (f"; runner-up {advice.runner_up.run.experiment}/{advice.runner_up.run.name} "
-                 f"{advice.runner_up.value:.4g} (margin {advice.margin:+.3g})")
+        line += f"; runner-up {advice.runner_up.name} {advice.runner_up.text()}, margin {advice.margin_text()}"
     size = best.run.compression.bytes if best.run.compression else best.run.params
     return line + (f"; {format_number(size)} {'bytes' if best.run.compression else 'params'}" if size else "")

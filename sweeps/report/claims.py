@@ -1,45 +1,40 @@
 """The four claims of Li et al. 2020 that the harness is built to test (README, "Results and
 reports"), each checked on the runs by a stated rule: one function per claim, returning a `Verdict`
-with the numbers and runs behind it.
+(verdicts.py) with the effect sizes, their noise and the runs behind it. Claim 4 is in
+claim_compression.py.
 
 Nothing is canned: a claim whose rule needs runs that are not there is "not enough data", with
 what is missing. Only complete runs count; unfinished and broken ones are listed in the report.
-Comparisons use the best validation metric a run had reached by a budget (`series.best_by`):
-what stopping there and keeping the best checkpoint gives.
+Runs that differ only in their seed are one configuration (evidence.Config), compared by the mean
+over its replicas of the best validation metric reached by a budget (`series.best_by`): what
+stopping there and keeping the best checkpoint gives. Test metrics never enter a comparison.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
+from .claim_compression import large_models_compress_better
 from .collect import Run
-from .series import (best_by, by_size, common_horizon, compression_split, finished_compression,
-                     finished_training, format_number, gain, group_by, updates_by)
+from .evidence import Config, advantage, configs, contrast, mean_text, seeds_line, unit
+from .noise import Estimate
+from .series import common_horizon, finished_training, format_number, group_by
+from .verdicts import (COMBINATION, INCONCLUSIVE, NOT_ENOUGH, NOT_SUPPORTED, ONE_SEED, SUPPORTED, Verdict, combine,
+                       decide, finish, reliably_against)
 
-SUPPORTED, NOT_SUPPORTED, NOT_ENOUGH = "supported", "not supported", "not enough data"
+__all__ = ["SUPPORTED", "NOT_SUPPORTED", "INCONCLUSIVE", "NOT_ENOUGH", "ONE_SEED", "Verdict", "check_all",
+           "larger_models_win_at_equal_time", "width_beats_depth", "model_size_beats_batch_size",
+           "large_models_compress_better"]
 CHECKPOINTS = 8  # budgets checked between half the common horizon and the horizon, when no validation falls there
-
-
-@dataclass
-class Verdict:
-    number: int  # 1-4, in the order of the design and the README
-    title: str
-    rule: str
-    verdict: str = NOT_ENOUGH
-    numbers: list[str] = field(default_factory=list)  # one markdown line each
-    runs: list[str] = field(default_factory=list)  # `sweep/run` of every run the verdict used
+MEANS = ("Configurations are compared by the mean over their seeds of the best metric reached by the budget; "
+         "a difference is positive when it favours the claim (higher BLEU or accuracy, lower perplexity) and "
+         "decides by its 95% bootstrap interval: wholly above zero, wholly below, or straddling zero "
+         "(inconclusive: within the seed noise). With one seed there is no interval and the point estimate "
+         "decides, labelled \"1 seed, no interval\". ")
 
 
 def check_all(runs: list[Run]) -> list[Verdict]:
     return [larger_models_win_at_equal_time(runs), width_beats_depth(runs), model_size_beats_batch_size(runs),
             large_models_compress_better(runs)]
-
-
-def combine(outcomes: list[bool]) -> str:
-    """Every checked family must agree; none checked is not enough data."""
-    if not outcomes:
-        return NOT_ENOUGH
-    return SUPPORTED if all(outcomes) else NOT_SUPPORTED
 
 
 def pretraining(runs: list[Run]) -> list[Run]:
@@ -52,18 +47,18 @@ def used(runs: list[Run]) -> list[str]:
     return [f"{r.experiment}/{r.name}" for r in runs]
 
 
-def fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4g}"
+def runs_of(family: list[Config]) -> list[Run]:
+    return [r for c in family for r in c.runs]
 
 
-def size_families(runs: list[Run], key: str) -> dict[tuple, list[Run]]:
-    """Runs of one task that differ only in `key` (width, depth, params or batch), two or more of
-    them, each family smallest first. Families of params hold the batch fixed."""
+def size_families(group: list[Config], key: str) -> dict[tuple, list[Config]]:
+    """Configurations of one task that differ only in `key` (width, depth, params or batch), two or
+    more of them, each family smallest first. Families of params hold the batch fixed."""
     fixed = {"width": ("task", "depth", "batch"), "depth": ("task", "width", "batch"),
              "params": ("task", "batch"), "batch": ("task", "width", "depth")}[key]
-    families = group_by(finished_training(runs), lambda r: tuple(getattr(r, k) for k in fixed))
-    sort_key = (lambda r: r.batch) if key == "batch" else (lambda r: (r.params or 0, r.name))
-    return {k: sorted(v, key=sort_key) for k, v in families.items() if len({getattr(r, key) for r in v}) > 1}
+    families = group_by(group, lambda c: tuple(getattr(c, k) for k in fixed))  # type: ignore[arg-type]
+    sort_key = (lambda c: (c.batch, c.name)) if key == "batch" else (lambda c: (c.params or 0, c.name))
+    return {k: sorted(v, key=sort_key) for k, v in families.items() if len({getattr(c, key) for c in v}) > 1}
 
 
 def check_budgets(family: list[Run]) -> list[float]:
@@ -76,43 +71,124 @@ def check_budgets(family: list[Run]) -> list[float]:
 def larger_models_win_at_equal_time(runs: list[Run]) -> Verdict:
     v = Verdict(1, "At equal training time, larger models reach a better metric",
                 "For every translation or masked-LM sweep where model size varies at one batch size (same sweep, "
-                "task and batch, two or more sizes): T = the last validation time of its shortest run. At every validation time from T/2 to T, "
-                "the model with the most parameters has the best metric reached so far (ties count as best). "
-                "Supported when this holds in every such sweep.")
+                "task and batch, two or more sizes): T = the last validation time of its shortest run. The "
+                "configuration with the most parameters is compared with each smaller one. " + MEANS
+                + "A pair is supported when at T the largest is better beyond the noise and the smaller one is "
+                "nowhere ahead beyond the noise from T/2 to T; not supported when the smaller one is ahead beyond "
+                "the noise at T or at any validation time from T/2 to T (with one seed: when it is ahead at T); "
+                "inconclusive otherwise (with one seed: also when the smaller one is ahead on the point estimate "
+                "somewhere before T, a crossing whose noise is unknown). A sweep's pairs, and the sweeps, "
+                "combine as families do. " + COMBINATION)
     outcomes = []
     for family in group_by(pretraining(runs), lambda r: (r.experiment, r.task, r.batch)).values():
-        family = by_size(family)
-        if len({r.params for r in family}) < 2:
+        sizes = sorted(configs(family), key=lambda c: (c.params or 0, c.name))
+        if len({c.params for c in sizes}) < 2:
             continue
-        largest, losses, budgets = family[-1], [], check_budgets(family)
-        for t in budgets:
-            values = {r.name: best_by(r, t) for r in family}
-            leader = max((r for r in family if values[r.name] is not None),
-                         key=lambda r: values[r.name] if r.higher_is_better else -values[r.name])
-            if values[largest.name] is None or largest.better(values[leader.name], values[largest.name]):
-                losses.append(f"{t:.4g} s ({leader.name} {fmt(values[leader.name])} vs {fmt(values[largest.name])})")
-        horizon = common_horizon(family)
-        at = ", ".join(f"{r.name} ({format_number(r.params)} params) {fmt(best_by(r, horizon / 2))} -> "
-                       f"{fmt(best_by(r, horizon))} in {updates_by(r, horizon)} updates" for r in family)
-        v.numbers.append(f"`{family[0].experiment}` ({family[0].task}, {family[0].metric} at T/2 -> T, "
-                         f"T = {horizon:.4g} s): {at}")
-        v.numbers.append(f"  - the largest, {largest.name}, is best at {len(budgets) - len(losses)} of {len(budgets)} "
-                         f"budgets from {budgets[0]:.4g} to {budgets[-1]:.4g} s"
-                         + (f"; not at {losses[0]}" + (f" ... {losses[-1]}" if len(losses) > 1 else "")
-                            if losses else ""))
-        outcomes.append(not losses)
-        v.runs += used(family)
-    v.verdict = combine(outcomes)
-    if not outcomes:
-        v.numbers.append("needs one sweep with two or more model sizes at the same batch size")
-    return v
+        outcome = largest_against_smaller(sizes, family, v)
+        if outcome:
+            outcomes.append(outcome)
+            v.runs += used(runs_of(sizes))
+    return finish(v, outcomes, "needs one sweep with two or more model sizes at the same batch size")
 
 
-def slope(family: list[Run], horizon: float, key: str = "params") -> float:
-    """Metric gain per doubling of `key` between the two ends of `family` (sorted by `key`), at `horizon`."""
-    small, large = family[0], family[-1]
-    doublings = math.log2(getattr(large, key) / getattr(small, key))
-    return gain(large, best_by(large, horizon), best_by(small, horizon)) / doublings
+def largest_against_smaller(sizes: list[Config], family: list[Run], v: Verdict) -> str:
+    """One sweep of claim 1: its numbers into `v`; its verdict, or "" when the largest cannot be compared."""
+    horizon, budgets, largest = common_horizon(family), check_budgets(family), sizes[-1]
+    if not_yet(sizes, horizon, f"`{largest.experiment}`", v):
+        sizes = [c for c in sizes if c.values(horizon)]
+        if sizes[-1] is not largest or len({c.params for c in sizes}) < 2:
+            return ""
+    at = ", ".join(f"{c.name} ({format_number(c.params)} params) {mean_or_dash(c.values(horizon / 2))} -> "
+                   f"{mean_text(c.values(horizon))} in {format_number(updates_by(c, horizon))} updates" for c in sizes)
+    v.numbers.append(f"`{largest.experiment}` ({largest.task}, mean {largest.metric} over seeds at T/2 -> T, "
+                     f"T = {horizon:.4g} s; differences positive when the larger is better): {at}")
+    pairs = [pair_over_time(largest, small, horizon, budgets, v)
+             for small in sizes[:-1] if (small.params or 0) < (largest.params or 0)]
+    outcome = combine([o for o, _ in pairs])
+    v.numbers.append(f"  - `{largest.experiment}`: {outcome}")
+    unsure = [e for o, e in pairs if o == INCONCLUSIVE or not e.has_interval]
+    if unsure:  # the closest such pair needs the most seeds
+        closest = min(unsure, key=lambda e: abs(e.mean))
+        v.numbers.append("  - " + seeds_line([c.values(horizon) for c in sizes], closest.mean, largest.metric,
+                                             f"in `{largest.experiment}`"))
+    return outcome
+
+
+def pair_over_time(large: Config, small: Config, horizon: float, budgets: list[float],
+                   v: Verdict) -> tuple[str, Estimate]:
+    """Claim 1 for one pair, the largest against one smaller configuration at T and from T/2 to T:
+    its line into `v`; its verdict and the difference at T returned."""
+    metric = unit(large.metric)
+    at_t = advantage(large.higher_is_better, large.values(horizon), small.values(horizon))
+    reliable, point = [], []  # budgets where the smaller one is ahead: beyond the noise / on one seed
+    measured = True  # whether every budget had an interval
+    for t in budgets:
+        a, b = large.values(t), small.values(t)
+        if a and b:
+            d = advantage(large.higher_is_better, a, b)
+            measured = measured and d.has_interval
+            if reliably_against(d):
+                reliable.append((t, d))
+            elif not d.has_interval and d.mean < 0:
+                point.append((t, d))
+    if reliable or reliably_against(at_t) or (not at_t.has_interval and at_t.mean < 0):
+        outcome = NOT_SUPPORTED
+    elif decide(at_t) == SUPPORTED and not point:
+        outcome = SUPPORTED
+    else:
+        outcome = INCONCLUSIVE
+    behind = (f"{small.name} ahead beyond the noise at " + listed(reliable, metric) if reliable
+              else f"{small.name} ahead on the point estimate at " + listed(point, metric) if point
+              else f"{small.name} nowhere ahead{' beyond the noise' * measured} from {budgets[0]:.4g} to "
+                   f"{budgets[-1]:.4g} s")
+    v.numbers.append(f"  - {large.name} vs {small.name}: at T {at_t.describe(metric)}; {behind}: {outcome}")
+    v.effects.append(at_t)
+    return outcome, at_t
+
+
+def not_yet(group: list[Config], horizon: float, where: str, v: Verdict) -> bool:
+    """Whether some configuration of `group` had not validated by `horizon` (said in `v`): a curve that
+    starts after another run has ended cannot be compared with it."""
+    late = [c.name for c in group if not c.values(horizon)]
+    if late:
+        v.numbers.append(f"{where}: {', '.join(late)} had no validation by T = {horizon:.4g} s; not compared")
+    return bool(late)
+
+
+def listed(points: list[tuple[float, Estimate]], metric: str) -> str:
+    """`30 s (-1 BLEU (1 seed, no interval))`, and the last one too when there are several."""
+    first = f"{points[0][0]:.4g} s ({points[0][1].describe(metric)})"
+    return first if len(points) == 1 else f"{first} ... {points[-1][0]:.4g} s ({len(points)} budgets)"
+
+
+def mean_or_dash(values: list[float]) -> str:
+    return f"{sum(values) / len(values):.4g}" if values else "-"
+
+
+def updates_by(config: Config, budget: float) -> float | None:
+    """Mean over replicas of the updates done by the last validation at or before `budget` seconds."""
+    done = [[p.updates for p in r.curve if p.train_seconds <= budget] for r in config.runs]
+    done = [d[-1] for d in done if d]
+    return round(sum(done) / len(done)) if done else None
+
+
+def gain_per_doubling(pairs: list[tuple[Config, Config]], horizon: float, key: str, scale: float = 1.0,
+                      ) -> list[tuple[list[float], float]]:
+    """Contrast terms for `scale` times the mean over `pairs` (small, large) of the metric gained per
+    doubling of `key` from small to large at `horizon` (positive = better)."""
+    terms = []
+    for small, large in pairs:
+        weight = scale / len(pairs) / math.log2(getattr(large, key) / getattr(small, key))
+        sign = 1.0 if large.higher_is_better else -1.0
+        terms += [(large, sign * weight), (small, -sign * weight)]
+    merged: dict[int, tuple[Config, float]] = {}
+    for config, weight in terms:  # a configuration in two families is one sample, not two
+        merged[id(config)] = (config, merged.get(id(config), (config, 0.0))[1] + weight)
+    return [(c.values(horizon), w) for c, w in merged.values() if w != 0]
+
+
+def ends(families: dict[tuple, list[Config]], last_two: bool = False) -> list[tuple[Config, Config]]:
+    return [(f[-2], f[-1]) if last_two else (f[0], f[-1]) for f in families.values()]
 
 
 def width_beats_depth(runs: list[Run]) -> Verdict:
@@ -120,117 +196,78 @@ def width_beats_depth(runs: list[Run]) -> Verdict:
                 "For each translation task with a width sweep (depths, batch fixed) and a depth sweep (width, batch "
                 "fixed): T = the last validation time of the shortest run among them. The BLEU gained per "
                 "doubling of parameters from the smallest to the largest model, at T, averaged over the width "
-                "sweeps, is larger than the same for the depth sweeps.")
-    translation = [r for r in pretraining(runs) if r.task_kind == "translation"]
+                "sweeps, minus the same for the depth sweeps: supported when its 95% interval lies above zero, "
+                "not supported when below, inconclusive when it straddles zero. " + MEANS + COMBINATION)
     outcomes = []
-    for (task,), group in group_by(translation, lambda r: (r.task,)).items():
+    translation = configs([r for r in pretraining(runs) if r.task_kind == "translation"])
+    for (task,), group in group_by(translation, lambda c: (c.task,)).items():  # type: ignore[arg-type]
         widths, depths = size_families(group, "width"), size_families(group, "depth")
         if not widths or not depths:
             continue
-        family_runs = [r for f in [*widths.values(), *depths.values()] for r in f]
+        family_runs = runs_of([c for f in [*widths.values(), *depths.values()] for c in f])
         horizon = common_horizon(family_runs)
-        by_width = [slope(f, horizon) for f in widths.values()]
-        by_depth = [slope(f, horizon) for f in depths.values()]
-        w, d = sum(by_width) / len(by_width), sum(by_depth) / len(by_depth)
-        for name, families, slopes in (("width", widths, by_width), ("depth", depths, by_depth)):
-            for family, s in zip(families.values(), slopes):
-                v.numbers.append(f"{task}, {name} {getattr(family[0], name)}..{getattr(family[-1], name)}: "
-                                 f"BLEU {fmt(best_by(family[0], horizon))} -> {fmt(best_by(family[-1], horizon))} "
-                                 f"at {horizon:.0f} s, {s:+.3g} per parameter doubling")
-        v.numbers.append(f"{task}: width {w:+.3g} vs depth {d:+.3g} BLEU per parameter doubling")
-        outcomes.append(w > d)
+        if not_yet([c for pair in ends(widths) + ends(depths) for c in pair], horizon, task, v):
+            continue
+        for name, families in (("width", widths), ("depth", depths)):
+            for small, large in ends(families):
+                g = contrast(gain_per_doubling([(small, large)], horizon, "params"))
+                v.numbers.append(f"{task}, {name} {getattr(small, name)}..{getattr(large, name)}: BLEU "
+                                 f"{mean_text(small.values(horizon))} -> {mean_text(large.values(horizon))} at "
+                                 f"{horizon:.0f} s, {g.describe('BLEU')} per parameter doubling")
+        w = contrast(gain_per_doubling(ends(widths), horizon, "params"))
+        d = contrast(gain_per_doubling(ends(depths), horizon, "params"))
+        effect = contrast(gain_per_doubling(ends(widths), horizon, "params")
+                          + gain_per_doubling(ends(depths), horizon, "params", scale=-1.0))
+        outcomes.append(decide(effect))
+        v.effects.append(effect)
+        v.numbers.append(f"{task}: width {w.mean:+.3g} vs depth {d.mean:+.3g} BLEU per parameter doubling; width "
+                         f"minus depth {effect.describe('BLEU')}: {outcomes[-1]}")
+        if outcomes[-1] == INCONCLUSIVE or not effect.has_interval:
+            v.numbers.append("  - " + seeds_line([c.values(horizon) for c in group], effect.mean, "bleu",
+                                                 f"of {task}"))
         v.runs += used(family_runs)
-    v.verdict = combine(outcomes)
-    if not outcomes:
-        v.numbers.append("needs translation runs of two or more widths at one depth and two or more depths at one "
-                         "width")
-    return v
+    return finish(v, outcomes, "needs translation runs of two or more widths at one depth and two or more depths "
+                               "at one width")
 
 
 def model_size_beats_batch_size(runs: list[Run]) -> Verdict:
     v = Verdict(3, "Increase model size, not batch size",
                 "For each translation or masked-LM task with a batch sweep (model fixed) and a model-size sweep "
-                "(batch fixed): T = the last "
-                "validation time of the shortest run among them. At T, the metric gained by the last doubling of "
-                "model parameters (between the two largest models, per doubling) is positive and larger than the "
-                "gain of the last doubling of the batch (between the two largest batches, per doubling).")
+                "(batch fixed): T = the last validation time of the shortest run among them. At T, m = the metric "
+                "gained by the last doubling of model parameters (between the two largest models, per doubling) "
+                "and b = the gain of the last doubling of the batch (two largest batches, per doubling). "
+                "Supported when both m and m - b are above zero beyond the noise; not supported when either is "
+                "below zero beyond the noise; inconclusive otherwise. " + MEANS + COMBINATION)
     outcomes = []
-    for (task,), group in group_by(pretraining(runs), lambda r: (r.task,)).items():
+    for (task,), group in group_by(configs(pretraining(runs)), lambda c: (c.task,)).items():  # type: ignore[arg-type]
         batches, sizes = size_families(group, "batch"), size_families(group, "params")
         if not batches or not sizes:
             continue
-        family_runs = [r for f in [*batches.values(), *sizes.values()] for r in f]
-        horizon = common_horizon(family_runs)
-        batch_gains = [slope(f[-2:], horizon, "batch") for f in batches.values()]
-        size_gains = [slope(f[-2:], horizon, "params") for f in sizes.values()]
-        b, m = sum(batch_gains) / len(batch_gains), sum(size_gains) / len(size_gains)
-        metric = group[0].metric
-        for f, g in zip(batches.values(), batch_gains):
-            v.numbers.append(f"{task}, batch {f[-2].batch:g} -> {f[-1].batch:g} (width {f[-1].width}, depth "
-                             f"{f[-1].depth}): {metric} {fmt(best_by(f[-2], horizon))} -> "
-                             f"{fmt(best_by(f[-1], horizon))} at {horizon:.0f} s, {g:+.3g} per doubling")
-        for f, g in zip(sizes.values(), size_gains):
-            v.numbers.append(f"{task}, {format_number(f[-2].params)} -> {format_number(f[-1].params)} params (batch "
-                             f"{f[-1].batch:g}): {metric} {fmt(best_by(f[-2], horizon))} -> "
-                             f"{fmt(best_by(f[-1], horizon))}, {g:+.3g} per doubling")
-        v.numbers.append(f"{task}: last model doubling {m:+.3g} vs last batch doubling {b:+.3g} {metric} "
-                         "(positive = better)")
-        outcomes.append(m > 0 and m > b)
+        family_runs = runs_of([c for f in [*batches.values(), *sizes.values()] for c in f])
+        horizon, metric = common_horizon(family_runs), group[0].metric
+        if not_yet([c for pair in ends(batches, True) + ends(sizes, True) for c in pair], horizon, task, v):
+            continue
+        for (small, large), key in [(p, "batch") for p in ends(batches, True)] + [(p, "params")
+                                                                                   for p in ends(sizes, True)]:
+            g = contrast(gain_per_doubling([(small, large)], horizon, key))
+            what = (f"batch {small.batch:g} -> {large.batch:g} (width {large.width}, depth {large.depth})"
+                    if key == "batch" else
+                    f"{format_number(small.params)} -> {format_number(large.params)} params (batch {large.batch:g})")
+            v.numbers.append(f"{task}, {what}: {metric} {mean_text(small.values(horizon))} -> "
+                             f"{mean_text(large.values(horizon))} at {horizon:.0f} s, {g.describe(unit(metric))} "
+                             "per doubling")
+        m = contrast(gain_per_doubling(ends(sizes, True), horizon, "params"))
+        b = contrast(gain_per_doubling(ends(batches, True), horizon, "batch"))
+        lead = contrast(gain_per_doubling(ends(sizes, True), horizon, "params")
+                        + gain_per_doubling(ends(batches, True), horizon, "batch", scale=-1.0))
+        outcomes.append(combine([decide(m), decide(lead)]))
+        v.effects += [m, lead]
+        v.numbers.append(f"{task}: last model doubling {m.describe(unit(metric))} vs last batch doubling "
+                         f"{b.mean:+.3g} {unit(metric)}; model minus batch {lead.describe(unit(metric))} "
+                         f"(positive = better): {outcomes[-1]}")
+        if outcomes[-1] == INCONCLUSIVE or not lead.has_interval:
+            v.numbers.append("  - " + seeds_line([c.values(horizon) for c in group], min(m.mean, lead.mean, key=abs),
+                                                 metric, f"of {task}"))
         v.runs += used(family_runs)
-    v.verdict = combine(outcomes)
-    if not outcomes:
-        v.numbers.append("needs, for one task, runs of two or more batch sizes for one model and two or more model "
-                         "sizes at one batch size")
-    return v
-
-
-def large_models_compress_better(runs: list[Run]) -> Verdict:
-    v = Verdict(4, "Large models are more robust to compression",
-                "For each task with compressed models of two or more source sizes: L = the largest source, S = the "
-                "smallest. At every memory budget from L's smallest compressed model to S's largest (each model's "
-                "bytes in that range), the best L model that fits is at least as good as the best S model that "
-                "fits, and better at one budget at least.")
-    outcomes = []
-    for (task,), group in group_by(finished_compression(runs), lambda r: (r.task,)).items():
-        split = compression_split(group)
-        sources = group_by(group, lambda r: (r.compression.source_params or 0, r.compression.source_name))
-        if len({params for params, _ in sources}) < 2:
-            continue
-        small, large = sources[min(sources)], sources[max(sources)]
-        low = min(r.compression.bytes for r in large)
-        high = max(r.compression.bytes for r in small)
-        names = (large[0].compression.source_name, small[0].compression.source_name)
-        if low > high:
-            v.numbers.append(f"{task}: {names[0]}'s smallest compressed model ({low:,} bytes) is larger than "
-                             f"{names[1]}'s largest ({high:,} bytes); compress {names[0]} further to compare")
-            continue
-        wins, losses = 0, []
-        for budget in sorted({r.compression.bytes for r in small + large if low <= r.compression.bytes <= high}):
-            best_l, best_s = best_fitting(large, budget, split), best_fitting(small, budget, split)
-            if best_s is None or large[0].better(best_l.compression.scores[split], best_s.compression.scores[split]):
-                wins += 1
-            elif best_s.better(best_s.compression.scores[split], best_l.compression.scores[split]):
-                losses.append(budget)
-            v.numbers.append(f"{task}, {budget:,} bytes: {names[0]} {describe(best_l, split)} vs {names[1]} "
-                             f"{describe(best_s, split) if best_s else 'nothing fits'}")
-        outcomes.append(not losses and wins > 0)
-        v.runs += used(small + large)
-    v.verdict = combine(outcomes)
-    if not outcomes and not v.numbers:
-        v.numbers.append("needs compressed models of two or more source sizes of one task")
-    return v
-
-
-def best_fitting(family: list[Run], budget: float, split: str) -> Run | None:
-    fits = [r for r in family if r.compression.bytes <= budget]
-    if not fits:
-        return None
-    return max(fits, key=lambda r: r.compression.scores[split] if r.higher_is_better else -r.compression.scores[split])
-
-
-def describe(run: Run, split: str) -> str:
-    c = run.compression
-    how = "fp32" if c.is_baseline else ", ".join(
-        part for part in (f"sparsity {c.sparsity:.2f}" if c.sparsity else "", f"{c.bits} bits" if c.bits < 32 else "")
-        if part)
-    return f"{fmt(c.scores[split])} ({how}, {c.bytes:,} bytes)"
+    return finish(v, outcomes, "needs, for one task, runs of two or more batch sizes for one model and two or more "
+                               "model sizes at one batch size")

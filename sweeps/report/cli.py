@@ -102,7 +102,8 @@ def report(args: argparse.Namespace, budget: Budget | None, target: tuple[str, s
     from .collect import BROKEN, COMPLETE, UNFINISHED, collect
     from .markdown import render
     from .series import finished_compression, finished_training
-    from .table import compression_table, problems_table, training_table, write_csv
+    from .table import (compression_replica_table, compression_table, problems_table, training_replica_table,
+                        training_table, write_csv)
 
     runs = [r for r in collect(args.paths) if not r.run_dir.is_relative_to(out.resolve())]
     if not runs:
@@ -117,8 +118,9 @@ def report(args: argparse.Namespace, budget: Budget | None, target: tuple[str, s
     verdicts = check_all(runs) if args.claims else None
     advice = advise(runs, budget) if budget else None
     unread = [r for r in runs if r.status != COMPLETE]
-    tables = [t for t, show in ((training_table(runs), finished_training(runs)),
-                                (compression_table(runs), finished_compression(runs))) if show]
+    tables = [t for t, show in ((training_table(runs), finished_training(runs)), (training_replica_table(runs), True),
+                                (compression_table(runs), finished_compression(runs)),
+                                (compression_replica_table(runs), True)) if show and t]
     (out / TABLES_FILE).write_text("\n\n".join(tables + ([problems_table(runs)] if unread else [])) + "\n")
     (out / REPORT_FILE).write_text(render(runs, list(args.paths), out, drawn, verdicts, advice))
     counts = Counter(r.status for r in runs)
@@ -127,7 +129,7 @@ def report(args: argparse.Namespace, budget: Budget | None, target: tuple[str, s
         print(f"{run.status}: {run.experiment}/{run.name}: {run.problem}")
     print(f"\n{len(runs)} runs: " + ", ".join(f"{counts[s]} {s}" for s in (COMPLETE, UNFINISHED, BROKEN)))
     for v in verdicts or []:
-        print(f"claim {v.number} ({v.title}): {v.verdict}")
+        print(f"claim {v.number} ({v.title}): {v.verdict}" + (f" ({v.seeds})" if v.seeds else ""))
     for a in advice or []:
         print(summary_line(a))
     status = 0

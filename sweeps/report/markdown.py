@@ -10,9 +10,11 @@ from pathlib import Path
 from .advise import Advice
 from .claims import Verdict
 from .collect import Run
+from .evidence import mean_sd
 from .figures import Drawn
 from .series import finished_compression, finished_training
-from .table import compression_table, problems_table, training_table
+from .table import (compression_replica_table, compression_table, problems_table, training_replica_table,
+                    training_table)
 
 
 def relative(path: Path, start: Path) -> str:
@@ -31,8 +33,10 @@ def render(runs: list[Run], sources: list[Path], out_dir: Path, drawn: list[Draw
     if finished_training(runs):
         lines += ["## Training runs", "", "Metrics are on the valid split unless named test; `best valid` is the "
                   "best validation during training.", "", training_table(runs), ""]
+        lines += replica_section(training_replica_table(runs))
     if finished_compression(runs):
         lines += ["## Compressed models", "", compression_table(runs), ""]
+        lines += replica_section(compression_replica_table(runs))
     if counts["unfinished"] or counts["broken"]:
         lines += ["## Unfinished or unreadable runs", "", problems_table(runs), ""]
     if drawn:
@@ -44,7 +48,8 @@ def render(runs: list[Run], sources: list[Path], out_dir: Path, drawn: list[Draw
         lines += ["## The paper's claims", "",
                   "Each of the paper's claims, checked on these runs by the rule under it.", ""]
         for v in verdicts:
-            lines += [f"### {v.number}. {v.title}: **{v.verdict}**", "", f"Rule: {v.rule}", ""]
+            label = f" ({v.seeds})" if v.seeds else ""
+            lines += [f"### {v.number}. {v.title}: **{v.verdict}**{label}", "", f"Rule: {v.rule}", ""]
             lines += [f"- {line}" if not line.startswith("  ") else line for line in v.numbers]
             if v.runs:
                 lines += ["", "Runs: " + ", ".join(f"`{name}`" for name in dict.fromkeys(v.runs))]
@@ -52,6 +57,15 @@ def render(runs: list[Run], sources: list[Path], out_dir: Path, drawn: list[Draw
     if advice is not None:
         lines += ["## Advice", ""] + advice_lines(advice)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def replica_section(table: str) -> list[str]:
+    """The per-configuration summary under a run table, when some configuration has several seeds."""
+    if not table:
+        return []
+    return ["### Mean over seeds", "", "One row per configuration (its runs differ only in the seed): "
+            "mean ± sample standard deviation over its n seeds; a value with its own `(n=k)` was missing for "
+            "the other seeds.", "", table, ""]
 
 
 def advice_lines(advice: list[Advice]) -> list[str]:
@@ -65,19 +79,22 @@ def advice_lines(advice: list[Advice]) -> list[str]:
             lines += [a.note, ""]
             continue
         best, second = a.best, a.runner_up
-        lines.append(f"- **best**: `{best.run.experiment}/{best.run.name}`, {a.metric} {best.value:.4g}"
-                     + (f" ({best.note})" if best.note else ""))
+        lines.append(f"- **best**: `{best.name}`, {a.metric} {best.text()}" + (f" ({best.note})" if best.note else ""))
         if second:
-            lines.append(f"- runner-up: `{second.run.experiment}/{second.run.name}`, {a.metric} {second.value:.4g}"
-                         + (f" ({second.note})" if second.note else "") + f"; margin {a.margin:+.3g}")
+            lines.append(f"- runner-up: `{second.name}`, {a.metric} {second.text()}"
+                         + (f" ({second.note})" if second.note else "") + f"; margin {a.margin_text()}")
         else:
             lines.append("- runner-up: none (only one candidate)")
+        if a.test:
+            lines.append(f"- {a.test}")
         if a.suggestion:
             lines.append(f"- {a.suggestion}")
-        lines += ["", "| rank | run | " + a.metric + " | size |", "|---|---|---|---|"]
+        lines += ["", f"| rank | configuration | {a.metric} (mean ± sd over seeds) | seeds | size |",
+                  "|---|---|---|---|---|"]
         for i, choice in enumerate(a.ranked, start=1):
             c = choice.run.compression
             size = f"{c.bytes:,} bytes" if c else f"{choice.run.params or 0:,} params"
-            lines.append(f"| {i} | `{choice.run.experiment}/{choice.run.name}` | {choice.value:.4g} | {size} |")
+            lines.append(f"| {i} | `{choice.name}` | {mean_sd(choice.values)} | "
+                         f"{len(choice.values)} | {size} |")
         lines.append("")
     return lines

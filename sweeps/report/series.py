@@ -99,12 +99,6 @@ def gain(run: Run, new: float, old: float) -> float:
     return new - old if run.higher_is_better else old - new
 
 
-def compression_split(runs: list[Run]) -> str:
-    """The split compressed models are compared on: test when every one was scored on it, else valid
-    (the training curves' subset), so no comparison mixes the two."""
-    return "test" if runs and all("test" in r.compression.scores for r in runs) else "valid"
-
-
 def baseline_first(runs: list[Run]) -> list[Run]:
     """Compression runs of one source: the fp32 baseline (if any) first, then smallest bytes last."""
     return sorted(runs, key=lambda r: (not r.compression.is_baseline, -r.compression.bytes))

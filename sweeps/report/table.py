@@ -1,5 +1,7 @@
 """The runs as tables: one CSV with a row per run directory (every status), and markdown tables of
-the training runs, the compressed models and the runs that are not (or no longer) readable.
+the training runs, the compressed models and the runs that are not (or no longer) readable. Where
+a configuration was run with several seeds, a summary table gives each configuration once: its
+seeds and mean ± sample standard deviation over them (noise.spread); the CSV stays one row per run.
 """
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from .bands import configurations
 from .collect import COMPLETE, Run
+from .noise import spread
 from .series import by_size, finished_compression, finished_training, format_number
 
 CSV_COLUMNS = (
@@ -83,3 +87,57 @@ def problems_table(runs: list[Run]) -> str:
     """Runs without a usable result, with the reason: listed, never dropped."""
     rows = [[r.status, r.experiment, r.name, r.problem, str(r.run_dir)] for r in runs if r.status != COMPLETE]
     return markdown_table(["status", "sweep", "run", "why", "folder"], rows)
+
+
+def mean_sd(values: list[float | None], n: int) -> str:
+    """`27.3 ± 0.41` over the replicas' values (None: the replica lacks it), `27.3` for one, `-` for
+    none; `(n=2)` after it when fewer than the configuration's `n` replicas have a value."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return "-"
+    sd = spread(present)
+    text = cell(sum(present) / len(present)) + (f" ± {sd:.2g}" if sd is not None else "")
+    return text + (f" (n={len(present)})" if len(present) < n else "")
+
+
+def shared(values: list[float | None], n: int) -> str:
+    """A value every replica shares (parameters, bytes) once; mean ± sd if they differ."""
+    return cell(values[0]) if len(set(values)) == 1 else mean_sd(values, n)
+
+
+def seeds(group: list[Run]) -> str:
+    return ", ".join("-" if r.seed is None else str(r.seed) for r in group)
+
+
+def has_replicas(configs: list[list[Run]]) -> bool:
+    return any(len(group) > 1 for group in configs)
+
+
+def training_replica_table(runs: list[Run]) -> str:
+    """Finished training runs, one row per configuration (by sweep and task, smallest first), with
+    mean ± sd over its seeds; "" when no configuration has two or more."""
+    configs = configurations(finished_training(runs))
+    if not has_replicas(configs):
+        return ""
+    configs.sort(key=lambda g: (g[0].experiment, g[0].task))  # stable: smallest first within a sweep
+    rows = [[g[0].experiment, g[0].task, g[0].config_id, str(len(g)), seeds(g),
+             shared([r.params for r in g], len(g)), g[0].metric, mean_sd([r.best_valid for r in g], len(g)),
+             mean_sd([r.final.get("valid") for r in g], len(g)), mean_sd([r.final.get("test") for r in g], len(g))]
+            for g in configs]
+    return markdown_table(["sweep", "task", "configuration", "n", "seeds", "params", "metric", "best valid",
+                           "final valid", "final test"], rows)
+
+
+def compression_replica_table(runs: list[Run]) -> str:
+    """Finished compression runs, one row per configuration (its source's seeds pooled), smallest
+    first, with mean ± sd over seeds; "" when no configuration has two or more."""
+    configs = configurations(finished_compression(runs))
+    if not has_replicas(configs):
+        return ""
+    configs.sort(key=lambda g: (g[0].task, g[0].compression.bytes, g[0].config_id))
+    rows = [[g[0].task, g[0].compression.method, f"{g[0].compression.sparsity:.3f}", str(g[0].compression.bits),
+             shared([r.compression.bytes for r in g], len(g)), str(len(g)), seeds(g), g[0].metric,
+             mean_sd([r.final.get("valid") for r in g], len(g)), mean_sd([r.final.get("test") for r in g], len(g)),
+             g[0].config_id] for g in configs]
+    return markdown_table(["task", "method", "sparsity", "bits", "bytes", "n", "seeds", "metric", "valid", "test",
+                           "configuration"], rows)

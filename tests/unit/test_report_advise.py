@@ -45,8 +45,8 @@ def test_training_advice_picks_the_best_at_the_budget_with_runner_up_and_margin(
     assert advice.suggestion.startswith("interpolated: width about 72 (between 32 and 128) may reach "
                                         f"{(40 + 5 / 12) * AT_30_S:.4g}")
     assert summary_line(advice) == (f"training budget 30 training seconds (toy_mt): mt_width/width=64 bleu "
-                                    f"{40 * AT_30_S:.4g}; runner-up mt_width/width=128 {30 * AT_30_S:.4g} (margin "
-                                    f"+{10 * AT_30_S:.3g}); 162,304 params")
+                                    f"{40 * AT_30_S:.4g} (n=1); runner-up mt_width/width=128 {30 * AT_30_S:.4g} (n=1), "
+                                    f"margin +{10 * AT_30_S:.3g} BLEU (1 seed, no interval); 162,304 params")
 
 
 def test_training_advice_says_when_the_largest_wins_or_the_budget_is_off_the_curves(tmp_path: Path) -> None:

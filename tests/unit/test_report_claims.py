@@ -10,18 +10,23 @@ from sweeps.report.collect import collect
 from tests.report_runs import (compressions, depth_sweep, mlm_runs, rising, width_sweep, write_broken_run,
                                write_training_run)
 
+AT_60 = rising(1.0, 10)[-1]  # rising(cap, 10) at 60 s is cap times this
+
 
 def test_claim1_larger_models_win_at_equal_time(tmp_path: Path) -> None:
     width_sweep(tmp_path / "yes", (20.0, 30.0, 40.0))
     verdict = larger_models_win_at_equal_time(collect([tmp_path / "yes"]))
     assert verdict.verdict == SUPPORTED
     assert verdict.runs == ["mt_width/width=32", "mt_width/width=64", "mt_width/width=128"]
-    assert "the largest, width=128, is best at 7 of 7 budgets from 30 to 60 s" in "\n".join(verdict.numbers)
+    assert f"  - width=128 vs width=64: at T +{10 * AT_60:.3g} BLEU (1 seed, no interval); width=64 nowhere ahead " \
+           "from 30 to 60 s: supported" in verdict.numbers
 
     width_sweep(tmp_path / "no", (20.0, 40.0, 30.0))
     verdict = larger_models_win_at_equal_time(collect([tmp_path / "no"]))
     assert verdict.verdict == NOT_SUPPORTED
-    assert "is best at 0 of 7 budgets" in verdict.numbers[1] and "not at 30 s (width=64 " in verdict.numbers[1]
+    assert verdict.numbers[2].startswith(f"  - width=128 vs width=64: at T -{10 * AT_60:.3g} BLEU (1 seed, no "
+                                         "interval); width=64 ahead on the point estimate at 30 s (")
+    assert verdict.numbers[2].endswith("... 60 s (7 budgets): not supported")
 
     width_sweep(tmp_path / "one", (20.0,), widths=(32,))
     write_broken_run(tmp_path / "one", "mt_width", "width=64", width=64)  # a broken run is no evidence
@@ -47,14 +52,16 @@ def test_claim2_width_beats_depth_for_translation(tmp_path: Path) -> None:
     depth_sweep(tmp_path / "yes", (30.0, 31.0, 32.0))  # +2 BLEU over 1.5
     verdict = width_beats_depth(collect([tmp_path / "yes"]))
     assert verdict.verdict == SUPPORTED
-    assert verdict.numbers[-1] == "toy_mt: width +6.23 vs depth +1.34 BLEU per parameter doubling"
+    assert verdict.numbers[-2] == ("toy_mt: width +6.23 vs depth +1.34 BLEU per parameter doubling; width minus "
+                                   "depth +4.89 BLEU (1 seed, no interval): supported")
     assert {"mt_width/width=32", "mt_width/width=128", "mt_depth/depth=8"} <= set(verdict.runs)
 
     width_sweep(tmp_path / "no", (20.0, 30.0, 40.0))
     depth_sweep(tmp_path / "no", (30.0, 40.0, 50.0))  # +20 BLEU over 1.5 doublings
     verdict = width_beats_depth(collect([tmp_path / "no"]))
     assert verdict.verdict == NOT_SUPPORTED
-    assert verdict.numbers[-1] == "toy_mt: width +6.23 vs depth +13.4 BLEU per parameter doubling"
+    assert verdict.numbers[-2] == ("toy_mt: width +6.23 vs depth +13.4 BLEU per parameter doubling; width minus "
+                                   "depth -7.12 BLEU (1 seed, no interval): not supported")
 
     width_sweep(tmp_path / "widths_only", (20.0, 30.0, 40.0))
     assert width_beats_depth(collect([tmp_path / "widths_only"])).verdict == NOT_ENOUGH
@@ -64,14 +71,16 @@ def test_claim3_model_size_beats_batch_size(tmp_path: Path) -> None:
     mlm_runs(tmp_path / "yes", batch_floors=(20.0, 15.0, 14.9), size_floors=(25.0, None, 10.0))
     verdict = model_size_beats_batch_size(collect([tmp_path / "yes"]))
     assert verdict.verdict == SUPPORTED
-    assert verdict.numbers[-1] == ("toy_mlm: last model doubling +5.93 vs last batch doubling +0.0998 ppl "
-                                   "(positive = better)")
+    assert verdict.numbers[-2] == ("toy_mlm: last model doubling +5.93 ppl (1 seed, no interval) vs last batch "
+                                   "doubling +0.0998 ppl; model minus batch +5.83 ppl (1 seed, no interval) "
+                                   "(positive = better): supported")
 
     mlm_runs(tmp_path / "no", batch_floors=(20.0, 15.0, 8.0), size_floors=(25.0, None, 19.0))
     verdict = model_size_beats_batch_size(collect([tmp_path / "no"]))
     assert verdict.verdict == NOT_SUPPORTED
-    assert verdict.numbers[-1] == ("toy_mlm: last model doubling +0.593 vs last batch doubling +6.98 ppl "
-                                   "(positive = better)")
+    assert verdict.numbers[-2] == ("toy_mlm: last model doubling +0.593 ppl (1 seed, no interval) vs last batch "
+                                   "doubling +6.98 ppl; model minus batch -6.39 ppl (1 seed, no interval) "
+                                   "(positive = better): not supported")
 
     mlm_runs(tmp_path / "batches_only", batch_floors=(20.0, 15.0, 8.0), size_floors=(25.0, None, 19.0))
     for run in (tmp_path / "batches_only" / "roberta_width").iterdir():
@@ -84,11 +93,13 @@ def test_claim4_large_models_compress_better(tmp_path: Path) -> None:
     compressions(tmp_path / "yes", small, large, large_smallest_bleu=30.0)
     verdict = large_models_compress_better(collect([tmp_path / "yes"]))
     assert verdict.verdict == SUPPORTED
-    assert verdict.numbers == [
+    assert verdict.numbers[:3] == [
         "toy_mt, 113,152 bytes: width=128 30 (sparsity 0.90, 4 bits, 113,152 bytes) vs width=32 19.5 (8 bits, "
-        "56,576 bytes)",
+        "56,576 bytes): +10.5 BLEU (1 seed, no interval)",
         "toy_mt, 226,304 bytes: width=128 30 (sparsity 0.90, 4 bits, 113,152 bytes) vs width=32 20 (fp32, "
-        "226,304 bytes)"]
+        "226,304 bytes): +10 BLEU (1 seed, no interval)",
+        "toy_mt: width=128 against width=32 at 2 budgets: supported"]
+    assert verdict.seeds == "1 seed, no interval"
 
     small, _, large = width_sweep(tmp_path / "no", (20.0, 30.0, 40.0))
     compressions(tmp_path / "no", small, large, large_smallest_bleu=15.0)

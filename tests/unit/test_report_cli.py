@@ -43,12 +43,13 @@ def test_report_folder_holds_tables_figures_claims_and_advice(runs_root: Path, c
     assert "### 2. For translation, width helps more than depth: **not enough data**" in report
     assert "### 4. Large models are more robust to compression: **supported**" in report
     at_60 = 1 - math.exp(-6)  # the constructed curves at 60 s
-    assert f"- **best**: `mt_width/width=128`, bleu {40 * at_60:.4g}\n" in report
-    assert f"- runner-up: `mt_width/width=64`, bleu {30 * at_60:.4g}; margin +{10 * at_60:.3g}\n" in report
-    assert "- **best**: `compress/compression=prune_quantize,bits=4,sparsity=0.9,source=width=128`, valid bleu 30\n" \
-        in report
-    assert "- runner-up: `compress/compression=quantize,bits=8,sparsity=0.0,source=width=32`, valid bleu 19.5; " \
-        "margin +10.5\n" in report
+    assert f"- **best**: `mt_width/width=128`, bleu {40 * at_60:.4g} (n=1)\n" in report
+    assert (f"- runner-up: `mt_width/width=64`, bleu {30 * at_60:.4g} (n=1); margin +{10 * at_60:.3g} BLEU (1 seed, "
+            "no interval)\n") in report
+    assert ("- **best**: `compress/compression=prune_quantize,bits=4,sparsity=0.9,source=width=128`, valid bleu 30 "
+            "(n=1)\n") in report
+    assert ("- runner-up: `compress/compression=quantize,bits=8,sparsity=0.0,source=width=32`, valid bleu 19.5 "
+            "(n=1); margin +10.5 BLEU (1 seed, no interval)\n") in report
     printed = capsys.readouterr().out
     assert f"report: {out / 'report.md'}" in printed and "claim 3 (Increase model size, not batch size): " \
         "not enough data" in printed

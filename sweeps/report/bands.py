@@ -1,0 +1,132 @@
+"""Replicas of one configuration (runs that differ only in their seed) as one curve or one point:
+the mean over seeds and a band around it, for the figures and tables. Plain numpy on `collect.Run`;
+no plotting, no files. Must not import fairseq or torch.
+
+Alignment. Replicas validate at different x (training seconds, updates, FLOPs), so each replica
+is read as its best-so-far step function, the best validation metric it had reached by x (the
+semantics of `series.best_by`, including its rule that a run configured for at most x training
+seconds counts whole), and all replicas are evaluated on the union of their validation x. Only
+x where every replica has a value are kept: from the latest first validation among the replicas to
+the earliest last one. Between validations each replica holds its value, so nothing is invented.
+
+The band is min to max over the replicas. With the 2-4 seeds a sweep can afford, a 95% bootstrap
+interval of the mean is little more than that range anyway (noise.py), and min to max says plainly
+what was seen; it is also cheap enough to take at every grid point of every curve.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .collect import Run
+from .series import replicas
+
+BAND_NAME = "min to max"  # what the shaded band and the error bars span, for captions
+
+
+@dataclass(frozen=True)
+class Band:
+    """The mean over `n` replicas at each x of a grid, and the min and max around it."""
+
+    x: np.ndarray  # grid, in the axis' unit (s, updates or FLOPs), ascending
+    mean: np.ndarray  # metric units, one per grid x
+    low: np.ndarray  # the smallest replica value at each x
+    high: np.ndarray  # the largest replica value at each x
+    n: int  # replicas
+
+
+@dataclass(frozen=True)
+class Span:
+    """One number per replica (a metric, in its units), summarised: mean, min and max, and how many."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+
+def best_so_far(run: Run, axis: str = "train_seconds") -> tuple[np.ndarray, np.ndarray]:
+    """(x, best metric reached by x) at each validation of `run`, x ascending; points without an x
+    (FLOPs not recorded) are left out. On the training-seconds axis a validation past the run's
+    configured budget is placed at the budget (it stops at the first update past it), so that the
+    step function equals `series.best_by` at every x."""
+    points = [(x, p.value) for p in run.curve if (x := getattr(p, axis)) is not None]
+    if not points:
+        return np.empty(0), np.empty(0)
+    xs, values = (np.asarray(column, dtype=float) for column in zip(*points))
+    if axis == "train_seconds" and run.budget_seconds is not None:
+        xs = np.minimum(xs, run.budget_seconds)
+    order = np.argsort(xs, kind="stable")
+    xs, values = xs[order], values[order]
+    best = np.maximum.accumulate(values) if run.higher_is_better else np.minimum.accumulate(values)
+    return xs, best
+
+
+def step_values(xs: np.ndarray, best: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The step function (xs, best) at each grid x: the value of the last x at or before it (NaN
+    before the first)."""
+    if xs.size == 0:
+        return np.full(grid.shape, np.nan)
+    index = np.searchsorted(xs, grid, side="right") - 1
+    return np.where(index >= 0, best[np.clip(index, 0, None)], np.nan)
+
+
+def align(group: Sequence[Run], axis: str = "train_seconds") -> tuple[np.ndarray, np.ndarray]:
+    """(grid, values): the union of the replicas' validation x from the latest first validation to
+    the earliest last one, and each replica's best-so-far there (one row per replica). The grid is
+    empty when the replicas' x ranges do not overlap."""
+    curves = [best_so_far(run, axis) for run in group]
+    if any(xs.size == 0 for xs, _ in curves):
+        return np.empty(0), np.empty((len(group), 0))
+    start, end = max(xs[0] for xs, _ in curves), min(xs[-1] for xs, _ in curves)
+    grid = np.unique(np.concatenate([xs for xs, _ in curves]))
+    grid = grid[(grid >= start) & (grid <= end)]
+    return grid, np.vstack([step_values(xs, best, grid) for xs, best in curves])
+
+
+def band(group: Sequence[Run], axis: str = "train_seconds") -> Band:
+    """The replicas' mean best-so-far curve with its min-to-max band (see `align` for the grid)."""
+    grid, values = align(group, axis)
+    if grid.size == 0:
+        return Band(grid, grid, grid, grid, len(group))
+    return Band(grid, values.mean(axis=0), values.min(axis=0), values.max(axis=0), len(group))
+
+
+def span(values: Sequence[float]) -> Span:
+    """Mean, min and max of one value per replica.
+
+    Raises:
+        ValueError: no values.
+    """
+    if not values:
+        raise ValueError("no values to summarise")
+    data = np.asarray(values, dtype=float)
+    return Span(float(data.mean()), float(data.min()), float(data.max()), int(data.size))
+
+
+def mean_at(group: Sequence[Run], xs: np.ndarray, axis: str = "train_seconds") -> np.ndarray:
+    """The mean over replicas of the best metric each had reached by every x in `xs`; NaN until
+    every replica has validated (the left end of `align`'s grid). Past a replica's last validation
+    its final best counts, as in `series.best_by`."""
+    rows = [step_values(*best_so_far(run, axis), np.asarray(xs, dtype=float)) for run in group]
+    return np.mean(rows, axis=0)
+
+
+def configurations(runs: Sequence[Run]) -> list[list[Run]]:
+    """The runs as configurations (`series.replicas`: same sweep and run name but the seed), each
+    its replicas by seed, smallest model first."""
+    groups = list(replicas(runs).values())
+    return sorted(groups, key=lambda g: (g[0].params or 0, g[0].width or 0, g[0].depth or 0, g[0].batch or 0,
+                                         g[0].config_id))
+
+
+def caption(counts: Sequence[int], what: str = "shaded") -> str:
+    """What the band is and over how many seeds, for a figure with configurations of `counts`
+    replicas each; "" when every configuration has one."""
+    seeds = sorted({n for n in counts if n > 1})
+    if not seeds:
+        return ""
+    n = f"{seeds[0]} seeds" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]} seeds (n in the legend)"
+    return f"{what}: {BAND_NAME} over {n}"

@@ -1,0 +1,116 @@
+"""Claim 4 of Li et al. 2020: a heavily compressed large model beats a lightly compressed small one
+at the same memory budget. Kept apart from claims.py, which holds the three training claims.
+
+Every choice here is made on validation scores: the best compressed model that fits a budget is the
+one with the best valid metric, so a test score can never pick a model (it is shown, labelled, for
+the models chosen). Must not import torch or fairseq.
+"""
+from __future__ import annotations
+
+from train_large.config import config_id
+
+from .collect import Run
+from .evidence import advantage, configs, mean_text, seeds_line, unit
+from .noise import Estimate
+from .series import finished_compression, group_by
+from .verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Verdict, decide, finish
+
+VALID, TEST = "valid", "test"
+RULE = ("For each task with compressed models of two or more source sizes: L = the largest source configuration, "
+        "S = the smallest (a source's seeds are its replicas). At a memory budget, each replica's best "
+        "compressed model that fits is the one with the best validation score (test scores are never used to "
+        "choose), and a source's score there is the mean of those over its replicas that have one. Budgets "
+        "compared: each compressed model's bytes from the smallest budget where both L and S have a model that "
+        "fits up to S's largest model; a budget where only L has a model that fits is not compared. The "
+        "difference L - S (positive = L better) at each budget decides as an effect does: supported when L is "
+        "better beyond the noise at one budget at least and worse beyond the noise at none; not supported when "
+        "L is worse beyond the noise at any budget (with one seed: worse on the point estimate); inconclusive "
+        "otherwise. Tasks combine as families do: supported when every task is, not supported when any is "
+        "reversed, inconclusive otherwise.")
+
+
+def large_models_compress_better(runs: list[Run]) -> Verdict:
+    v = Verdict(4, "Large models are more robust to compression", RULE)
+    outcomes = []
+    for (task,), group in group_by(finished_compression(runs), lambda r: (r.task,)).items():
+        scored = [r for r in group if VALID in r.compression.scores]  # no valid score: cannot be chosen
+        sources = group_by(scored, lambda r: (r.compression.source_params or 0, config_id(r.compression.source_name)))
+        if len({params for params, _ in sources}) < 2:
+            continue
+        small, large = sources[min(sources)], sources[max(sources)]
+        outcome = compare_sources(task, small, large, v)
+        if outcome:
+            outcomes.append(outcome)
+            v.runs += [f"{r.experiment}/{r.name}" for r in small + large]
+    return finish(v, outcomes, "needs compressed models of two or more source sizes of one task")
+
+
+def compare_sources(task: str, small: list[Run], large: list[Run], v: Verdict) -> str:
+    """Claim 4 for one task: its numbers into `v`; its verdict, or "" when no budget can be compared."""
+    names = (config_id(large[0].compression.source_name), config_id(small[0].compression.source_name))
+    both_fit = max(min(r.compression.bytes for r in large), min(r.compression.bytes for r in small))
+    high = max(r.compression.bytes for r in small)
+    if min(r.compression.bytes for r in large) > high:
+        v.numbers.append(f"{task}: {names[0]}'s smallest compressed model ({min(r.compression.bytes for r in large):,}"
+                         f" bytes) is larger than {names[1]}'s largest ({high:,} bytes); compress {names[0]} further "
+                         "to compare")
+        return ""
+    only_large = sorted({r.compression.bytes for r in large if r.compression.bytes < both_fit})
+    if only_large:
+        v.numbers.append(f"{task}: not compared below {both_fit:,} bytes, where only {names[0]} has a model that fits "
+                         f"({len(only_large)} budget{'s' * (len(only_large) > 1)} from {only_large[0]:,} bytes)")
+    effects = []
+    metric = large[0].metric
+    for budget in sorted({r.compression.bytes for r in small + large if both_fit <= r.compression.bytes <= high}):
+        best_l, best_s = best_fitting(large, budget), best_fitting(small, budget)
+        effect = advantage(large[0].higher_is_better, scores(best_l), scores(best_s))
+        effects.append(effect)
+        v.numbers.append(f"{task}, {budget:,} bytes: {names[0]} {picked(best_l)} vs {names[1]} {picked(best_s)}: "
+                         f"{effect.describe(unit(metric))}")
+    v.effects += effects
+    decisions = [decide(e) for e in effects]
+    outcome = NOT_SUPPORTED if NOT_SUPPORTED in decisions else SUPPORTED if SUPPORTED in decisions else INCONCLUSIVE
+    v.numbers.append(f"{task}: {names[0]} against {names[1]} at {len(effects)} budget{'s' * (len(effects) > 1)}: "
+                     f"{outcome}")
+    if outcome == INCONCLUSIVE or any(not e.has_interval for e in effects):
+        noise = [[r.compression.scores[VALID] for r in c.runs] for c in configs(small + large)]
+        v.numbers.append("  - " + seeds_line(noise, largest(effects).mean, metric, f"of {task}'s compressed models"))
+    return outcome
+
+
+def best_fitting(models: list[Run], budget: float) -> list[Run]:
+    """Per source replica (source run), its compressed model with the best valid score that fits in
+    `budget` bytes; replicas with nothing that fits are left out."""
+    picks = []
+    for replica in group_by(models, lambda r: (r.compression.source_run_id or r.compression.source_name,)).values():
+        fits = [r for r in replica if r.compression.bytes <= budget]
+        if fits:
+            picks.append(max(fits, key=lambda r: r.compression.scores[VALID] * (1 if r.higher_is_better else -1)))
+    return picks
+
+
+def scores(models: list[Run], split: str = VALID) -> list[float]:
+    return [r.compression.scores[split] for r in models]
+
+
+def largest(effects: list[Estimate]) -> Estimate:
+    return max(effects, key=lambda e: abs(e.mean))
+
+
+def picked(models: list[Run]) -> str:
+    """`30 (sparsity 0.90, 4 bits, 113,152 bytes)`; with replicas the mean, spread and n, and every
+    distinct model chosen; then the chosen models' test score, labelled, when all have one."""
+    values = scores(models)
+    text = f"{values[0]:.4g}" if len(values) == 1 else mean_text(values, models[0].metric)
+    hows = "; ".join(dict.fromkeys(how(r) for r in models))
+    tested = [r.compression.scores[TEST] for r in models if TEST in r.compression.scores]
+    test = f", test {sum(tested) / len(tested):.4g} (not used to choose)" if len(tested) == len(models) else ""
+    return f"{text} ({hows}{test})"
+
+
+def how(run: Run) -> str:
+    c = run.compression
+    kind = "fp32" if c.is_baseline else ", ".join(
+        part for part in (f"sparsity {c.sparsity:.2f}" if c.sparsity else "", f"{c.bits} bits" if c.bits < 32 else "")
+        if part)
+    return f"{kind}, {c.bytes:,} bytes"
