@@ -26,6 +26,7 @@ from train_large.config import resolve_device, to_container
 from train_large.data.datasets import ensure_dataset
 from train_large.evaluate import PRIMARY_METRIC, Evaluator
 from train_large.loop import Progress
+from train_large.outputs import OUTPUTS_DIR
 from train_large.rundir import CHECKPOINT_DIR, METRICS_FILE, read_result, run_id, write_records, write_result
 from train_large.run import record_emitter
 from train_large.sinks import JsonlSink, Sink, fan_out
@@ -81,8 +82,8 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
             quantized, act_scales = quantize(engine, targets, settings.bits, c, clock, progress, emit)
         footprint = model_bytes(engine.model, quantized=quantized or None, sparse_format=c.sparse_format)
         figures = compression_figures(c, settings, footprint, engine.model, targets)
-        final = evaluate(Evaluator(engine, data, engine_cfg.task.eval), data, clock, emit, figures,
-                         test=cfg.evaluation.test)
+        evaluator = Evaluator(engine, data, engine_cfg.task.eval, outputs_dir=run_dir / OUTPUTS_DIR)
+        final = evaluate(evaluator, data, clock, emit, figures, test=cfg.evaluation.test)
         metric, _ = PRIMARY_METRIC[engine_cfg.task.kind]
         info = {"config": to_container(engine_cfg), "compression": figures, "metrics": final}
         with clock.timed("checkpoint"):
@@ -91,6 +92,7 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
                 info=info))
         result = build_result(cfg, run_dir, run_name, engine_cfg, source, engine, clock, progress, figures,
                               final, footprint, metric)
+        result["outputs"] = evaluator.saved
         sinks.summary(flat_summary(result))
         write_result(run_dir, result)
         log.info("compression complete: %s", run_dir / "result.json")
@@ -199,12 +201,14 @@ def compression_figures(c: Any, settings: Settings, footprint: Footprint, model:
 
 
 def evaluate(evaluator: Evaluator, data: Any, clock: TrainingClock, emit, figures: dict, *, test: bool) -> dict:
-    """Valid (the training curves' subset and settings), then all of test at the final settings."""
+    """Valid (the training curves' subset and settings), then all of test at the final settings,
+    its translations saved; classification predictions saved for the dev sets."""
     final = {"valid": evaluator.evaluate("valid", clock)}
     emit("valid", {**final["valid"], **figures})
     if test and "test" in data.lines:
         final["test"] = evaluator.evaluate("test", clock, full=True)
         emit("test", {**final["test"], **figures})
+    evaluator.write_predictions(clock, test=test)
     return final
 
 

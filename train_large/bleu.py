@@ -1,14 +1,24 @@
-"""BLEU as the paper reports it: sacrebleu on detokenized output against raw references.
+"""BLEU as the paper reports it: sacrebleu on detokenized output, never re-tokenised by us.
 
-Hypotheses arrive as sentencepiece pieces and are decoded with the dataset's own model; the
-references are the normalised raw target lines, never re-tokenised. Must not import fairseq.
+Hypotheses arrive as sentencepiece pieces and are decoded with the dataset's own model. The
+validation BLEU scores them against the normalised target lines; the final test BLEU against the
+references as distributed (`data.references`), with the hypotheses saved so that the sacrebleu
+CLI gives the same score (`recompute_command`). Must not import fairseq.
 """
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import sacrebleu
 import sentencepiece as spm
+
+from .data.references import read_lines
+
+# sacrebleu's default for every target language this project trains (ja, ko and zh would differ);
+# passed explicitly so the CLI command names the same tokenizer as the signature.
+STANDARD_TOKENIZE = "13a"
+TOKENIZERS = tuple(sacrebleu.BLEU.TOKENIZERS)  # the --tokenize choices of the sacrebleu CLI
 
 
 class Detokenizer:
@@ -20,13 +30,39 @@ class Detokenizer:
 
 
 def read_references(path: Path) -> list[str]:
-    return Path(path).read_text(encoding="utf-8").split("\n")[:-1]
+    return read_lines(path)
 
 
-def corpus_bleu(hypotheses: list[str], references: list[str]) -> tuple[float, str]:
-    """(BLEU score, sacrebleu signature) of line-aligned hypotheses and references."""
+def corpus_bleu(hypotheses: list[str], references: list[str],
+                tokenize: str = STANDARD_TOKENIZE) -> tuple[float, str]:
+    """(BLEU score, sacrebleu signature) of line-aligned hypotheses and references.
+
+    Raises:
+        ValueError: the two lists differ in length.
+    """
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references")
-    metric = sacrebleu.BLEU()
+    metric = sacrebleu.BLEU(tokenize=tokenize)
     score = metric.corpus_score(hypotheses, [references])
     return float(score.score), str(metric.get_signature())
+
+
+def bleu_scores(hypotheses: list[str], references: list[str], extra_tokenize: str | None) -> dict:
+    """`bleu` and `sacrebleu_signature` with the standard tokenizer, and with `extra_tokenize` (if
+    any) `bleu_<name>` and `sacrebleu_signature_<name>` beside them, never instead."""
+    bleu, signature = corpus_bleu(hypotheses, references)
+    scores = {"bleu": bleu, "sacrebleu_signature": signature}
+    if extra_tokenize:
+        extra, extra_signature = corpus_bleu(hypotheses, references, extra_tokenize)
+        scores.update({f"bleu_{extra_tokenize}": extra, f"sacrebleu_signature_{extra_tokenize}": extra_signature})
+    return scores
+
+
+def recompute_command(references: Path, hypotheses: Path, scored_lines: int, reference_lines: int,
+                      tokenize: str = STANDARD_TOKENIZE) -> str:
+    """The shell command that prints this BLEU from the files with the sacrebleu CLI (4 decimals,
+    as the score rounds to). With a test subset, the references' first `scored_lines` (bash)."""
+    ref = shlex.quote(str(references))
+    if scored_lines < reference_lines:
+        ref = f"<(head -n {scored_lines} {ref})"
+    return f"sacrebleu {ref} -i {shlex.quote(str(hypotheses))} -m bleu -b -w 4 --tokenize {tokenize}"

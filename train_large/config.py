@@ -36,6 +36,9 @@ class EvalConfig:
     max_len_a: float = 1.2  # max output length = a * source length + b (tokens)
     max_len_b: int = 10
     max_tokens: int = 8000  # tokens per validation / decoding batch
+    # A second sacreBLEU tokenizer scored beside the standard 13a one, recorded as bleu_<name>
+    # with its own signature: null (none) or one of sacrebleu's --tokenize choices (intl, char, ...).
+    extra_bleu_tokenize: Optional[str] = None
 
 
 @dataclass
@@ -305,7 +308,16 @@ def _choice_problems(cfg: Any) -> list[str]:
     problems += _one_of("device", cfg.device, DEVICES)
     problems += _one_of("precision", cfg.precision, PRECISIONS)
     problems += _one_of("logger.mode", cfg.logger.mode, WANDB_MODES)
+    problems += _tokenize_problems(getattr(t.eval, "extra_bleu_tokenize", None))
     return problems + folder_name_problems("experiment", cfg.experiment)
+
+
+def _tokenize_problems(name: str | None) -> list[str]:
+    if name is None:
+        return []
+    from .bleu import TOKENIZERS  # sacrebleu's own list; imported only when the key is set
+
+    return _one_of("task.eval.extra_bleu_tokenize", name, TOKENIZERS)
 
 
 def _range_problems(cfg: Any) -> list[str]:

@@ -28,6 +28,7 @@ from .data.datasets import ensure_dataset
 from .data.prepare import PreparedData, load_prepared
 from .evaluate import PRIMARY_METRIC, Evaluator, is_better
 from .loop import Progress, train_until_budget
+from .outputs import OUTPUTS_DIR
 from .preemption import StopSignals, any_process, to_child_processes
 from .pretrained import SourceError, SourceRun, find_source, load_weights
 from .rundir import (METRICS_FILE, read_records, read_result, remove_stale_temporaries, run_id, truncate_records,
@@ -134,7 +135,7 @@ def _train(rank: int, world_size: int, device: str, run: Run, signals: StopSigna
             stop_requested = any_process(signals.requested, device)
         clock = TrainingClock(sync=cuda_sync if device == "cuda" else None, state=state and state["clock"],
                               agree=agree)
-        evaluator = Evaluator(engine, data, cfg.task.eval)
+        evaluator = Evaluator(engine, data, cfg.task.eval, outputs_dir=run_dir / OUTPUTS_DIR)
         emit = record_emitter(sinks, clock, progress, run_constants(cfg, source, world_size))
         metric, _ = PRIMARY_METRIC[cfg.task.kind]
         checkpoints = Checkpoints(cfg, run_dir, engine, clock, progress, enabled=lead)
@@ -163,6 +164,7 @@ def _train(rank: int, world_size: int, device: str, run: Run, signals: StopSigna
         final = final_evaluation(evaluator, data, clock, emit, validate, checkpoints.save, progress,
                                  stop_if_requested)
         result = build_result(cfg, run_dir, run.run_name, engine, clock, progress, final, source, world_size)
+        result["outputs"] = evaluator.saved
         result["placement"] = placement(run.started_at)
         sinks.summary(flat_summary(result))
         write_result(run_dir, result)
@@ -289,10 +291,11 @@ def record_emitter(sinks: Sink, clock: TrainingClock, progress: Progress, consta
 def final_evaluation(evaluator: Evaluator, data: PreparedData, clock: TrainingClock, emit, validate, save,
                      progress: Progress, stop_if_requested) -> dict:
     """The last point of the valid curve, then the whole test set (at the paper's decoding settings
-    for translation). GLUE tasks have no labelled test set: their final figures are the dev sets'.
+    for translation, its translations saved). GLUE tasks have no labelled test set: their final
+    figures are the dev sets', and their saved predictions too.
 
     The final validation is checkpointed, so a run stopped or killed during the test evaluation
-    does not validate twice when it resumes.
+    does not validate twice when it resumes (its predictions come from those same weights).
     """
     stop_if_requested()
     if progress.valid_updates == progress.updates and progress.last_valid is not None:
@@ -304,6 +307,7 @@ def final_evaluation(evaluator: Evaluator, data: PreparedData, clock: TrainingCl
         stop_if_requested()
         final["test"] = evaluator.evaluate("test", clock, full=True)
         emit("test", final["test"])
+    evaluator.write_predictions(clock)
     return final
 
 

@@ -1,9 +1,10 @@
 """Run directories: identity, atomic writes, the metrics log and the completion marker.
 
 A run directory holds `metrics.jsonl` (one JSON record per line, the source of truth),
-`checkpoints/` and, written last and atomically, `result.json`. A file found damaged is never
-used as if it were valid: a torn last line of the log (what a kill mid-write leaves) is
-repaired on resume, anything else is a `CorruptFile` error naming the file and what to do.
+`checkpoints/`, `outputs/` (the final translations or predictions) and, written last and
+atomically, `result.json`. A file found damaged is never used as if it were valid: a torn last
+line of the log (what a kill mid-write leaves) is repaired on resume, anything else is a
+`CorruptFile` error naming the file and what to do.
 Must not import fairseq or wandb.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from . import faults
 METRICS_FILE = "metrics.jsonl"
 RESULT_FILE = "result.json"
 CHECKPOINT_DIR = "checkpoints"
+OUTPUTS_DIR = "outputs"  # saved translations and predictions (train_large.outputs)
 TEMPORARY_SUFFIX = ".tmp"
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,7 @@ def remove_stale_temporaries(run_dir: Path) -> list[Path]:
     Only for a run directory that no other process is writing: the run's own start, on rank 0.
     """
     run_dir = Path(run_dir)
-    stale = [path for folder in (run_dir, run_dir / CHECKPOINT_DIR) if folder.is_dir()
+    stale = [path for folder in (run_dir, run_dir / CHECKPOINT_DIR, run_dir / OUTPUTS_DIR) if folder.is_dir()
              for path in folder.glob(f".*{TEMPORARY_SUFFIX}") if path.is_file()]
     for path in stale:
         path.unlink(missing_ok=True)

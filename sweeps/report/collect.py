@@ -18,11 +18,11 @@ import yaml
 from train_large.config import config_id
 from train_large.evaluate import PRIMARY_METRIC
 from train_large.outcomes import read_outcomes
-from train_large.rundir import METRICS_FILE, RESULT_FILE, read_records
+from train_large.rundir import METRICS_FILE, OUTPUTS_DIR, RESULT_FILE, read_records
 
 COMPLETE, UNFINISHED, BROKEN = "complete", "unfinished", "broken"
 # Folders a run keeps inside itself, never runs of their own.
-INNER_FOLDERS = {"wandb", "checkpoints", ".hydra", ".submitit"}
+INNER_FOLDERS = {"wandb", "checkpoints", OUTPUTS_DIR, ".hydra", ".submitit"}
 RUN_MARKERS = (".hydra", METRICS_FILE, RESULT_FILE)
 
 
@@ -83,6 +83,8 @@ class Run:
     final: dict[str, float] = field(default_factory=dict)  # primary metric per split at the end
     curve: list[Point] = field(default_factory=list)  # valid records, in training order
     compression: Compression | None = None
+    # the saved final translations or predictions (result.json `outputs`), relative to run_dir
+    outputs: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -255,6 +257,7 @@ def read_result_figures(run: Run, result: dict, trained: dict) -> None:
     run.flops = as_float(result.get("flops"))
     run.final = {split: float(metrics[run.metric]) for split, metrics in result["final"].items()
                  if isinstance(metrics, dict) and run.metric in metrics}
+    run.outputs = saved_outputs(result.get("outputs") or {})
     if run.job == "train":
         run.best_valid = as_float(result.get(f"best_valid_{run.metric}"))
         if run.best_valid is None and run.curve:
@@ -268,6 +271,12 @@ def read_result_figures(run: Run, result: dict, trained: dict) -> None:
         source_name=str(source.get("name", "")), source_run_id=str(result.get("source_run_id", "")),
         source_params=as_int(source.get("params")), source_budget_seconds=as_float(source_budget),
         scores=dict(run.final), recipe=recipe(result.get("compression") or {}, run.train_seconds or 0.0))
+
+
+def saved_outputs(outputs: dict) -> list[str]:
+    """The saved output files as paths relative to the run dir (which may have moved since)."""
+    return [f"{OUTPUTS_DIR}/{Path(str(saved['file'])).name}" for saved in outputs.values()
+            if isinstance(saved, dict) and saved.get("file")]
 
 
 def recipe(settings: dict, fine_tune_seconds: float) -> str:

@@ -30,6 +30,10 @@ def render(runs: list[Run], sources: list[Path], out_dir: Path, drawn: list[Draw
              + ("Only complete runs enter the figures, claims and advice; the others are listed below. "
                 if len(runs) > counts["complete"] else "")
              + "Every run is in `runs.csv`.", ""]
+    if any(r.outputs for r in runs):
+        lines += ["Each run's saved outputs (final test translations, dev predictions) are in `runs.csv`'s "
+                  "`outputs` column, relative to its `run_dir`; a translation run's test record holds the "
+                  "sacrebleu command that recomputes its BLEU (`recompute`).", ""]
     if finished_training(runs):
         lines += ["## Training runs", "", "Metrics are on the valid split unless named test; `best valid` is the "
                   "best validation during training.", "", training_table(runs), ""]

@@ -18,6 +18,7 @@ CSV_COLUMNS = (
     "status", "job", "experiment", "task", "name", "width", "depth", "batch", "batch_unit", "params",
     "budget_seconds", "train_seconds", "updates", "flops", "metric", "best_valid", "final_valid", "final_test",
     "method", "sparsity", "bits", "bytes", "fp32_bytes", "ratio", "recipe", "source", "problem", "run_dir",
+    "outputs",
 )
 
 
@@ -33,6 +34,7 @@ def csv_row(run: Run) -> dict[str, Any]:
         "fp32_bytes": c and c.fp32_bytes, "ratio": c and c.ratio, "recipe": c and c.recipe,
         "source": c and c.source_name,
         "problem": run.problem, "run_dir": str(run.run_dir),
+        "outputs": " ".join(run.outputs),  # relative to run_dir: the saved translations or predictions
     }
 
 

@@ -1,4 +1,5 @@
-"""Real text through the whole path: Tatoeba En-Fr -> prepare -> tlc-train -> BLEU on raw references.
+"""Real text through the whole path: Tatoeba En-Fr -> prepare -> tlc-train -> BLEU on the untouched
+references, recomputed by the sacrebleu CLI from the saved translations.
 
 Uses ../shared/data, which users do not have: skips cleanly when it is absent.
 """
@@ -38,3 +39,10 @@ def test_prepared_real_text_trains_and_scores_bleu(tmp_path):
     assert result["updates"] == 30 and result["final"]["test"]["bleu_sentences"] == 300
     test = [r for r in read_records(result_path.parent / "metrics.jsonl") if r["kind"] == "test"][0]
     assert test["sacrebleu_signature"].startswith("nrefs:1") and test["ppl"] < 2000
+    # the final BLEU is against the test references as split from the TSV, recomputable from the files
+    assert test["references"] == "untouched" and test["references_file"] == str(data_dir / "untouched" / "test.fr")
+    assert (data_dir / "untouched" / "test.fr").read_bytes() == (tmp_path / "raw" / "test.fr").read_bytes()
+    printed = subprocess.run([str(BIN / "sacrebleu"), test["references_file"], "-i", test["hypotheses_file"],
+                              "-m", "bleu", "-b", "-w", "4", "--tokenize", "13a"],
+                             capture_output=True, text=True, check=True)
+    assert printed.stdout.strip() == f"{test['bleu']:.4f}" and test["bleu"] == result["final"]["test"]["bleu"]

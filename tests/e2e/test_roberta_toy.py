@@ -34,7 +34,7 @@ def pretrained(root) -> Path:
     # Counted in updates, not seconds: the toy topics take shape after 500-700 updates (about a
     # minute on 2 quiet cores), and a loaded machine must not stop the run before that.
     proc = tlc_train(root, "task=toy_mlm", *SMALL, f"budget.max_updates={PRETRAIN_UPDATES}",
-                     "budget.train_seconds=600", "budget.eval_every_seconds=12", "experiment=mlm", "logger=none")
+                     "budget.train_seconds=600", "budget.eval_every_seconds=6", "experiment=mlm", "logger=none")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return only_run_dir(root, "mlm")
 
@@ -60,7 +60,9 @@ def dev_accuracy(run_dir: Path) -> float:
 def test_masked_lm_perplexity_falls_and_records_are_well_formed(pretrained):
     records = read_records(pretrained / "metrics.jsonl")
     valid = kinds(records, "valid")
-    assert len(valid) >= 4 and valid[-1]["updates"] == PRETRAIN_UPDATES
+    # How many validations 800 updates span depends on the machine (3 at 12 s on 2 quiet cores, more
+    # when loaded): ask for a curve, not a count.
+    assert len(valid) >= 2 and valid[-1]["updates"] == PRETRAIN_UPDATES
     assert valid[-1]["ppl"] < 0.7 * valid[0]["ppl"]
     assert all(later["ppl"] < 1.02 * earlier["ppl"] for earlier, later in zip(valid, valid[1:]))
     for record in records:
@@ -85,6 +87,16 @@ def test_fine_tuning_from_the_pretraining_run_beats_the_majority_class(root, pre
     assert all("accuracy" in r for r in kinds(records, "valid"))
     wandb_run = read_offline_run(run_dir)
     assert wandb_run.job_type == "finetune"
+
+
+def test_saved_dev_predictions_give_the_recorded_accuracy(root, fine_tuned):
+    result = json.loads((fine_tuned / "result.json").read_text())
+    for split in ("valid", "test"):  # toy_cls has a labelled test set
+        predicted = (fine_tuned / "outputs" / f"{split}.pred").read_text().splitlines()
+        gold = (root / "data" / "toy_cls" / "raw" / f"{split}.label").read_text().splitlines()
+        assert len(predicted) == len(gold) == result["outputs"][split]["lines"]
+        accuracy = sum(p == g for p, g in zip(predicted, gold)) / len(gold)
+        assert accuracy == pytest.approx(result["final"][split]["accuracy"], abs=1e-12)
 
 
 def test_a_random_init_with_the_same_budget_is_far_worse(root, fine_tuned):
@@ -118,3 +130,8 @@ def test_glue_layout_fixtures_prepare_and_fine_tune(root, pretrained, task, writ
     assert 0.0 <= valid["accuracy"] <= 1.0
     if extra_key:
         assert 0.0 <= valid[extra_key] <= 1.0
+    run_dir = only_run_dir(root, f"glue_{task}")
+    prepared = json.loads((data_dir / "prepared.json").read_text())
+    for split in [s for s in prepared["lines"] if s.startswith("valid")]:  # MNLI: matched and mismatched
+        predicted = (run_dir / "outputs" / f"{split}.pred").read_text().splitlines()
+        assert len(predicted) == prepared["lines"][split] and set(predicted) <= set(prepared["labels"])

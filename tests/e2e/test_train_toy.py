@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +20,7 @@ from train_large.wandb_sink import read_offline_history
 pytestmark = pytest.mark.e2e
 
 TINY = ["model.width=64", "model.depth=2", "task.eval.bleu_sentences=100"]
+SACREBLEU = str(Path(sys.executable).parent / "sacrebleu")
 BASE_KEYS = {"kind", "train_seconds", "wall_seconds", "updates", "tokens"}
 
 
@@ -44,6 +47,22 @@ def test_records_are_well_formed_and_bleu_rises(finished_run):
     assert valid[-1]["bleu"] > valid[0]["bleu"] + 0.5
     assert valid[-1]["ppl"] < valid[0]["ppl"] / 2
     assert len(kinds(records, "test")) == 1 and kinds(records, "test")[0]["bleu_sentences"] == 1000
+
+
+def test_saved_test_translations_give_the_recorded_bleu_with_the_sacrebleu_cli(finished_run):
+    _, run_dir = finished_run
+    result = json.loads((run_dir / "result.json").read_text())
+    test = result["final"]["test"]
+    hypotheses = run_dir / "outputs" / "test.hyp.fr"
+    assert test["hypotheses_file"] == str(hypotheses) and result["outputs"]["test"]["lines"] == 1000
+    assert len(hypotheses.read_text(encoding="utf-8").split("\n")) == 1001  # one per line, newline-ended
+    # toy data: its untouched references are the generated text
+    assert test["references"] == "untouched" and test["references_file"].endswith("untouched/test.fr")
+    assert test["recompute"] == (f"sacrebleu {shlex.quote(test['references_file'])} -i {shlex.quote(str(hypotheses))} "
+                                 "-m bleu -b -w 4 --tokenize 13a")
+    printed = subprocess.run([SACREBLEU, test["references_file"], "-i", str(hypotheses), "-m", "bleu", "-b",
+                              "-w", "4", "--tokenize", "13a"], capture_output=True, text=True, check=True)
+    assert printed.stdout.strip() == f"{test['bleu']:.4f}"
 
 
 def test_training_clock_stops_at_the_budget_and_excludes_eval_time(finished_run):

@@ -166,6 +166,17 @@ def test_prepared_json_is_what_load_prepared_returns(toy_prepared):
     assert load_prepared(toy_prepared.data_dir) == toy_prepared
 
 
+def test_held_out_references_are_kept_byte_for_byte_beside_the_normalised_ones(toy_prepared):
+    source = toy_prepared.data_dir.parent / "source"
+    assert toy_prepared.untouched == {"valid": "untouched/valid.fr", "test": "untouched/test.fr"}
+    for split in ("valid", "test"):
+        kept = toy_prepared.untouched_reference(split)
+        assert kept.read_bytes() == (source / f"{split}.fr").read_bytes()
+        assert "’" in kept.read_text(encoding="utf-8")
+        assert "’" not in toy_prepared.reference(split).read_text(encoding="utf-8")
+    assert toy_prepared.untouched_reference("train") is None
+
+
 def test_load_prepared_without_marker_says_how_to_prepare(tmp_path):
     with pytest.raises(PrepareError, match="no prepared.json.*prepare_translation.py"):
         load_prepared(tmp_path)

@@ -3,6 +3,7 @@ different depths, with an unfinished run, a run whose sweep recorded a failure a
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -83,6 +84,18 @@ def test_csv_holds_one_row_per_run_with_its_figures(root: Path, tmp_path: Path) 
     pruned = next(row for name, row in rows.items() if name.startswith("compression=prune_quantize"))
     assert (pruned["method"], pruned["bits"], pruned["sparsity"], pruned["source"], pruned["final_valid"]) == (
         "prune_quantize", "4", "0.9", "width=128", "30.0")
+
+
+def test_csv_lists_where_each_run_saved_its_outputs(root: Path, tmp_path: Path) -> None:
+    result_path = root / "translation" / "mt_width" / "width=128" / "result.json"
+    result = json.loads(result_path.read_text())
+    result["outputs"] = {"test": {"file": "/elsewhere/width=128/outputs/test.hyp.fr", "sha256": "0" * 64,
+                                  "lines": 3003}}
+    result_path.write_text(json.dumps(result))
+    with write_csv(collect([root]), tmp_path / "runs.csv").open() as handle:
+        rows = {row["name"]: row for row in csv.DictReader(handle)}
+    assert rows["width=128"]["outputs"] == "outputs/test.hyp.fr"  # relative to run_dir: run dirs move
+    assert rows["width=32"]["outputs"] == ""
 
 
 def test_markdown_tables_list_runs_smallest_first_and_the_problems(root: Path) -> None:

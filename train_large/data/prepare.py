@@ -1,7 +1,9 @@
 """Real-text preparation for translation: line-aligned raw text to a fairseq-binarized data dir.
 
 raw_dir/{split}.{lang} -> checked (every split, before any heavy work) -> normalised into
-data_dir/raw/ (these target files are the BLEU references) -> one joint unigram sentencepiece
+data_dir/raw/ (these target files are the validation BLEU's references), the held-out target
+files also kept untouched in data_dir/untouched/ (the final test BLEU's references,
+`references.py`) -> one joint unigram sentencepiece
 model trained on train source + target (data_dir/spm.model) -> pieces (data_dir/pieces/) ->
 one joint fairseq dictionary and binarized splits (data_dir/bin/) -> data_dir/prepared.json,
 written last and atomically. A data dir without prepared.json is incomplete and is prepared
@@ -26,6 +28,8 @@ import sentencepiece as spm
 from filelock import FileLock
 
 from train_large.rundir import atomic_write_json
+
+from .references import keep_untouched
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +60,8 @@ _TRANSLATION = str.maketrans({**_PUNCTUATION, **dict.fromkeys(_INVISIBLE)})
 class PreparedData:
     """A prepared data dir. Its layout depends on `kind`:
 
-    - translation: bin/{dict,split.src-tgt}.{lang}(.bin/.idx), raw/{split}.{lang} (BLEU references);
+    - translation: bin/{dict,split.src-tgt}.{lang}(.bin/.idx), raw/{split}.{lang} (normalised)
+      and untouched/{split}.{target_lang} (held-out splits, byte for byte as given);
     - masked_lm: bin/dict.txt and bin/{split}.bin/.idx (fairseq's `masked_lm` task);
     - classification: bin/input0/, bin/input1/ (sentence pairs only) and bin/label/, each with
       dict.txt and {split}.bin/.idx (fairseq's `sentence_prediction` task).
@@ -73,6 +78,9 @@ class PreparedData:
     labels: list[str] = field(default_factory=list)  # classification: label names by class id
     sentence_pairs: bool = False  # classification: inputs are pairs (input0, input1)
     dictionary_sha1: str = ""  # of the input dictionary: a fine-tuned model must share it
+    # translation: split -> untouched reference file relative to data_dir; empty for a data dir
+    # prepared before they were kept
+    untouched: dict[str, str] = field(default_factory=dict)
 
     @property
     def bin_dir(self) -> Path:
@@ -92,8 +100,12 @@ class PreparedData:
         return ["valid"] + sorted(s for s in self.lines if s.startswith("valid_"))
 
     def reference(self, split: str) -> Path:
-        """The normalised target text of `split`: the BLEU reference (translation)."""
+        """The normalised target text of `split`: the validation BLEU's reference (translation)."""
         return self.data_dir / "raw" / f"{split}.{self.target_lang}"
+
+    def untouched_reference(self, split: str) -> Path | None:
+        """The target text of `split` byte for byte as given, or None when it was not kept."""
+        return self.data_dir / self.untouched[split] if split in self.untouched else None
 
 
 class PrepareError(ValueError):
@@ -194,6 +206,7 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
     data_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(data_dir / ".prepare.lock")):
         (data_dir / PREPARED_FILE).unlink(missing_ok=True)
+        untouched = keep_untouched(raw_dir, data_dir, splits, target_lang)
         step = time.perf_counter()
         for split in splits:
             _normalize_pair(*(raw_dir / f"{split}.{lang}" for lang in langs),
@@ -209,13 +222,14 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
                  time.perf_counter() - step)
 
         dictionary_size = _encode_and_binarize(data_dir, langs, splits)
-        prepared = PreparedData(data_dir, source_lang, target_lang, dictionary_size, lines)
+        prepared = PreparedData(data_dir, source_lang, target_lang, dictionary_size, lines,
+                                untouched=untouched)
         atomic_write_json(data_dir / PREPARED_FILE, {
             "kind": "translation", "source_lang": source_lang, "target_lang": target_lang, "lines": lines,
             "vocab_size": dictionary_size, "spm_vocab_size": spm_pieces,
             "spm_vocab_size_asked": vocab_size,
             "spm_model": "spm.model",  # relative to the data dir, so the dir can move
-            "raw_dir": str(raw_dir.resolve()), "seed": seed,
+            "raw_dir": str(raw_dir.resolve()), "seed": seed, "untouched": untouched,
         })
     log.info("prepared %s in %.1f s", data_dir, time.perf_counter() - started)
     return prepared
@@ -327,7 +341,8 @@ def load_prepared(data_dir: Path) -> PreparedData:
                             int(meta["vocab_size"]), {k: int(v) for k, v in meta["lines"].items()},
                             kind=meta.get("kind", "translation"), labels=list(meta.get("labels", [])),
                             sentence_pairs=bool(meta.get("sentence_pairs", False)),
-                            dictionary_sha1=meta.get("dictionary_sha1", ""))
+                            dictionary_sha1=meta.get("dictionary_sha1", ""),
+                            untouched={k: str(v) for k, v in meta.get("untouched", {}).items()})
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
         raise PrepareError(f"{path} is unreadable ({type(err).__name__}: {err}); "
                            "delete it and prepare the data again") from err

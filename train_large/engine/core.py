@@ -191,6 +191,20 @@ class Engine:
             metrics["ppl"] = float(torch.tensor(nll).exp())
         return metrics
 
+    @torch.no_grad()
+    def predict(self, split: str) -> list[int]:
+        """Classification: the predicted class id of every example of `split`, in the split's order
+        (the argmax `validate` counts as correct or not)."""
+        model, head = self.trainer.model, self.trainer.criterion.classification_head_name
+        model.eval()
+        predicted: dict[int, int] = {}
+        with self._eager():
+            for sample in self._eval_batches(split, list(range(self.split_size(split)))):
+                logits, _ = model(**sample["net_input"], features_only=True, classification_head_name=head)
+                predicted.update(zip(sample["id"].tolist(), logits.argmax(dim=-1).tolist()))
+        model.train()
+        return [predicted[i] for i in range(len(predicted))]
+
     def load_pretrained(self, weights: dict, source: str) -> None:
         """Start from a pretraining checkpoint's weights; only the new classification head may be
         absent from them.

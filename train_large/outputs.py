@@ -1,0 +1,27 @@
+"""A run's saved outputs: the final test translations and classification predictions, one per line
+in the split's order, under run_dir/outputs/, so a reviewer can score them again without the model.
+
+Each file is written atomically (a kill leaves the old file or the new one) and described in the
+record by its path and sha256. Must not import fairseq.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .data.references import file_sha256
+from .rundir import OUTPUTS_DIR, atomic_write_bytes
+
+__all__ = ["OUTPUTS_DIR", "write_lines"]
+
+
+def write_lines(path: Path, lines: list[str]) -> dict:
+    """Write one line per item; returns the record's description: {"file", "sha256", "lines"}.
+
+    Raises:
+        ValueError: an item holds a newline, which would shift every later line.
+    """
+    for number, line in enumerate(lines, start=1):
+        if "\n" in line:
+            raise ValueError(f"output line {number} for {path} holds a newline: {line!r}")
+    atomic_write_bytes(path, "".join(line + "\n" for line in lines).encode("utf-8"))
+    return {"file": str(path), "sha256": file_sha256(path), "lines": len(lines)}
