@@ -16,7 +16,6 @@ Must not import fairseq: `train_large.engine.binarize` does the fairseq part.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import shutil
@@ -33,6 +32,7 @@ from train_large.rundir import atomic_write_json
 
 from .prepare import (PREPARED_FILE, SPM_THREADS, PrepareError, PreparedData, normalize_line,
                       numbered_lines, train_spm, write_pieces)
+from .references import file_digest
 
 log = logging.getLogger(__name__)
 
@@ -177,11 +177,7 @@ def normalize_documents(corpus: CorpusFile, out: Path, *, spm_sample: Optional[T
 
 def file_sha1(path: Path) -> str:
     """Hex sha1 of a file's bytes: names a dictionary, which a fine-tuned model must share."""
-    digest = hashlib.sha1()
-    with Path(path).open("rb") as data:
-        for block in iter(lambda: data.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, "sha1")
 
 
 def _encode_and_binarize(data_dir: Path) -> int:
