@@ -20,6 +20,7 @@ from torch import nn
 
 from train_large.clock import TrainingClock
 from train_large.loop import Progress, next_mark, train_until_budget
+from train_large.schedule import LearningRate
 
 from .targets import Target, is_pruned
 
@@ -38,16 +39,20 @@ class PhaseBudget:
 
 
 def fine_tune(engine: Any, clock: TrainingClock, progress: Progress, seconds: float,
-              emit: Callable[[str, dict], None], **tags: Any) -> None:
-    """Train `engine` on its task for `seconds` more training seconds; `tags` go into its records."""
+              emit: Callable[[str, dict], None], optim: Any = None, **tags: Any) -> None:
+    """Train `engine` on its task for `seconds` more training seconds; `tags` go into its records.
+
+    optim: the source's optimizer settings; under `schedule=budget` the phase gets its own warmup
+    and decay over its `seconds`."""
     if seconds <= 0:
         return
     budget = PhaseBudget(train_seconds=clock.train_seconds + seconds, log_every_seconds=seconds / LOG_POINTS)
     progress.next_log = next_mark(clock.train_seconds, budget.log_every_seconds)
     progress.next_eval = progress.next_checkpoint = math.inf
+    learning_rate = LearningRate.for_phase(optim, clock.train_seconds, seconds) if optim is not None else None
     with masks_applied(engine.model):
         train_until_budget(engine, clock, progress, budget, lambda kind, metrics: emit(kind, {**metrics, **tags}),
-                           validate=lambda: None, save=lambda: None)
+                           validate=lambda: None, save=lambda: None, learning_rate=learning_rate)
 
 
 @contextmanager
@@ -99,6 +104,9 @@ class ZerosHeld:
     @property
     def learning_rate(self) -> float:
         return self.engine.learning_rate
+
+    def set_learning_rate(self, lr: float) -> None:
+        self.engine.set_learning_rate(lr)
 
     def train_step(self) -> Any:
         stats = self.engine.train_step()

@@ -72,14 +72,14 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
         load_source(engine, source, fine_tunes=c.finetune_seconds > 0)
         clock = TrainingClock(sync=cuda_sync if device == "cuda" else None)
         progress = Progress()
-        emit = record_emitter(sinks, clock, progress, {"source_run_id": source.run_id})
+        emit = record_emitter(sinks, clock, progress, {"source_run_id": source.run_id}, lambda: engine.learning_rate)
         targets = select_targets(engine.model, **target_kinds(c))
         settings = settle(c, engine.model, targets)
         if c.method in PRUNING_METHODS:
-            prune(engine, targets, settings.sparsity, c, clock, progress, emit)
+            prune(engine, targets, settings.sparsity, c, clock, progress, emit, engine_cfg.optim)
         quantized, act_scales = {}, {}
         if quantizes(settings.bits):
-            quantized, act_scales = quantize(engine, targets, settings.bits, c, clock, progress, emit)
+            quantized, act_scales = quantize(engine, targets, settings.bits, c, clock, progress, emit, engine_cfg.optim)
         footprint = model_bytes(engine.model, quantized=quantized or None, sparse_format=c.sparse_format)
         figures = compression_figures(c, settings, footprint, engine.model, targets)
         evaluator = Evaluator(engine, data, engine_cfg.task.eval, outputs_dir=run_dir / OUTPUTS_DIR)
@@ -156,13 +156,13 @@ def settle(c: Any, model: torch.nn.Module, targets: list[Target]) -> Settings:
 
 
 def prune(engine: Any, targets: list[Target], sparsity: float, c: Any, clock: TrainingClock,
-          progress: Progress, emit) -> None:
+          progress: Progress, emit, optim: Any = None) -> None:
     """Magnitude pruning to `sparsity`, in one shot or over rounds with fine-tuning after each;
     permanent at the end. Each round leaves a `prune` record with the valid loss after it."""
     rounds = sparsity_schedule(sparsity, c.steps) if c.schedule == "iterative" else [sparsity]
     for number, step_sparsity in enumerate(rounds, start=1):
         prune_magnitude(engine.model, targets, step_sparsity, c.scope)
-        fine_tune(engine, clock, progress, c.finetune_seconds, emit, phase="prune", round=number)
+        fine_tune(engine, clock, progress, c.finetune_seconds, emit, optim, phase="prune", round=number)
         if len(rounds) > 1 or c.finetune_seconds > 0:
             with clock.timed("eval"):
                 metrics = engine.validate("valid")
@@ -171,7 +171,7 @@ def prune(engine: Any, targets: list[Target], sparsity: float, c: Any, clock: Tr
 
 
 def quantize(engine: Any, targets: list[Target], bits: int, c: Any, clock: TrainingClock, progress: Progress,
-             emit) -> tuple[dict, dict[str, float]]:
+             emit, optim: Any = None) -> tuple[dict, dict[str, float]]:
     """k-bit weights (codes and scales by target name), after QAT when asked; and the activation
     scales QAT learned, kept on the model for evaluation."""
     scales: dict[str, float] = {}
@@ -179,7 +179,7 @@ def quantize(engine: Any, targets: list[Target], bits: int, c: Any, clock: Train
         trained = ZerosHeld(engine, targets) if c.method in PRUNING_METHODS else engine
         attach_fake_quant(engine.model, targets, bits, granularity(c.granularity), activations=c.activations,
                           activation_bits=c.activation_bits)
-        fine_tune(trained, clock, progress, c.finetune_seconds, emit, phase="qat")
+        fine_tune(trained, clock, progress, c.finetune_seconds, emit, optim, phase="qat")
         scales = activation_scales(engine.model)
         detach_fake_quant(engine.model)
     quantized = quantize_weights(engine.model, targets, bits, granularity(c.granularity))

@@ -19,7 +19,10 @@ TASK_KINDS = ("translation", "masked_lm", "classification")
 ARCH_FOR_KIND = {"translation": "transformer", "masked_lm": "roberta", "classification": "roberta"}
 ARCHS = ("transformer", "roberta")
 NORMS = ("pre", "post")
-SCHEDULES = ("inverse_sqrt", "fixed", "polynomial_decay")
+# budget: warmup and decay over the training-seconds budget (train_large.schedule); the others
+# are fairseq's, on update counts.
+SCHEDULES = ("inverse_sqrt", "fixed", "polynomial_decay", "budget")
+DECAYS = ("linear", "cosine")  # the budget schedule's decay to zero
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
@@ -78,7 +81,9 @@ class ModelConfig:
 class OptimConfig:
     lr: float = 5e-4  # peak learning rate
     schedule: str = "inverse_sqrt"  # one of SCHEDULES
-    warmup_updates: int = 4000
+    warmup_updates: int = 4000  # update-count schedules only
+    warmup_fraction: float = 0.05  # schedule=budget: share of the budget spent warming up, in [0, 1)
+    decay: str = "linear"  # schedule=budget: linear | cosine, to zero at the end of the budget
     betas: List[float] = field(default_factory=lambda: [0.9, 0.98])
     weight_decay: float = 0.0
     max_tokens: Optional[int] = 4096  # tokens per batch per device (before update_freq)
@@ -305,6 +310,7 @@ def _choice_problems(cfg: Any) -> list[str]:
         problems.append(f"model.arch={m.arch} cannot train task.kind={t.kind}; use model={wanted_arch}")
     problems += _one_of("model.norm", m.norm, NORMS)
     problems += _one_of("optim.schedule", cfg.optim.schedule, SCHEDULES)
+    problems += _one_of("optim.decay", cfg.optim.decay, DECAYS)
     problems += _one_of("device", cfg.device, DEVICES)
     problems += _one_of("precision", cfg.precision, PRECISIONS)
     problems += _one_of("logger.mode", cfg.logger.mode, WANDB_MODES)
@@ -347,6 +353,9 @@ def _range_problems(cfg: Any) -> list[str]:
                        ("task.eval.max_len_b", t.eval.max_len_b), ("num_workers", cfg.num_workers)]:
         problems += _positive(key, value, allow_zero=True)
     problems += _positive("optim.warmup_updates", o.warmup_updates, allow_zero=o.schedule != "inverse_sqrt")
+    if not 0.0 <= o.warmup_fraction < 1.0:
+        problems.append(f"optim.warmup_fraction={o.warmup_fraction} must be in [0, 1) (the share of the "
+                        "budget spent warming up under optim.schedule=budget, e.g. 0.05)")
     for key, value in [("model.dropout", m.dropout), ("model.attention_dropout", m.attention_dropout),
                        ("model.activation_dropout", m.activation_dropout),
                        ("optim.label_smoothing", o.label_smoothing)]:

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from . import faults
 from .clock import TrainingClock
+from .schedule import LearningRate
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,12 @@ class LossWindow:
 def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, budget: Any,
                        emit: Callable[[str, dict], None], validate: Callable[[], None],
                        save: Callable[[], None], metric_name: str = "metric",
-                       stop_requested: Callable[[], bool] = lambda: False) -> bool:
+                       stop_requested: Callable[[], bool] = lambda: False,
+                       learning_rate: LearningRate | None = None) -> bool:
     """Train until `budget.train_seconds` of update time (or `budget.max_updates`) is spent.
+
+    learning_rate: sets the rate before each update (`optim.schedule=budget`) or checks that an
+    update-count warmup can end; None leaves the rate to fairseq's scheduler.
 
     Returns False when it stopped early because `stop_requested()` (asked once per update) said
     so, after saving a checkpoint; True when the budget is spent.
@@ -108,6 +113,8 @@ def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, bu
         validate_and_save(clock.train_seconds)  # due when a stop request came: the same weights, now
     while not budget_spent(clock, progress, budget):
         with clock.training():
+            if learning_rate is not None:
+                learning_rate.before_update(engine, clock.train_seconds, progress.updates)
             step = engine.train_step()
         faults.reached("update")
         progress.updates += 1
@@ -116,7 +123,7 @@ def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, bu
         window.add(step.loss, step.nll_loss, step.scored)
         now = clock.train_seconds
         if now >= progress.next_log:
-            emit("train", {**window.pop(), "lr": engine.learning_rate})
+            emit("train", window.pop())
             progress.next_log = next_mark(now, budget.log_every_seconds)
             printer.maybe_print(clock, progress, budget, metric_name)
         if budget_spent(clock, progress, budget):

@@ -15,7 +15,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from omegaconf import OmegaConf
@@ -28,6 +28,7 @@ from .data.datasets import ensure_dataset
 from .data.prepare import PreparedData, load_prepared
 from .evaluate import PRIMARY_METRIC, Evaluator, is_better
 from .loop import Progress, train_until_budget
+from .schedule import LearningRate
 from .outputs import OUTPUTS_DIR
 from .preemption import StopSignals, any_process, to_child_processes
 from .pretrained import SourceError, SourceRun, find_source, load_weights
@@ -136,7 +137,8 @@ def _train(rank: int, world_size: int, device: str, run: Run, signals: StopSigna
         clock = TrainingClock(sync=cuda_sync if device == "cuda" else None, state=state and state["clock"],
                               agree=agree)
         evaluator = Evaluator(engine, data, cfg.task.eval, outputs_dir=run_dir / OUTPUTS_DIR)
-        emit = record_emitter(sinks, clock, progress, run_constants(cfg, source, world_size))
+        emit = record_emitter(sinks, clock, progress, run_constants(cfg, source, world_size),
+                              lambda: engine.learning_rate)
         metric, _ = PRIMARY_METRIC[cfg.task.kind]
         checkpoints = Checkpoints(cfg, run_dir, engine, clock, progress, enabled=lead)
 
@@ -155,8 +157,9 @@ def _train(rank: int, world_size: int, device: str, run: Run, signals: StopSigna
                 signals.stop(checkpoints.describe())
 
         checkpoints.save_best()  # a resume of a run killed between last.pt and its best.pt
+        learning_rate = LearningRate.for_run(cfg.optim, cfg.budget, resumed=bool(state))
         if not train_until_budget(engine, clock, progress, cfg.budget, emit, validate, checkpoints.save, metric,
-                                  stop_requested):
+                                  stop_requested, learning_rate):
             signals.stop(checkpoints.describe())  # every process, also one the signal did not reach
         if not lead:
             return None
@@ -275,13 +278,18 @@ def run_constants(cfg: Any, source: SourceRun | None, world_size: int) -> dict:
     return constants
 
 
-def record_emitter(sinks: Sink, clock: TrainingClock, progress: Progress, constants: dict):
-    """A function that stamps a record with the clock and counters and sends it to every sink."""
+def record_emitter(sinks: Sink, clock: TrainingClock, progress: Progress, constants: dict,
+                   learning_rate: Callable[[], float] | None = None):
+    """A function that stamps a record with the clock, the counters and (when given) the learning
+    rate of the latest update, and sends it to every sink."""
 
     def emit(kind: str, metrics: dict) -> None:
         record = {"kind": kind, "train_seconds": round(clock.train_seconds, 4),
                   "wall_seconds": round(clock.wall_seconds, 4), "updates": progress.updates,
-                  "tokens": progress.tokens, "flops": progress.flops, **constants, **metrics}
+                  "tokens": progress.tokens, "flops": progress.flops, **constants}
+        if learning_rate is not None:
+            record["lr"] = learning_rate()
+        record.update(metrics)
         sinks.log(record)
         progress.records += 1
 

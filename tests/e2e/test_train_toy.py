@@ -159,3 +159,22 @@ def test_multirun_gives_one_directory_per_override_set(toy_root):
     again = tlc_train(toy_root, "experiment=sweep", "model.width=64", "model.depth=1",
                       "budget.max_updates=15", "task.eval.bleu_sentences=20", "logger=none")
     assert "run already complete" in again.stdout + again.stderr
+
+
+def test_budget_schedule_rises_then_falls_to_zero_at_the_end_of_the_budget(toy_root):
+    """optim.schedule=budget through the real engine: the rate each record carries follows the
+    budget's seconds, and fairseq's own scheduler does not put it back between updates."""
+    proc = tlc_train(toy_root, "experiment=e2e_budget_lr", "model.width=32", "model.depth=1",
+                     "optim.schedule=budget", "optim.warmup_fraction=0.2", "optim.lr=0.002",
+                     "budget.train_seconds=12", "budget.eval_every_seconds=6", "budget.log_every_seconds=0.25",
+                     "task.eval.bleu_sentences=20", "task.eval.test_sentences=20", "logger=none")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = read_records(only_run_dir(toy_root, "e2e_budget_lr") / "metrics.jsonl")
+    assert all("lr" in record for record in records)
+    rates = [r["lr"] for r in kinds(records, "train")]
+    top = rates.index(max(rates))
+    # Shapes only: on a loaded machine an update can take a second, so records are sparse.
+    assert 0.5 * 0.002 <= rates[top] <= 0.002 * (1 + 1e-6)
+    assert top > 0 and rates[0] < rates[top]  # warming up: the first update runs at rate 0
+    assert rates[top:] == sorted(rates[top:], reverse=True) and rates[-1] < 0.15 * 0.002
+    assert kinds(records, "test")[0]["lr"] == rates[-1]  # the final model's last update

@@ -44,6 +44,8 @@ TRAIN = [
     ("optim.batch_size=100 optim.device_batch_size=32 optim.update_freq=1",
      "optim.batch_size=100 needs optim.update_freq >= 4 at optim.device_batch_size=32, not 1"),
     ("optim=sgd", "optim=sgd is not a known optim; choose one of: adam, finetune"),
+    ("optim.schedule=budget optim.decay=step", "optim.decay='step' is not allowed; choose one of: linear, cosine"),
+    ("optim.schedule=budget optim.warmup_fraction=1", "optim.warmup_fraction=1.0 must be in [0, 1)"),
     # budget
     ("budget.train_seconds=abc", "budget.train_seconds: Value 'abc' of type 'str' could not be converted to Float"),
     ("budget.max_updates=-5", "budget.max_updates=-5 must be > 0"),

@@ -85,6 +85,12 @@ class Engine:
     def learning_rate(self) -> float:
         return float(self.trainer.get_lr())
 
+    def set_learning_rate(self, lr: float) -> None:
+        """The rate of the next update, for `optim.schedule=budget` (fairseq's `fixed` schedule
+        without warmup, which sets its own rate again after every update: that rate becomes `lr`)."""
+        self.trainer.lr_scheduler.lr = lr
+        self.trainer.optimizer.set_lr(lr)
+
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 

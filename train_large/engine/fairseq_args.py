@@ -15,6 +15,9 @@ _SCHEDULER_FLAGS = {
     "inverse_sqrt": lambda o, b: ["--lr-scheduler", "inverse_sqrt", "--warmup-updates", str(o.warmup_updates),
                                   "--warmup-init-lr", "1e-07"],
     "fixed": lambda o, b: ["--lr-scheduler", "fixed", "--warmup-updates", str(o.warmup_updates)],
+    # The loop sets the rate before each update (train_large.schedule); fairseq's fixed schedule
+    # without warmup then only re-applies it after the update (Engine.set_learning_rate).
+    "budget": lambda o, b: ["--lr-scheduler", "fixed", "--warmup-updates", "0"],
     "polynomial_decay": lambda o, b: ["--lr-scheduler", "polynomial_decay",
                                       "--warmup-updates", str(o.warmup_updates),
                                       "--total-num-update", str(b.max_updates)],
