@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GLUE MNLI and SST-2, the fine-tuning tasks, from the official zips, in the layout
 # train_large/data/prepare_glue.py reads: DIR/MNLI/{train,dev_matched,dev_mismatched}.tsv and
-# DIR/SST-2/{train,dev}.tsv (the unlabelled test TSVs are extracted too but not used).
+# DIR/SST-2/{train,dev}.tsv, and the unlabelled test TSVs, from which a fine-tuned run writes its
+# predictions in the GLUE submission format (outputs/glue/).
 #
 # Usage: scripts/download_glue.sh [--out DIR] [--tasks "MNLI SST-2"]
 #   --out DIR      where the tasks go (default: ${TLC_DATA_ROOT:-data}/glue)

@@ -3,10 +3,13 @@
     python scripts/prepare_glue.py --task mnli --glue-dir GLUE/MNLI --vocab-from PRETRAIN_DIR --out DATA_DIR
 
 GLUE_DIR holds the official TSVs (scripts/download_glue.sh): MNLI train.tsv, dev_matched.tsv,
-dev_mismatched.tsv; SST-2 train.tsv, dev.tsv. PRETRAIN_DIR is a data dir written by
-scripts/prepare_mlm_corpus.py: its sentencepiece model and dictionary encode the task, so a
-model pretrained on it can be fine-tuned. Bad input exits with status 2 and one line on
-stderr. Layout of DATA_DIR: train_large/data/prepare_glue.py.
+dev_mismatched.tsv; SST-2 train.tsv, dev.tsv. The unlabelled test sets, where they are there too
+(MNLI test_matched.tsv and test_mismatched.tsv, SST-2 test.tsv), are checked and prepared as well,
+and a run then writes its predictions for them as GLUE submission files (outputs/glue/MNLI-m.tsv,
+MNLI-mm.tsv, SST-2.tsv); a labelled test.tsv (the toy task's) is the scored test split instead.
+PRETRAIN_DIR is a data dir written by scripts/prepare_mlm_corpus.py: its sentencepiece model and
+dictionary encode the task, so a model pretrained on it can be fine-tuned. Bad input exits with
+status 2 and one line on stderr. Layout of DATA_DIR: train_large/data/prepare_glue.py.
 """
 from __future__ import annotations
 
@@ -43,9 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     examples = ", ".join(f"{split} {count}" for split, count in prepared.lines.items())
+    unlabelled = ", ".join(f"{split} {s['lines']} (for {s['file']})" for split, s in prepared.submission.items())
     print(f"prepared {prepared.data_dir}: {args.task}, labels {' '.join(prepared.labels)}, "
           f"{'sentence pairs' if prepared.sentence_pairs else 'single sentences'}, "
-          f"examples: {examples}")
+          f"examples: {examples}; unlabelled test sets: {unlabelled or 'none'}")
     return 0
 
 

@@ -7,7 +7,8 @@
 - masked_lm: masked-token loss and perplexity;
 - classification: loss and accuracy; the valid record also scores the extra dev sets
   (MNLI's mismatched one), with the split's suffix on their keys (`accuracy_mismatched`).
-  `write_predictions` saves the final model's predicted labels.
+  `write_predictions` saves the final model's predicted labels, and those of the unlabelled GLUE
+  test sets in GLUE's submission format (outputs/glue/MNLI-m.tsv ...).
 
 The work is timed on the clock under `eval` (loss) and `bleu` (decoding and scoring), outside
 the training budget. Must not import fairseq: it drives the engine through its methods.
@@ -21,7 +22,7 @@ from .bleu import Detokenizer, bleu_scores, read_references, recompute_command
 from .clock import TrainingClock
 from .data.prepare import PreparedData
 from .data.references import NORMALISED, final_references
-from .outputs import write_lines
+from .outputs import GLUE_SUBMISSION_DIR, write_lines
 
 # The metric that marks a run's best checkpoint and summarises it, and whether higher is better.
 PRIMARY_METRIC = {"translation": ("bleu", True), "masked_lm": ("ppl", False), "classification": ("accuracy", True)}
@@ -102,7 +103,14 @@ class Evaluator:
 
     def write_predictions(self, clock: TrainingClock, *, test: bool = True) -> dict:
         """Classification: the predicted label of every example of each dev set (and a labelled
-        test set, unless not `test`), one per line in the split's order, as outputs/{split}.pred; returns `saved`."""
+        test set, unless not `test`), one per line in the split's order, as outputs/{split}.pred,
+        and of each unlabelled GLUE test set (unless not `test`) as outputs/glue/<its submission
+        file> (`submission_rows`; its `lines` in `saved` count the header). Returns `saved`.
+
+        Raises:
+            ValueError: a GLUE test split's index file does not have one line per example (the data
+                dir changed under the run).
+        """
         if self.data.kind != "classification" or self.outputs_dir is None:
             return self.saved
         splits = [*self.data.eval_splits, *(["test"] if test and "test" in self.data.lines else [])]
@@ -110,4 +118,22 @@ class Evaluator:
             for split in splits:
                 labels = [self.data.labels[i] for i in self.engine.predict(split)]
                 self.saved[split] = write_lines(self.outputs_dir / f"{split}.pred", labels)
+            for split, submission in (self.data.submission if test else {}).items():
+                labels = [self.data.labels[i] for i in self.engine.predict(split)]
+                rows = submission_rows(self.data.glue_index(split), labels)
+                self.saved[split] = write_lines(self.outputs_dir / GLUE_SUBMISSION_DIR / submission["file"], rows)
         return self.saved
+
+
+def submission_rows(index_file: Path, labels: list[str]) -> list[str]:
+    """GLUE's submission format: the header `index<TAB>prediction`, then each example's GLUE index
+    (from `index_file`, one per line) and predicted label name, in file order.
+
+    Raises:
+        ValueError: `index_file` does not have one line per label.
+    """
+    indices = index_file.read_text(encoding="utf-8").splitlines()
+    if len(indices) != len(labels):
+        raise ValueError(f"{index_file} holds {len(indices)} indices for {len(labels)} predictions; "
+                         "prepare the data again")
+    return ["index\tprediction", *(f"{index}\t{label}" for index, label in zip(indices, labels))]

@@ -1,5 +1,7 @@
 """A run's saved outputs: the final test translations and classification predictions, one per line
-in the split's order, under run_dir/outputs/, so a reviewer can score them again without the model.
+in the split's order, under run_dir/outputs/, so a reviewer can score them again without the model,
+and the unlabelled GLUE test sets' predictions under run_dir/outputs/glue/, named and laid out as
+GLUE's server expects them (MNLI-m.tsv: a header, then one `index<TAB>label` row per example).
 
 Each file is written atomically (a kill leaves the old file or the new one) and described in the
 record by its path and sha256. Must not import fairseq.
@@ -11,7 +13,9 @@ from pathlib import Path
 from .data.references import file_sha256
 from .rundir import OUTPUTS_DIR, atomic_write_bytes
 
-__all__ = ["OUTPUTS_DIR", "write_lines"]
+__all__ = ["GLUE_SUBMISSION_DIR", "OUTPUTS_DIR", "write_lines"]
+
+GLUE_SUBMISSION_DIR = "glue"  # under OUTPUTS_DIR
 
 
 def write_lines(path: Path, lines: list[str]) -> dict:

@@ -300,7 +300,8 @@ def final_evaluation(evaluator: Evaluator, data: PreparedData, clock: TrainingCl
                      progress: Progress, stop_if_requested) -> dict:
     """The last point of the valid curve, then the whole test set (at the paper's decoding settings
     for translation, its translations saved). GLUE tasks have no labelled test set: their final
-    figures are the dev sets', and their saved predictions too.
+    figures are the dev sets', and their saved predictions too (plus GLUE submission files for
+    unlabelled test sets that were prepared).
 
     The final validation is checkpointed, so a run stopped or killed during the test evaluation
     does not validate twice when it resumes (its predictions come from those same weights).

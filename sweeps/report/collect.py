@@ -274,9 +274,15 @@ def read_result_figures(run: Run, result: dict, trained: dict) -> None:
 
 
 def saved_outputs(outputs: dict) -> list[str]:
-    """The saved output files as paths relative to the run dir (which may have moved since)."""
-    return [f"{OUTPUTS_DIR}/{Path(str(saved['file'])).name}" for saved in outputs.values()
-            if isinstance(saved, dict) and saved.get("file")]
+    """The saved output files as paths relative to the run dir (which may have moved since):
+    what follows the last `outputs/` in each recorded path (GLUE submissions are in outputs/glue/)."""
+    paths = []
+    for saved in outputs.values():
+        if isinstance(saved, dict) and saved.get("file"):
+            parts = Path(str(saved["file"])).parts
+            inside = parts[len(parts) - 1 - parts[::-1].index(OUTPUTS_DIR):] if OUTPUTS_DIR in parts else parts[-1:]
+            paths.append("/".join(inside))
+    return paths
 
 
 def recipe(settings: dict, fine_tune_seconds: float) -> str:

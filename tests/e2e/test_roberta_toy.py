@@ -113,11 +113,18 @@ def test_a_model_setting_that_disagrees_with_the_checkpoint_is_one_line(root, pr
                                    "was trained with model.depth=2; drop model.depth to use the checkpoint's")
 
 
-@pytest.mark.parametrize("task, write, extra_key", [
-    ("mnli", write_mnli, "accuracy_mismatched"),
-    ("sst2", lambda glue_dir: write_sst2(glue_dir, labelled_test=False), None),
+def read_tsv(path: Path) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a tab-separated file with a header row."""
+    header, *rows = path.read_text(encoding="utf-8").splitlines()
+    return header.split("\t"), [row.split("\t") for row in rows]
+
+
+@pytest.mark.parametrize("task, write, extra_key, submissions", [
+    ("mnli", write_mnli, "accuracy_mismatched",
+     {"MNLI-m.tsv": "test_matched.tsv", "MNLI-mm.tsv": "test_mismatched.tsv"}),
+    ("sst2", lambda glue_dir: write_sst2(glue_dir, labelled_test=False), None, {"SST-2.tsv": "test.tsv"}),
 ])
-def test_glue_layout_fixtures_prepare_and_fine_tune(root, pretrained, task, write, extra_key):
+def test_glue_layout_fixtures_prepare_and_fine_tune(root, pretrained, task, write, extra_key, submissions):
     glue_dir, data_dir = root / f"glue_{task}", root / "data" / f"fixture_{task}"
     write(glue_dir)
     prepare_glue(task, glue_dir, data_dir, vocab_from=root / "data" / "toy_mlm")
@@ -135,3 +142,13 @@ def test_glue_layout_fixtures_prepare_and_fine_tune(root, pretrained, task, writ
     for split in [s for s in prepared["lines"] if s.startswith("valid")]:  # MNLI: matched and mismatched
         predicted = (run_dir / "outputs" / f"{split}.pred").read_text().splitlines()
         assert len(predicted) == prepared["lines"][split] and set(predicted) <= set(prepared["labels"])
+    # GLUE submission files (submission file -> the official test file it answers), listed with the outputs
+    written = {Path(saved["file"]).name: saved for saved in result["outputs"].values()}
+    for file, official in submissions.items():
+        path = run_dir / "outputs" / "glue" / file
+        header, rows = read_tsv(path)
+        official_header, examples = read_tsv(glue_dir / official)
+        assert header == ["index", "prediction"] and all(len(row) == 2 for row in rows)
+        assert [index for index, _ in rows] == [example[official_header.index("index")] for example in examples]
+        assert {prediction for _, prediction in rows} <= set(prepared["labels"])
+        assert written[file]["file"] == str(path) and written[file]["lines"] == len(examples) + 1

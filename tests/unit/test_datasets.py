@@ -43,6 +43,7 @@ def test_toy_cls_generates_toy_mlm_once_and_shares_its_dictionary(tmp_path, smal
     assert cls.dictionary_sha1 == mlm.dictionary_sha1 != ""
     assert cls.labels == ["0", "1"] and not cls.sentence_pairs
     assert cls.lines == {"train": 60, "valid": 20, "test": 20}
+    assert cls.submission == {}  # its test.tsv is labelled: the scored test split, not a GLUE submission
     # The classifier's sentences are none of the pretraining corpus's held-out ones.
     held_out = {line for split in ("valid", "test")
                 for line in (mlm.data_dir / "raw" / f"{split}.txt").read_text().splitlines() if line}

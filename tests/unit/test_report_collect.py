@@ -124,3 +124,11 @@ def test_a_compression_whose_source_moved_is_still_read(tmp_path: Path) -> None:
     q8 = next(r for r in runs if "bits=8" in r.name and "width=128" in r.name)
     assert (q8.task, q8.metric, q8.width, q8.compression.source_params) == ("toy_mt", "bleu", None, 521_216)
     assert q8.compression.source_budget_seconds is None  # unknown: advice for a training budget leaves it out
+
+
+def test_glue_submission_files_keep_their_folder_under_outputs() -> None:
+    from sweeps.report.collect import saved_outputs
+
+    outputs = {"valid": {"file": "/runs/outputs/x/valid.pred"},
+               "test_matched": {"file": "/elsewhere/run/outputs/glue/MNLI-m.tsv"}}
+    assert saved_outputs(outputs) == ["outputs/x/valid.pred", "outputs/glue/MNLI-m.tsv"]

@@ -64,7 +64,8 @@ class PreparedData:
       and untouched/{split}.{target_lang} (held-out splits, byte for byte as given);
     - masked_lm: bin/dict.txt and bin/{split}.bin/.idx (fairseq's `masked_lm` task);
     - classification: bin/input0/, bin/input1/ (sentence pairs only) and bin/label/, each with
-      dict.txt and {split}.bin/.idx (fairseq's `sentence_prediction` task).
+      dict.txt and {split}.bin/.idx (fairseq's `sentence_prediction` task); an unlabelled GLUE
+      test split (`submission`) has inputs only, and its GLUE indices in raw/{split}.index.
 
     Every kind has spm.model (for classification, the pretraining corpus's model) and bin/.
     """
@@ -81,6 +82,10 @@ class PreparedData:
     # translation: split -> untouched reference file relative to data_dir; empty for a data dir
     # prepared before they were kept
     untouched: dict[str, str] = field(default_factory=dict)
+    # classification: unlabelled GLUE test split -> {"file": the submission file GLUE's server
+    # expects its predictions in (MNLI-m.tsv), "lines": examples}; not in `lines`. Empty when the
+    # test TSVs were absent at preparation, or for a data dir prepared before they were kept.
+    submission: dict[str, dict] = field(default_factory=dict)
 
     @property
     def bin_dir(self) -> Path:
@@ -102,6 +107,10 @@ class PreparedData:
     def reference(self, split: str) -> Path:
         """The normalised target text of `split`: the validation BLEU's reference (translation)."""
         return self.data_dir / "raw" / f"{split}.{self.target_lang}"
+
+    def glue_index(self, split: str) -> Path:
+        """The GLUE index of each example of the unlabelled test split `split`, one per line in order."""
+        return self.data_dir / "raw" / f"{split}.index"
 
     def untouched_reference(self, split: str) -> Path | None:
         """The target text of `split` byte for byte as given, or None when it was not kept."""
@@ -342,7 +351,9 @@ def load_prepared(data_dir: Path) -> PreparedData:
                             kind=meta.get("kind", "translation"), labels=list(meta.get("labels", [])),
                             sentence_pairs=bool(meta.get("sentence_pairs", False)),
                             dictionary_sha1=meta.get("dictionary_sha1", ""),
-                            untouched={k: str(v) for k, v in meta.get("untouched", {}).items()})
+                            untouched={k: str(v) for k, v in meta.get("untouched", {}).items()},
+                            submission={k: {"file": str(v["file"]), "lines": int(v["lines"])}
+                                        for k, v in meta.get("submission", {}).items()})
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
         raise PrepareError(f"{path} is unreadable ({type(err).__name__}: {err}); "
                            "delete it and prepare the data again") from err

@@ -9,6 +9,16 @@ bin/input0/{split}, bin/input1/{split} (sentence pairs only) and bin/label/{spli
 bin/label/dict.txt holding the label names in sorted order (class id = position) ->
 prepared.json, written last and atomically.
 
+The official test sets are unlabelled. Where they are present (MNLI test_matched.tsv and
+test_mismatched.tsv, an SST-2 test.tsv without a label column), they become submission splits
+(test_matched, test_mismatched; test_unlabelled for SST-2, so a labelled test.tsv, as the toy
+task has, stays the scored `test` split): raw/{split}.input0/.input1 and raw/{split}.index (the
+GLUE `index` column, which GLUE's server matches predictions on), bin/input0/{split} (and input1)
+and no bin/label/{split}, which fairseq's sentence_prediction task takes as a split without
+targets. prepared.json lists them under `submission` with the file name GLUE's server expects
+their predictions in (MNLI-m.tsv, MNLI-mm.tsv, SST-2.tsv); `lines`, `label_counts` and
+`majority_class_rate` are about the labelled splits only.
+
 Must not import fairseq: `train_large.engine.binarize` does the fairseq part.
 """
 from __future__ import annotations
@@ -34,7 +44,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class GlueLayout:
-    """Where one GLUE task's labelled examples are, and what its labels may be."""
+    """Where one GLUE task's examples are, and what its labels may be."""
 
     files: dict[str, str]  # split -> TSV file name; each must exist and be labelled
     text_columns: tuple[str, ...]  # one column (single sentence) or two (sentence pairs)
@@ -43,19 +53,26 @@ class GlueLayout:
     # split -> TSV used only when present with a label column: the official test sets are
     # unlabelled, the toy task's is labelled.
     optional_files: dict[str, str] = field(default_factory=dict)
+    # split -> (official unlabelled test TSV, the submission file GLUE's server expects its
+    # predictions in); used when the TSV is present without a label column.
+    submission_files: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 LAYOUTS = {
     "mnli": GlueLayout(
         files={"train": "train.tsv", "valid": "dev_matched.tsv", "valid_mismatched": "dev_mismatched.tsv"},
         text_columns=("sentence1", "sentence2"), label_column="gold_label",
-        labels=("contradiction", "entailment", "neutral")),
+        labels=("contradiction", "entailment", "neutral"),
+        submission_files={"test_matched": ("test_matched.tsv", "MNLI-m.tsv"),
+                          "test_mismatched": ("test_mismatched.tsv", "MNLI-mm.tsv")}),
     "sst2": GlueLayout(
         files={"train": "train.tsv", "valid": "dev.tsv"}, text_columns=("sentence",),
-        label_column="label", labels=("0", "1"), optional_files={"test": "test.tsv"}),
+        label_column="label", labels=("0", "1"), optional_files={"test": "test.tsv"},
+        submission_files={"test_unlabelled": ("test.tsv", "SST-2.tsv")}),
 }
+INDEX_COLUMN = "index"  # of the unlabelled test sets: GLUE's server matches predictions on it
 
-Example = tuple[list[str], str]  # (normalised texts, label)
+Example = tuple[list[str], str]  # (normalised texts, label; for an unlabelled test set, its GLUE index)
 
 
 def prepare_glue(task_name: str, glue_dir: Path, data_dir: Path, *, vocab_from: Path) -> PreparedData:
@@ -74,23 +91,21 @@ def prepare_glue(task_name: str, glue_dir: Path, data_dir: Path, *, vocab_from: 
     layout, glue_dir, data_dir = LAYOUTS[task_name], Path(glue_dir), Path(data_dir)
     started = time.perf_counter()
     pretraining = check_vocab_from(Path(vocab_from))
-    examples = {split: read_examples(glue_dir / name, layout) for split, name in layout.files.items()}
-    for split, name in layout.optional_files.items():
-        path = glue_dir / name
-        if path.is_file() and layout.label_column in _header(path):
-            examples[split] = read_examples(path, layout)
-        elif path.is_file():
-            log.info("not using %s: it has no %s column", path, layout.label_column)
+    examples, unlabelled = read_splits(glue_dir, layout)
     lines = {split: len(rows) for split, rows in examples.items()}
+    submission = {split: {"file": layout.submission_files[split][1], "lines": len(rows)}
+                  for split, rows in unlabelled.items()}
     log.info("checked %s %s: %s examples (%.1f s)", task_name, glue_dir,
-             ", ".join(f"{split} {n}" for split, n in lines.items()), time.perf_counter() - started)
+             ", ".join(f"{split} {len(rows)}" for split, rows in {**examples, **unlabelled}.items()),
+             time.perf_counter() - started)
 
     pairs, labels = len(layout.text_columns) == 2, sorted(layout.labels)
     data_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(data_dir / ".prepare.lock")):
         (data_dir / PREPARED_FILE).unlink(missing_ok=True)
-        _write_raw(examples, data_dir / "raw")
-        _encode_and_binarize(data_dir, pretraining, list(examples), pairs, labels)
+        _write_raw(examples, data_dir / "raw", "label")
+        _write_raw(unlabelled, data_dir / "raw", INDEX_COLUMN)
+        _encode_and_binarize(data_dir, pretraining, list(examples), list(unlabelled), pairs, labels)
         sha1 = file_sha1(data_dir / "bin" / "input0" / "dict.txt")
         if sha1 != pretraining.dictionary_sha1:
             raise PrepareError(f"{pretraining.bin_dir / 'dict.txt'} changed after it was prepared "
@@ -106,10 +121,11 @@ def prepare_glue(task_name: str, glue_dir: Path, data_dir: Path, *, vocab_from: 
             # The accuracy of always answering the commonest train label: the floor to beat.
             "majority_class_rate": {split: round(c[counts["train"].most_common(1)[0][0]] / lines[split], 4)
                                     for split, c in counts.items()},
+            "submission": submission,
         })
     log.info("prepared %s in %.1f s", data_dir, time.perf_counter() - started)
     return PreparedData(data_dir, "", "", pretraining.vocab_size, lines, kind="classification",
-                        labels=labels, sentence_pairs=pairs, dictionary_sha1=sha1)
+                        labels=labels, sentence_pairs=pairs, dictionary_sha1=sha1, submission=submission)
 
 
 def check_vocab_from(vocab_from: Path) -> PreparedData:
@@ -134,21 +150,47 @@ def check_vocab_from(vocab_from: Path) -> PreparedData:
     return prepared
 
 
-def read_examples(path: Path, layout: GlueLayout) -> list[Example]:
+def read_splits(glue_dir: Path, layout: GlueLayout) -> tuple[dict[str, list[Example]], dict[str, list[Example]]]:
+    """The labelled splits, and the unlabelled test sets that are present (split -> examples).
+
+    Raises:
+        PrepareError: as `read_examples`, for any file used.
+    """
+    examples = {split: read_examples(glue_dir / name, layout) for split, name in layout.files.items()}
+    for split, name in layout.optional_files.items():
+        path = glue_dir / name
+        if path.is_file() and layout.label_column in _header(path):
+            examples[split] = read_examples(path, layout)
+    unlabelled = {}
+    for split, (name, _) in layout.submission_files.items():
+        path = glue_dir / name
+        if path.is_file() and layout.label_column not in _header(path):
+            unlabelled[split] = read_examples(path, layout, unlabelled=True)
+        elif path.is_file() and name not in layout.optional_files.values():
+            log.info("not using %s: it has a %s column, so it is not the official test set", path,
+                     layout.label_column)
+    return examples, unlabelled
+
+
+def read_examples(path: Path, layout: GlueLayout, *, unlabelled: bool = False) -> list[Example]:
     """The normalised examples of one TSV with a header row, split on tabs (no quoting).
+
+    unlabelled: an official test set: each example holds its GLUE index in place of a label.
 
     Raises:
         PrepareError: the file is missing or not UTF-8, the header lacks a column, or a row has
-            the wrong number of columns, an empty sentence or a label not in `layout.labels`.
+            the wrong number of columns, an empty sentence, a label not in `layout.labels` or
+            (unlabelled) an index that is not a whole number or repeats an earlier row's.
     """
     header = _header(path)
-    wanted = [*layout.text_columns, layout.label_column]
-    missing = [name for name in wanted if name not in header]
+    key = INDEX_COLUMN if unlabelled else layout.label_column
+    missing = [name for name in [*layout.text_columns, key] if name not in header]
     if missing:
         raise PrepareError(f"{path} line 1 (the header) lacks column {missing[0]!r} (it has: "
                            f"{', '.join(header)}); expected the official GLUE file")
-    text_at, label_at = [header.index(name) for name in layout.text_columns], header.index(layout.label_column)
+    text_at, key_at = [header.index(name) for name in layout.text_columns], header.index(key)
     examples: list[Example] = []
+    seen: dict[str, int] = {}  # index -> line
     for number, line in numbered_lines(path):
         if number == 1:
             continue
@@ -160,14 +202,27 @@ def read_examples(path: Path, layout: GlueLayout) -> list[Example]:
         for name, text in zip(layout.text_columns, texts):
             if not text:
                 raise PrepareError(f"{path} line {number} has an empty {name}; remove that row")
-        label = fields[label_at].strip()
-        if label not in layout.labels:
-            raise PrepareError(f"{path} line {number} has {layout.label_column} {label!r}; allowed: "
+        value = fields[key_at].strip()
+        if unlabelled:
+            _check_index(path, number, value, seen)
+        elif value not in layout.labels:
+            raise PrepareError(f"{path} line {number} has {layout.label_column} {value!r}; allowed: "
                                f"{', '.join(layout.labels)} (remove unlabelled rows)")
-        examples.append((texts, label))
+        examples.append((texts, value))
     if not examples:
         raise PrepareError(f"{path} has a header but no examples")
     return examples
+
+
+def _check_index(path: Path, number: int, index: str, seen: dict[str, int]) -> None:
+    # Predictions are matched on the index, and a submission file is one index per line.
+    if not (index.isascii() and index.isdigit()):
+        raise PrepareError(f"{path} line {number} has {INDEX_COLUMN} {index!r}, not a whole number; "
+                           "expected the official GLUE test file")
+    if index in seen:
+        raise PrepareError(f"{path} line {number} repeats {INDEX_COLUMN} {index} of line {seen[index]}; "
+                           "expected the official GLUE test file")
+    seen[index] = number
 
 
 def _header(path: Path) -> list[str]:
@@ -178,19 +233,20 @@ def _header(path: Path) -> list[str]:
     raise PrepareError(f"{path} is empty; expected a header row, then one example per row")
 
 
-def _write_raw(examples: dict[str, list[Example]], raw_dir: Path) -> None:
-    """raw_dir/{split}.input0, .input1 (pairs) and .label: one example per line."""
+def _write_raw(examples: dict[str, list[Example]], raw_dir: Path, key: str) -> None:
+    """raw_dir/{split}.input0, .input1 (pairs) and .{key} (the label or the GLUE index): one example
+    per line."""
     raw_dir.mkdir(parents=True, exist_ok=True)
     for split, rows in examples.items():
         for column in range(len(rows[0][0])):
             text = "".join(texts[column] + "\n" for texts, _ in rows)
             (raw_dir / f"{split}.input{column}").write_text(text, encoding="utf-8", newline="\n")
-        text = "".join(label + "\n" for _, label in rows)
-        (raw_dir / f"{split}.label").write_text(text, encoding="utf-8", newline="\n")
+        text = "".join(value + "\n" for _, value in rows)
+        (raw_dir / f"{split}.{key}").write_text(text, encoding="utf-8", newline="\n")
 
 
-def _encode_and_binarize(data_dir: Path, pretraining: PreparedData, splits: list[str], pairs: bool,
-                         labels: list[str]) -> None:
+def _encode_and_binarize(data_dir: Path, pretraining: PreparedData, labelled: list[str], unlabelled: list[str],
+                         pairs: bool, labels: list[str]) -> None:
     # Imported only now: fairseq takes ~4 s to import, and bad input must be reported before that.
     from train_large.engine import binarize
 
@@ -203,13 +259,13 @@ def _encode_and_binarize(data_dir: Path, pretraining: PreparedData, splits: list
     for column in inputs:
         (bin_dir / column).mkdir(parents=True)
         shutil.copyfile(pretraining.bin_dir / "dict.txt", bin_dir / column / "dict.txt")
-        for split in splits:
+        for split in [*labelled, *unlabelled]:
             pieces = data_dir / "pieces" / f"{split}.{column}"
             write_pieces(processor, data_dir / "raw" / f"{split}.{column}", pieces)
             binarize.binarize_split(pieces, bin_dir / column / "dict.txt", bin_dir / column / split)
     binarize.build_label_dictionary(labels, bin_dir / "label" / "dict.txt")
-    for split in splits:
+    for split in labelled:  # an unlabelled split has no label file: fairseq then sets no target
         binarize.binarize_split(data_dir / "raw" / f"{split}.label", bin_dir / "label" / "dict.txt",
                                 bin_dir / "label" / split)
-    log.info("encoded and binarized %s into %s, labels %s (%.1f s)", "/".join(splits), bin_dir,
+    log.info("encoded and binarized %s into %s, labels %s (%.1f s)", "/".join([*labelled, *unlabelled]), bin_dir,
              labels, time.perf_counter() - step)

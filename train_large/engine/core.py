@@ -350,5 +350,6 @@ def build_engine(cfg: Any, data: Any, device: str, *, world_size: int = 1, rank:
         args.tpu = False
     with fairseq_compose_context():
         fairseq_cfg = convert_namespace_to_omegaconf(args)
-    eval_splits = [*data.eval_splits, *(["test"] if "test" in data.lines else [])]
+    # The unlabelled GLUE test splits (`data.submission`) load without targets: predicted, never scored.
+    eval_splits = [*data.eval_splits, *(["test"] if "test" in data.lines else []), *data.submission]
     return Engine(fairseq_cfg, device, cfg.task.kind, eval_splits, compile_encoder=cfg.compile)
