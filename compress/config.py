@@ -24,7 +24,7 @@ SCHEDULES = ("one_shot", "iterative")
 # "per_channel" / "per_tensor" are accepted as spelled in the issue and mean the same thing.
 GRANULARITIES = ("channel", "tensor", "per_channel", "per_tensor")
 MIN_BITS, MAX_BITS = 2, 16  # symmetric k-bit codes (compress.quantize); 1 bit leaves only zero
-FP32_BITS = 32  # bits=32: keep weights in fp32, the quantize sweep's baseline
+FP32_BITS = 32  # bits=32: weights not quantized (kept at the source's precision), the quantize sweep's baseline
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -44,7 +44,7 @@ class CompressionConfig:
     schedule: str = "one_shot"  # one_shot | iterative (sparsity rises over `steps` rounds, cubic)
     steps: int = 5  # pruning rounds when iterative
     finetune_seconds: float = 0.0  # training seconds of fine-tuning after each pruning round, and of QAT
-    bits: Optional[int] = None  # weight bits 2..16; 32 or null = fp32 (not quantized)
+    bits: Optional[int] = None  # weight bits 2..16; 32 or null = not quantized (the source's precision)
     granularity: str = "channel"  # channel: one scale per output row | tensor: one scale per tensor
     qat: bool = False  # quantization-aware fine-tuning (fake quant, straight-through) before rounding
     activations: bool = False  # QAT only: also fake-quantize the inputs of targeted Linears
@@ -84,7 +84,7 @@ def granularity(value: str) -> str:
 
 
 def quantizes(bits: Optional[int]) -> bool:
-    """Whether `bits` asks for quantized weights (null and 32 keep fp32)."""
+    """Whether `bits` asks for quantized weights (null and 32 keep the source's precision)."""
     return bits is not None and bits != FP32_BITS
 
 

@@ -12,18 +12,24 @@ Each tensor takes the cheapest of three layouts:
 
 Quantized tensors add their fp32 scales (4 bytes per channel or per tensor) in every layout.
 With fp32 values the bitmask costs 1/32 of dense, so pruning half the weights stores
-1/2 + 1/32 of them, not 1/2. Pure torch: must not import fairseq, wandb or train_large.engine.
+1/2 + 1/32 of them, not 1/2 (with bf16 values, 1/16).
+
+An unquantized tensor counts at the dtype the model holds it at, the one it was evaluated at: 16
+bits in a bf16 or fp16 model, 32 in an fp32 one. The ratio's baseline is always the model at
+fp32 (`fp32_bytes`), whatever its precision, so models of any precision compare on one scale:
+an untouched bf16 model is 2x. Pure torch: must not import fairseq, wandb or train_large.engine.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
 
 from .quantize import MAX_BITS, MIN_BITS, QuantizedTensor, check_quantization
+from .skeleton import skeleton
 from .targets import Target, check_targets, effective_weight, own_weights
 
 SCALE_BYTES = 4  # fp32 scale per channel or per tensor
@@ -31,6 +37,8 @@ ROW_POINTER_BYTES = 4  # int32
 METHODS = ("prune", "quantize", "prune_quantize")
 # prune_quantize tries these (bits, highest sparsity) in order; see plan_for_ratio.
 PRUNE_QUANTIZE_STAGES = ((8, 0.9), (4, 1.0))
+# dtype -> its name in train_large's `precision=`
+PRECISION_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
 @dataclass(frozen=True)
@@ -48,8 +56,9 @@ class TensorBytes:
 @dataclass(frozen=True)
 class Footprint:
     rows: list[TensorBytes]
-    fp32_bytes: int  # 4 bytes x every parameter, tied ones once
+    fp32_bytes: int  # 4 bytes x every parameter, tied ones once: the baseline of `ratio`
     bytes: int
+    precision: str = "fp32"  # the dtype the model holds its weights at (unquantized ones are stored at it)
 
     @property
     def ratio(self) -> float:
@@ -57,7 +66,7 @@ class Footprint:
 
     def to_dict(self) -> dict:
         return {"fp32_bytes": self.fp32_bytes, "size_bytes": self.bytes, "ratio": self.ratio,
-                "tensors": [asdict(row) for row in self.rows]}
+                "precision": self.precision, "tensors": [asdict(row) for row in self.rows]}
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,11 @@ class Plan:
     bits: int | None  # None when weights keep their dtype
     predicted_bytes: int
     predicted_ratio: float
+
+
+def precision_name(dtypes: Iterable[torch.dtype]) -> str:
+    """`bf16`: the dtypes as `precision=` names them; several joined by '+' (`bf16+fp32`)."""
+    return "+".join(sorted({PRECISION_NAMES.get(dtype, str(dtype).removeprefix("torch.")) for dtype in dtypes}))
 
 
 def index_bytes(columns: int) -> int:
@@ -132,14 +146,21 @@ def model_bytes(model: nn.Module, *, quantized: dict[str, QuantizedTensor] | Non
     """Deployed size of `model`, per tensor and in total.
 
     `quantized` maps a weight's name (any name of a tied tensor) to its codes and scales, as
-    `quantize.quantize_weights` returns them; other tensors count at their dtype's size.
-    `sparse_format=False` stores every tensor dense.
+    `quantize.quantize_weights` returns them; other tensors count at their dtype's size (2 bytes
+    in bf16 and fp16). `sparse_format=False` stores every tensor dense.
 
     Raises:
         ValueError: a name in `quantized` is not a parameter of `model`.
     """
     rows = [row for _, row in _rows(model, quantized, sparse_format)]
-    return Footprint(rows, 4 * sum(row.numel for row in rows), sum(row.bytes for row in rows))
+    return Footprint(rows, 4 * sum(row.numel for row in rows), sum(row.bytes for row in rows),
+                     precision_name(p.dtype for p in model.parameters()))
+
+
+def state_bytes(state: Mapping[str, torch.Tensor]) -> int:
+    """Bytes of a state dict's weights stored dense at their own dtype, each tied tensor once: a
+    source checkpoint as it ships (an untouched model's `model_bytes`, unless it is sparse)."""
+    return model_bytes(skeleton(state), sparse_format=False).bytes
 
 
 def _target_bytes(targets: list[Target], zeros: int | None, bits: int | None, granularity: str,
@@ -188,6 +209,9 @@ def _smallest_zeros(predict, most: int, fp32_bytes: int, ratio: float) -> int | 
 def plan_for_ratio(model: nn.Module, targets: Sequence[Target], ratio: float, method: str, *,
                    granularity: str = "channel", sparse_format: bool = True) -> Plan:
     """Sparsity and/or bits that compress `model` to at least `ratio` = fp32 bytes / bytes.
+
+    Weights left unquantized count at the dtype `model` holds them at, as `model_bytes` counts
+    them: in a bf16 model they start at 2x.
 
     quantize: the largest bits in 16..2 (the least compression) whose ratio reaches `ratio`.
     prune: the smallest sparsity that reaches it, by bisection on the byte formula.

@@ -35,7 +35,7 @@ from .checkpoint import (FILE, activation_scales, attach_activation_quant, compr
                          restore_compressed)
 from .config import PRUNING_METHODS, ConfigError, granularity, quantizes
 from .finetune import ZerosHeld, fine_tune
-from .footprint import Footprint, model_bytes, plan_for_ratio
+from .footprint import Footprint, model_bytes, plan_for_ratio, state_bytes
 from .prune import make_permanent, measured_sparsity, prune_magnitude, sparsity_schedule
 from .quantize import attach_fake_quant, detach_fake_quant, quantize_weights
 from .source import SourceRun, engine_config, find_source, load_weights, target_kinds
@@ -49,7 +49,7 @@ class Settings:
     """What this run applies: given directly, or planned for `compression.ratio`."""
 
     sparsity: float  # of the targeted weights; 0 without pruning
-    bits: Optional[int]  # None: weights stay fp32
+    bits: Optional[int]  # None: weights stay at the precision the job holds them at
     predicted_ratio: Optional[float] = None  # the plan's prediction, when a ratio was asked for
 
 
@@ -190,19 +190,27 @@ def quantize(engine: Any, targets: list[Target], bits: int, c: Any, clock: Train
 
 def compression_figures(c: Any, settings: Settings, footprint: Footprint, model: torch.nn.Module,
                         targets: list[Target]) -> dict:
-    """What was done and what it gives: every record and the result carry these."""
+    """What was done and what it gives: every record and the result carry these.
+
+    `ratio` is `fp32_bytes` / `bytes` at any precision, so a bf16 and an fp32 source compare on
+    one scale; `bits` is k when quantized, else the bits of the dtype the weights are held at (16
+    in a bf16 or fp16 model, where `precision` names it).
+    """
     with torch.no_grad():
         remaining = sum(int(torch.count_nonzero(p)) for p in model.parameters())
+    quantized = settings.bits is not None
     return {"method": c.method, "bytes": footprint.bytes, "fp32_bytes": footprint.fp32_bytes,
             "ratio": footprint.ratio, "sparsity": measured_sparsity(model, targets),
-            "target_sparsity": settings.sparsity, "bits": settings.bits or 32,
+            "target_sparsity": settings.sparsity, "quantized": quantized, "precision": footprint.precision,
+            "bits": settings.bits if quantized else max(row.bits for row in footprint.rows),
             "granularity": granularity(c.granularity), "remaining_params": remaining,
             "target_ratio": c.ratio, "predicted_ratio": settings.predicted_ratio}
 
 
 def evaluate(evaluator: Evaluator, data: Any, clock: TrainingClock, emit, figures: dict, *, test: bool) -> dict:
     """Valid (the training curves' subset and settings), then all of test at the final settings,
-    its translations saved; classification predictions saved for the dev sets."""
+    its translations saved; classification predictions saved for the dev sets (and, with `test`,
+    GLUE submission files for prepared unlabelled test sets)."""
     final = {"valid": evaluator.evaluate("valid", clock)}
     emit("valid", {**final["valid"], **figures})
     if test and "test" in data.lines:
@@ -216,10 +224,13 @@ def build_result(cfg: Any, run_dir: Path, run_name: str, engine_cfg: Any, source
                  clock: TrainingClock, progress: Progress, figures: dict, final: dict, footprint: Footprint,
                  metric: str) -> dict:
     """result.json. `final_metric`: the primary metric on test, or on valid without a test set
-    (`final_metric_split` says which); a report, never a basis for choosing (validation is)."""
+    (`final_metric_split` says which); a report, never a basis for choosing (validation is).
+    `source_bytes`: the source's checkpoint at its own precision, beside `fp32_bytes`, the baseline
+    of `ratio`; they differ for a bf16 or fp16 source."""
     return {"run_dir": str(run_dir), "run_id": run_id(run_dir), "name": run_name, "experiment": cfg.experiment,
             "task": engine_cfg.task.name, "kind": engine_cfg.task.kind, "params": engine.parameter_count(),
-            **figures, "metric": metric, "final_metric": final.get("test", final["valid"])[metric],
+            **figures, "source_bytes": state_bytes(load_weights(source)), "metric": metric,
+            "final_metric": final.get("test", final["valid"])[metric],
             "final_metric_split": "test" if "test" in final else "valid",
             "final": final, "source_run_id": source.run_id,
             "source": {"run_dir": str(source.run_dir), "run_id": source.run_id, "checkpoint": str(source.checkpoint),
@@ -234,8 +245,10 @@ def flat_summary(result: dict) -> dict:
     """The W&B summary: bytes and ratio (the x-axes of the compression plots) beside the final figures."""
     summary = {f"final/{split}_{key}": value for split, metrics in result["final"].items()
                for key, value in metrics.items() if isinstance(value, (int, float))}
-    summary.update({key: result[key] for key in ("bytes", "fp32_bytes", "ratio", "sparsity", "bits",
-                                                  "remaining_params", "params", "final_metric", "train_seconds")})
+    summary.update({key: result[key] for key in ("bytes", "fp32_bytes", "source_bytes", "ratio", "sparsity",
+                                                  "bits", "remaining_params", "params", "final_metric",
+                                                  "train_seconds")})
+    summary["precision"] = result["precision"]
     return summary
 
 

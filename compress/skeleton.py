@@ -4,7 +4,9 @@
 engine. Byte counts and target selection need only each weight's name, shape, values, the
 type of module holding it (`nn.Linear` or `nn.Embedding`) and which names share one tensor,
 and a state dict holds all of that: `skeleton(state)` rebuilds such a tree, so
-`select_targets` and `plan_for_ratio` see the same weights as on the real model.
+`select_targets` and `plan_for_ratio` see the same weights as on the real model. The weights
+keep the checkpoint's dtype (a bf16 run saves a bf16 model), unless `dtype` names the one the
+compression run will hold them at, which is what its bytes count.
 
 The skeleton is for counting, not for running: its modules have no forward. Tensors that
 share storage (tied embeddings) become one Parameter. Buffers cannot be told apart from
@@ -14,6 +16,8 @@ weight, which can only make the predicted size larger. Pure torch: must not impo
 wandb or train_large.
 """
 from __future__ import annotations
+
+from typing import Mapping
 
 import torch
 from torch import nn
@@ -40,8 +44,9 @@ def _leaf_type(module_name: str, param_name: str, tensor: torch.Tensor) -> type[
     return nn.Embedding if module_name in EMBEDDING_NAMES else nn.Linear
 
 
-def skeleton(state: dict[str, torch.Tensor]) -> nn.Module:
-    """A module tree whose parameters are the state dict's weights, tied tensors shared."""
+def skeleton(state: Mapping[str, torch.Tensor], dtype: torch.dtype | None = None) -> nn.Module:
+    """A module tree whose parameters are the state dict's weights, tied tensors shared; cast to
+    `dtype` when given (None: each keeps its own)."""
     root = nn.Module()
     shared: dict[tuple, nn.Parameter] = {}
     for name, tensor in state.items():
@@ -54,6 +59,6 @@ def skeleton(state: dict[str, torch.Tensor]) -> nn.Module:
             module = _child(module, part, _leaf_type(part, param_name, tensor) if leaf else None)
         key = _storage_key(tensor)
         if key not in shared:
-            shared[key] = nn.Parameter(tensor.detach(), requires_grad=False)
+            shared[key] = nn.Parameter(tensor.detach().to(dtype or tensor.dtype), requires_grad=False)
         module.register_parameter(param_name, shared[key])
     return root

@@ -115,15 +115,18 @@ def training_config(config: dict) -> DictConfig:
 
 
 @lru_cache(maxsize=16)
-def _skeleton_of(checkpoint: Path, modified: float):
-    """A skeleton of the checkpoint's weights (cached: a sweep checks one source many times).
+def _skeleton_of(checkpoint: Path, modified: float, as_fp32: bool):
+    """A skeleton of the checkpoint's weights (cached: a sweep checks one source many times), cast
+    to fp32 when the compress job will hold them so (on CPU: `engine_config`).
 
     Raises:
         CorruptFile: the checkpoint is damaged, foreign or unsafe.
     """
+    import torch
+
     from .skeleton import skeleton
 
-    return skeleton(ckpt.load_checkpoint(checkpoint)["engine"]["model"])
+    return skeleton(ckpt.load_checkpoint(checkpoint)["engine"]["model"], torch.float32 if as_fp32 else None)
 
 
 def source_problems(cfg: Any) -> list[str]:
@@ -139,7 +142,8 @@ def source_problems(cfg: Any) -> list[str]:
     from .targets import select_targets
 
     try:
-        model = _skeleton_of(source.checkpoint, source.checkpoint.stat().st_mtime)
+        # The ratio a bf16 source reaches depends on the precision the job holds it at: fp32 on CPU.
+        model = _skeleton_of(source.checkpoint, source.checkpoint.stat().st_mtime, _runs_on_cpu(cfg))
         targets = select_targets(model, **target_kinds(c))
         plan_for_ratio(model, targets, c.ratio, c.method, granularity=granularity(c.granularity),
                        sparse_format=c.sparse_format)
@@ -148,6 +152,14 @@ def source_problems(cfg: Any) -> list[str]:
     except ValueError as err:
         return [f"{str(err).splitlines()[0]} (source={source.run_dir.name})"]
     return []
+
+
+def _runs_on_cpu(cfg: Any) -> bool:
+    import torch
+
+    from train_large.config import resolve_device
+
+    return resolve_device(cfg.device, torch.cuda.is_available()) == "cpu"
 
 
 def target_kinds(compression: Any) -> dict[str, bool]:

@@ -10,9 +10,10 @@ Training: every finished training configuration of a task, scored by the best va
 each replica had reached by the budget (`series.best_by`). When the best is between two sizes of
 its sweep, a parabola through it and its two neighbours (metric against log2 of the swept key)
 locates the size in between that may do better still. Memory: every finished compressed
-configuration of a task that fits, scored on validation (a test score never chooses; the chosen
-model's is shown, labelled); with a training budget too, only models whose source trained within
-it. Must not import fairseq or torch.
+configuration of a task that fits (its bytes as stored, at the precision it was evaluated at, so a
+bf16 and an fp32 source compare by what they would ship), scored on validation (a test score never
+chooses; the chosen model's is shown, labelled); with a training budget too, only models whose
+source trained within it. Must not import fairseq or torch.
 """
 from __future__ import annotations
 

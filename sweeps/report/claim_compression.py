@@ -3,7 +3,9 @@ at the same memory budget. Kept apart from claims.py, which holds the three trai
 
 Every choice here is made on validation scores: the best compressed model that fits a budget is the
 one with the best valid metric, so a test score can never pick a model (it is shown, labelled, for
-the models chosen). Must not import torch or fairseq.
+the models chosen). Budgets are bytes as stored, each model's unquantized weights at the precision
+it was evaluated at (a bf16 source untouched is half its fp32 size), never bytes inferred from a
+ratio or from bits. Must not import torch or fairseq.
 """
 from __future__ import annotations
 
@@ -109,8 +111,12 @@ def picked(models: list[Run]) -> str:
 
 
 def how(run: Run) -> str:
+    """`sparsity 0.90, 4 bits, 113,152 bytes`; unquantized, the precision (`bf16, 2,048 bytes`), left
+    out only for a pruned fp32 model."""
     c = run.compression
-    kind = "fp32" if c.is_baseline else ", ".join(
-        part for part in (f"sparsity {c.sparsity:.2f}" if c.sparsity else "", f"{c.bits} bits" if c.bits < 32 else "")
-        if part)
-    return f"{kind}, {c.bytes:,} bytes"
+    if c.quantized:
+        stored = f"{c.bits} bits"
+    else:  # a pruned bf16 model must not read as a pruned fp32 one
+        stored = c.precision if c.is_baseline or c.precision != "fp32" else ""
+    parts = [f"sparsity {c.sparsity:.2f}" if c.sparsity else "", stored, f"{c.bytes:,} bytes"]
+    return ", ".join(part for part in parts if part)

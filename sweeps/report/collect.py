@@ -42,21 +42,23 @@ class Compression:
 
     method: str
     sparsity: float
-    bits: int  # 32: weights left in fp32
-    bytes: int
+    bits: int  # k when quantized, else the bits of `precision` (32 fp32, 16 bf16 or fp16)
+    bytes: int  # as stored: unquantized weights at `precision`, so models of any precision compare
     fp32_bytes: int
-    ratio: float
+    ratio: float  # fp32_bytes / bytes, at any precision
     source_name: str
     source_run_id: str
     source_params: int | None
     source_budget_seconds: float | None  # the source's configured training budget
     scores: dict[str, float]  # the task's metric per evaluated split (valid, test)
     recipe: str = ""  # how: one-shot or iterative pruning, QAT, and the fine-tuning seconds spent
+    quantized: bool = False  # weights rounded to `bits`
+    precision: str = "fp32"  # the dtype the model held its weights at (fp32 | bf16 | fp16)
 
     @property
     def is_baseline(self) -> bool:
-        """Nothing removed or rounded: the fp32 model, the start of every bytes curve."""
-        return self.bits >= 32 and self.sparsity == 0
+        """Nothing removed or rounded: the source at `precision`, the start of every bytes curve."""
+        return not self.quantized and self.sparsity == 0
 
 
 @dataclass
@@ -265,12 +267,15 @@ def read_result_figures(run: Run, result: dict, trained: dict) -> None:
         return
     source = result.get("source") or {}
     source_budget = (trained.get("budget") or {}).get("train_seconds")
+    bits = int(result["bits"])
     run.compression = Compression(
-        method=str(result["method"]), sparsity=float(result["sparsity"]), bits=int(result["bits"]),
+        method=str(result["method"]), sparsity=float(result["sparsity"]), bits=bits,
         bytes=int(result["bytes"]), fp32_bytes=int(result["fp32_bytes"]), ratio=float(result["ratio"]),
         source_name=str(source.get("name", "")), source_run_id=str(result.get("source_run_id", "")),
         source_params=as_int(source.get("params")), source_budget_seconds=as_float(source_budget),
-        scores=dict(run.final), recipe=recipe(result.get("compression") or {}, run.train_seconds or 0.0))
+        scores=dict(run.final), recipe=recipe(result.get("compression") or {}, run.train_seconds or 0.0),
+        # A result from before these were recorded wrote bits=32 for every unquantized model.
+        quantized=bool(result.get("quantized", bits < 32)), precision=str(result.get("precision", "fp32")))
 
 
 def saved_outputs(outputs: dict) -> list[str]:

@@ -144,7 +144,8 @@ def compression_curves(runs: list[Run], out_dir: Path) -> list[Drawn]:
                 marker, style = METHOD_STYLE.get(method[0], ("o", "-"))
                 draw_points(ax, *compressed_points(points, split), color, f"{name}: {method[0]}", marker, style)
             if baseline:
-                draw_points(ax, *compressed_points(baseline[:1], split), color, f"{name}: fp32", "*", "none",
+                draw_points(ax, *compressed_points(baseline[:1], split), color,
+                            f"{name}: {baseline[0][0].compression.precision}", "*", "none",
                             markersize=12)
         log_axis(ax, "x", "B")
         ax.set_xlabel("compressed size (bytes, log scale)")
@@ -155,7 +156,7 @@ def compression_curves(runs: list[Run], out_dir: Path) -> list[Drawn]:
         counts = [len(c) for c in configurations(group)]
         drawn.append(save(fig, out_dir, slug(task, metric, "vs_bytes"), title,
                           f"{split} {metric} of every compressed model against the bytes it needs, one line per "
-                          "source model and method, starting from its fp32 size (star)"
+                          "source model and method, starting from its uncompressed size (star, at the precision it was held at)"
                           + replica_note(counts, "a model compressed from several seeds of its source is their "
                                                  "mean", "error bars")))
     return drawn

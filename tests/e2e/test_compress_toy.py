@@ -7,9 +7,11 @@ the compressed checkpoint and the metrics log.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -18,11 +20,11 @@ from compress.finetune import fine_tune
 from compress.prune import prune_magnitude
 from compress.targets import select_targets
 from tests.conftest import kinds, only_run_dir, subprocess_env, tlc_train
-from train_large.checkpoint import checkpoint_path, load_checkpoint
+from train_large.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from train_large.clock import TrainingClock
 from train_large.evaluate import Evaluator
 from train_large.loop import Progress
-from train_large.rundir import read_records
+from train_large.rundir import read_records, write_result
 from train_large.wandb_sink import read_offline_run
 
 pytestmark = pytest.mark.e2e
@@ -63,6 +65,28 @@ def half_pruned(source) -> Path:
     return only_run_dir(root, "pruned")
 
 
+@pytest.fixture(scope="module")
+def bf16_source(source) -> tuple[Path, Path]:
+    """(root, run dir) of the toy source as a CUDA bf16 run leaves it: fairseq's bf16 trainer keeps
+    fp32 master weights in the optimizer, but the model it trains, which best.pt and last.pt
+    save, is bf16."""
+    root, run_dir = source
+    copy = root / "runs" / "bf16_source" / run_dir.name
+    shutil.copytree(run_dir, copy)
+    for name in ("best.pt", "last.pt"):
+        state = load_checkpoint(checkpoint_path(copy, name))
+        cast: dict[tuple, torch.Tensor] = {}  # model.bfloat16() keeps tied tensors one tensor
+        state["engine"]["model"] = {
+            key: cast.setdefault((value.untyped_storage().data_ptr(), value.storage_offset(), value.shape),
+                                 value.bfloat16()) if value.is_floating_point() else value
+            for key, value in state["engine"]["model"].items()}
+        save_checkpoint(checkpoint_path(copy, name), state)
+    result = json.loads((copy / "result.json").read_text())
+    result["config"]["precision"] = "bf16"
+    write_result(copy, {**result, "run_dir": str(copy)})
+    return root, copy
+
+
 def best_valid_bleu(run_dir: Path) -> float:
     return load_checkpoint(checkpoint_path(run_dir, "best.pt"))["metrics"]["bleu"]
 
@@ -83,6 +107,8 @@ def test_source_sweep_of_sparsity_0_and_16_bits_leaves_bleu_unchanged_and_reruns
     source_loss = load_checkpoint(checkpoint_path(run_dir, "best.pt"))["metrics"]["loss"]
     assert results[32]["final"]["valid"]["loss"] == pytest.approx(source_loss, rel=1e-6)
     assert results[32]["ratio"] == 1.0 and results[32]["sparsity"] == 0.0
+    assert results[32]["source_bytes"] == results[32]["bytes"] == results[32]["fp32_bytes"]
+    assert (results[32]["precision"], results[32]["quantized"], results[16]["quantized"]) == ("fp32", False, True)
     # 16 bits: the codes of the tiniest weights round to 0; the untargeted embeddings keep the ratio under 2.
     assert 1.0 < results[16]["ratio"] < 2.0 and results[16]["sparsity"] < 1e-3
     again = tlc_compress(root, *args)
@@ -146,3 +172,30 @@ def test_an_unreachable_ratio_is_one_line_and_exit_2_before_any_run_dir(source):
     assert proc.returncode == 2 and len(error_lines(proc)) == 1, proc.stderr
     assert "compression.ratio=100.0 is out of reach for prune" in proc.stderr
     assert not (root / "runs" / "unreachable").exists()
+
+
+def test_a_bf16_source_records_its_own_bytes_and_is_counted_at_the_precision_it_is_held(bf16_source):
+    from compress.footprint import model_bytes
+    from compress.pipeline import Settings, compression_figures, reload
+
+    root, run_dir = bf16_source
+    proc = tlc_compress(root, f"source='{run_dir}'", "experiment=bf16", "compression=prune",
+                        "compression.sparsity=0", *QUICK)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    compressed = only_run_dir(root, "bf16")
+    result = json.loads((compressed / "result.json").read_text())
+    assert result["source_bytes"] * 2 == result["fp32_bytes"]  # the source's checkpoint, at bf16
+    # On CPU the engine holds the model at fp32 (fairseq has no CPU bf16): that is the model evaluated,
+    # stored in compressed.pt and counted.
+    assert (result["precision"], result["bits"], result["quantized"]) == ("fp32", 32, False)
+    assert result["bytes"] == result["fp32_bytes"] and result["ratio"] == 1.0
+    # On CUDA the engine keeps the source's bf16, and the same accounting of the same fairseq model
+    # gives what that run records: its bytes are the source's own.
+    engine, _, _ = reload(compressed)
+    model = engine.model.bfloat16()
+    targets = select_targets(model)
+    figures = compression_figures(SimpleNamespace(**result["compression"]), Settings(0.0, None), model_bytes(model),
+                                  model, targets)
+    assert (figures["precision"], figures["bits"], figures["quantized"]) == ("bf16", 16, False)
+    assert (figures["bytes"], figures["fp32_bytes"], figures["ratio"]) == (
+        result["source_bytes"], result["fp32_bytes"], 2.0)

@@ -96,6 +96,18 @@ def test_a_missing_source_is_one_line():
     assert problem.startswith("source is not set")
 
 
+def test_a_bf16_source_is_planned_at_the_fp32_a_cpu_job_holds_it_at(tmp_path):
+    """5x is within reach of the tiny model's bf16 weights (16 bits each) but not at fp32: a job on
+    CPU computes at fp32, so it must be refused up front, not after the data has loaded."""
+    run_dir = fake_source(tmp_path)
+    best = run_dir / "checkpoints" / "best.pt"
+    save_checkpoint(best, {"engine": {"model": tiny_translation_model().to(torch.bfloat16).state_dict()}})
+    model = skeleton(torch.load(best, weights_only=True)["engine"]["model"])
+    assert plan_for_ratio(model, select_targets(model), 5.0, "prune").sparsity > 0  # at bf16: reachable
+    problems = problems_for([f"source='{run_dir}'", "device=cpu", "compression=prune", "compression.ratio=5"])
+    assert len(problems) == 1 and "compression.ratio=5.0 is out of reach for prune" in problems[0], problems
+
+
 def test_an_unreachable_ratio_is_one_line_before_anything_is_built(tmp_path):
     problems = problems_for([f"source='{fake_source(tmp_path)}'", "compression=prune", "compression.ratio=50"])
     assert len(problems) == 1 and "compression.ratio=50.0 is out of reach for prune" in problems[0], problems
@@ -129,7 +141,7 @@ def test_compressed_checkpoint_restores_the_exact_compressed_weights(tmp_path):
     assert fresh.decoder.output_projection.weight is fresh.encoder.embed_tokens.weight  # still tied
 
 
-@pytest.mark.parametrize("name", ["prune", "quantize", "toy_prune", "toy_quantize"])
+@pytest.mark.parametrize("name", ["prune", "quantize", "toy_prune", "toy_quantize", "repro_compress"])
 def test_every_job_of_a_compress_sweep_composes_and_passes_the_checks(name):
     jobs = job_overrides(["-m", f"+sweep={name}", "source='/runs/x/width=64'"], sweeper_params)
     for overrides in jobs:

@@ -12,13 +12,16 @@ parameters = 256 bytes. Targets q_proj, fc1, fc2: 80 weights, 320 bytes.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch import nn
 
-from compress.footprint import model_bytes, plan_for_ratio
-from compress.prune import prune_magnitude
+from compress.footprint import model_bytes, plan_for_ratio, state_bytes
+from compress.prune import make_permanent, measured_sparsity, prune_magnitude
 from compress.quantize import quantize_weights
+from compress.skeleton import skeleton
 from compress.targets import select_targets
 from tests.unit.test_compress_prune import tree
 
@@ -145,3 +148,64 @@ def test_unreachable_ratio_is_one_line_with_the_most_this_method_reaches() -> No
     # at 79 of 80 zeros: 256 + 10 + 4 = 270 bytes, 576 / 270 = 2.133x; the untargeted 256 bytes bound it
     assert str(err.value) == ("compression.ratio=3 is out of reach for prune on this model: "
                               "predicted at most 2.133x (256 bytes of untargeted weights stay)")
+
+
+# bf16 and fp16: what a CUDA compression of a bf16 source holds (its engine keeps the source's
+# precision); the same hand model at 2 bytes a weight: 288 bytes, untargeted 128, targets 160.
+
+def figures_of(model: nn.Module, bits: int | None, quantized: dict | None = None) -> dict:
+    """What tlc-compress records for `model` as it is, after pruning and/or quantizing to `bits`."""
+    from compress.pipeline import Settings, compression_figures
+
+    c = SimpleNamespace(method="prune_quantize", granularity="per_channel", ratio=None)
+    footprint = model_bytes(model, quantized=quantized)
+    return compression_figures(c, Settings(measured_sparsity(model), bits), footprint, model, select_targets(model))
+
+
+@pytest.mark.parametrize("dtype, name", [(torch.bfloat16, "bf16"), (torch.float16, "fp16")])
+def test_untouched_16_bit_model_is_16_bits_and_2x_against_fp32(dtype: torch.dtype, name: str) -> None:
+    model = hand_model().to(dtype)
+    footprint = model_bytes(model)
+    assert {row.bits for row in footprint.rows} == {16} and footprint.precision == name
+    assert (footprint.bytes, footprint.fp32_bytes, footprint.ratio) == (2 * 144, 576, 2.0)
+    assert state_bytes(model.state_dict()) == footprint.bytes  # source_bytes: the source as it ships
+    figures = figures_of(model, None)
+    assert (figures["bits"], figures["quantized"], figures["precision"]) == (16, False, name)
+    assert (figures["bytes"], figures["fp32_bytes"], figures["ratio"]) == (288, 576, 2.0)
+    assert figures_of(hand_model(), None)["bits"] == 32 and state_bytes(hand_model().state_dict()) == 576
+
+
+def test_pruned_and_quantized_bf16_model_keeps_its_untargeted_weights_at_16_bits() -> None:
+    model = hand_model().bfloat16()
+    targets = select_targets(model)
+    prune_magnitude(model, targets, 0.5, scope="layer")
+    make_permanent(model)
+    # bf16 bitmask: 1/16 of dense. q_proj 16 // 8 + 8 * 2 = 18; fc1, fc2 32 // 8 + 16 * 2 = 36 each
+    assert model_bytes(model).bytes == 128 + 18 + 36 + 36 == 218
+    assert figures_of(model, None)["bits"] == 16
+    quantized = quantize_weights(model, targets, 4, "channel")
+    rows = {row.name: row for row in model_bytes(model, quantized=quantized).rows}
+    # bitmask + 4-bit codes of the nonzeros + fp32 scales: q_proj 2 + 4 + 16; fc1 4 + 8 + 32; fc2 4 + 8 + 16
+    assert [rows[f"layers.0.{n}.weight"].bytes for n in ("self_attn.q_proj", "fc1", "fc2")] == [22, 44, 28]
+    assert rows["layers.0.fc1.bias"].bits == 16 and rows["embed_tokens.weight"].bytes == 80
+    figures = figures_of(model, 4, quantized)
+    assert (figures["bits"], figures["quantized"], figures["precision"]) == (4, True, "bf16")
+    assert (figures["bytes"], figures["ratio"]) == (128 + 22 + 44 + 28, 576 / 222)
+
+
+def test_plan_for_a_bf16_model_counts_its_weights_at_16_bits_on_the_model_and_its_skeleton() -> None:
+    model = hand_model().bfloat16()
+    targets = select_targets(model)
+    plan = plan_for_ratio(model, targets, 3, "prune")
+    # out of reach at fp32 (see below); at bf16: 128 + min(160, 10 + 2 * (80 - k)) <= 192 from k = 53
+    assert (plan.sparsity, plan.bits, plan.predicted_bytes) == (53 / 80, None, 192)
+    shell = skeleton(model.state_dict())  # the up-front check reads the checkpoint, which a bf16 run saves in bf16
+    assert plan_for_ratio(shell, select_targets(shell), 3, "prune") == plan
+    # quantize: 128 + 64 bytes of scales + 10 * bits <= 576 / 2.5 = 230.4 from 3 bits
+    assert plan_for_ratio(model, targets, 2.5, "quantize").predicted_bytes == 222
+    prune_magnitude(model, targets, plan.sparsity)
+    assert model_bytes(model).ratio >= 3
+    as_fp32 = skeleton(hand_model().bfloat16().state_dict(), dtype=torch.float32)  # a run that holds it at fp32
+    assert model_bytes(as_fp32).precision == "fp32"
+    with pytest.raises(ValueError, match="predicted at most 2.133x"):
+        plan_for_ratio(as_fp32, select_targets(as_fp32), 3, "prune")
