@@ -2,13 +2,15 @@
 # Run the test suite on a fresh or existing checkout: sets up .venv if needed, starts the local
 # SLURM cluster for the integration tests when this machine can run one, then pytest.
 # Extra arguments go to pytest, e.g. ./scripts/test.sh -m "not e2e and not integration" (unit
-# tests only), ./scripts/test.sh -m integration (launchers: Ray, local SLURM; ~4 min on 2 cores)
-# or ./scripts/test.sh -k resume.
+# tests only), ./scripts/test.sh -m integration (launchers: Ray, local SLURM; ~4 min on 2 cores),
+# ./scripts/test.sh -m gpu (bf16, compile, two GPUs, the CUDA clock check; skipped, with the reason,
+# where no CUDA device is visible) or ./scripts/test.sh -k resume.
 #
 # SLURM (scripts/slurm_local.sh) is started when running as root and slurm-wlm is installed or apt
 # can install it, and stopped afterwards only if this script started it. Otherwise the SLURM tests
 # skip, unless TLC_REQUIRE_SLURM=1 (CI), which turns a missing cluster into failing tests.
-# Arguments containing "not integration" skip the cluster altogether.
+# Arguments containing "not integration", or a marker expression without "not" that never names
+# integration (-m gpu, -m "e2e or gpu": it selects no integration test), skip the cluster altogether.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -23,8 +25,12 @@ stop_slurm() {  # on every exit, Ctrl-C included; only a cluster this script sta
 trap stop_slurm EXIT
 
 wants_integration() {
-  local arg
-  for arg in "$@"; do [[ "$arg" == *"not integration"* ]] && return 1; done
+  local arg previous=""
+  for arg in "$@"; do
+    [[ "$arg" == *"not integration"* ]] && return 1
+    [[ "$previous" == "-m" && "$arg" != *integration* && "$arg" != *not* ]] && return 1
+    previous=$arg
+  done
   return 0
 }
 

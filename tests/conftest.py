@@ -1,4 +1,5 @@
-"""Shared test helpers: composed configs, a fake clock, isolated environments and repo paths."""
+"""Shared test helpers: composed configs, a fake clock, isolated environments, repo paths, what a
+run resolves on the machine the tests see, and the skip of `gpu`-marked tests without CUDA."""
 from __future__ import annotations
 
 import os
@@ -13,6 +14,39 @@ from train_large.cli import compose_train  # noqa: F401 - re-exported for the te
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 TLC_TRAIN = str(Path(sys.executable).parent / "tlc-train")
+
+
+NO_GPU = ("needs a CUDA GPU: torch.cuda.is_available() is False on this machine "
+          "(run ./scripts/test.sh -m gpu on a GPU machine)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip `gpu`-marked tests, with the reason, where no CUDA device is visible: on CPU they are
+    reported as skipped, never as passed."""
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_items:
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        for item in gpu_items:
+            item.add_marker(pytest.mark.skip(reason=NO_GPU))
+
+
+def expected_runtime(overrides: list[str]) -> dict:
+    """{'device', 'precision', 'num_workers', 'world_size'} that `tlc-train` with `overrides`
+    resolves here, through the harness's own resolution functions, on the devices this process
+    sees (the CLI subprocesses see the same ones)."""
+    import torch
+
+    from train_large.config import resolve_device, resolve_world_size
+    from train_large.runtime import runtime_settings
+
+    cfg = compose_train(overrides)
+    device = resolve_device(cfg.device, torch.cuda.is_available())
+    gpus = torch.cuda.device_count() if device == "cuda" else 0
+    return {"device": device, **runtime_settings(cfg, device, gpus),
+            "world_size": resolve_world_size(cfg, device, gpus)}
 
 
 class FakeTime:

@@ -18,7 +18,7 @@ SECTION_KEYS = {
     "startup": {"tlc_train_seconds", "fairseq_train_seconds", "first_update_seconds", "imports"},
     "fan_out": {"ratio", "jobs_only_ratio", "makespan_seconds", "job_seconds", "goal"},
     "eval_share": {"toy", "paper", "goal"},
-    "device": {"peak", "models", "clock_error", "clock_goal"},
+    "device": {"peak", "models", "clock_error", "clock_goal", "clock_check", "clock_self_test"},
     "report": {"runs", "median_seconds", "goal_seconds"},
 }
 
@@ -43,6 +43,8 @@ def test_quick_bench_prints_its_table_and_writes_every_section(tmp_path):
     assert {r["preset"] for r in sections["eval_share"]["paper"]} == {"wmt14_en_fr", "roberta_mlm", "mnli", "sst2"}
     assert sections["eval_share"]["toy"]["toy_mt"]["records"]["valid"] >= 1
     assert len(sections["fan_out"]["job_seconds"]) == sections["fan_out"]["jobs"]
+    # the clock check timed the loop's updates, and its self-test failed the broken (process-time) clock
+    assert sections["device"]["clock_check"]["updates"] >= 1 and sections["device"]["clock_self_test"]["caught"]
 
     table = proc.stdout[proc.stdout.index("section"):]
     for name in sections:

@@ -1,4 +1,6 @@
-"""A run with world_size=2 trains data-parallel (two gloo processes on CPU, as on two GPUs)."""
+"""A run with world_size=2 trains data-parallel (two gloo processes on CPU, as on two GPUs). CPU is
+forced: on a GPU machine world_size=2 would otherwise ask for two GPUs (tests/e2e/test_gpu.py runs
+that case where two exist)."""
 from __future__ import annotations
 
 import json
@@ -17,7 +19,7 @@ def test_two_processes_train_one_model_and_rank_0_writes_the_run(tmp_path):
     ensure_dataset(compose_train([f"paths.data_root={tmp_path / 'data'}"]).task)
     proc = tlc_train(tmp_path, "world_size=2", "model.width=32", "model.depth=1", "budget.max_updates=4",
                      "budget.train_seconds=600", "task.eval.bleu_sentences=20", "task.eval.test_sentences=20",
-                     "experiment=dp", "logger=none", "num_workers=0")
+                     "experiment=dp", "logger=none", "num_workers=0", "device=cpu")
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = only_run_dir(tmp_path, "dp")
     result = json.loads((run_dir / "result.json").read_text())

@@ -1,4 +1,5 @@
-"""Tiny end-to-end runs of the real `tlc-train` CLI on CPU, with the metrics log as the oracle."""
+"""Tiny end-to-end runs of the real `tlc-train` CLI on the device the tests see, with the metrics log as the
+oracle."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TLC_TRAIN, kinds, only_run_dir, subprocess_env, tlc_train
+from tests.conftest import TLC_TRAIN, expected_runtime, kinds, only_run_dir, subprocess_env, tlc_train
 from train_large.checkpoint import checkpoint_path, load_checkpoint
 from train_large.rundir import read_records
 from train_large.wandb_sink import read_offline_history
@@ -66,7 +67,7 @@ def test_saved_test_translations_give_the_recorded_bleu_with_the_sacrebleu_cli(f
 
 
 def test_training_clock_stops_at_the_budget_and_excludes_eval_time(finished_run):
-    _, run_dir = finished_run
+    args, run_dir = finished_run
     records = read_records(run_dir / "metrics.jsonl")
     result = json.loads((run_dir / "result.json").read_text())
     assert 30.0 <= result["train_seconds"] < 32.0
@@ -74,8 +75,10 @@ def test_training_clock_stops_at_the_budget_and_excludes_eval_time(finished_run)
     assert records[-1]["wall_seconds"] > result["train_seconds"] + eval_time
     assert result["status"] == "complete" and result["params"] > 0
     assert result["config"]["model"]["width"] == 64
-    # auto precision and default workers, recorded as the run resolved them on this CPU
-    assert result["config"]["precision"] == "fp32" and result["config"]["num_workers"] == 1
+    # auto precision, default workers and world size, recorded as the run resolved them on this machine
+    expected = expected_runtime(args)
+    assert (result["config"]["precision"], result["config"]["num_workers"], result["world_size"]) == (
+        expected["precision"], expected["num_workers"], expected["world_size"])
     assert load_checkpoint(checkpoint_path(run_dir, "best.pt"))["metrics"]["bleu"] == result["best_valid_bleu"]
 
 

@@ -28,10 +28,11 @@ TLC_TRAIN = str(Path(sys.executable).parent / "tlc-train")
 FINISHED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY",
             "BOOT_FAIL", "DEADLINE", "GONE"}
 # The smallest run that still validates and tests: one layer, one validation (at the end), greedy
-# BLEU on 10 sentences; about 15 s of wall time per job on one core here.
+# BLEU on 10 sentences; about 15 s of wall time per job on one core here. On CPU even on a GPU
+# machine: the launchers' GPUs here are fake (declared to Ray, or SLURM gres), not the host's.
 TINY_RUN = ["task=toy_mt", "model.depth=1", "budget.train_seconds=4", "budget.eval_every_seconds=4",
             "task.eval.bleu_sentences=10", "task.eval.beam=1", "task.eval.test_beam=1", "logger=none",
-            "num_workers=0"]
+            "num_workers=0", "device=cpu"]
 
 
 def _unavailable(reason: str) -> None:

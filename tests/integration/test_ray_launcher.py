@@ -16,6 +16,9 @@ from tests.integration.conftest import TINY_RUN, most_at_once, results, tlc_trai
 pytestmark = pytest.mark.integration
 
 GPUS = ["hydra/launcher=gpus"]
+# The CPU-slot tests declare no GPUs: on a GPU machine Ray would otherwise find the host's and run
+# the jobs on them, one per GPU, instead of on the slots under test.
+CPU_SLOTS = [*GPUS, "hydra.launcher.num_gpus=0"]
 
 
 def test_fake_gpus_give_each_job_one_device_and_cap_concurrency(toy_root):
@@ -39,7 +42,7 @@ def test_failed_job_is_summarised_and_does_not_stop_the_others(toy_root, tmp_pat
     broken.mkdir()
     (broken / "prepared.json").write_text("{not json")
     good = toy_root / "data" / "toy_mt"
-    args = ["-m", *GPUS, "hydra.launcher.cpu_slots=2", "experiment=ray_fail", "model.width=24",
+    args = ["-m", *CPU_SLOTS, "hydra.launcher.cpu_slots=2", "experiment=ray_fail", "model.width=24",
             f"task.data_dir={good},{broken}", *TINY_RUN]
 
     proc = tlc_train(toy_root, *args)
@@ -59,7 +62,7 @@ def test_failed_job_is_summarised_and_does_not_stop_the_others(toy_root, tmp_pat
 
 def test_job_no_node_can_hold_is_refused_in_one_line_before_any_run(toy_root):
     too_many = max(64, 2 * (os.cpu_count() or 1))  # a Ray started here never gives one job more than the cores
-    proc = tlc_train(toy_root, "-m", *GPUS, f"hydra.launcher.cpus_per_job={too_many}", "experiment=ray_too_big",
+    proc = tlc_train(toy_root, "-m", *CPU_SLOTS, f"hydra.launcher.cpus_per_job={too_many}", "experiment=ray_too_big",
                      "model.width=24,32", *TINY_RUN, timeout=120)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, output[-4000:]
@@ -72,7 +75,7 @@ def test_job_no_node_can_hold_is_refused_in_one_line_before_any_run(toy_root):
 
 
 def test_state_lines_follow_the_jobs_from_pending_to_finished(toy_root):
-    proc = tlc_train(toy_root, "-m", *GPUS, "hydra.launcher.cpu_slots=1", "experiment=ray_states",
+    proc = tlc_train(toy_root, "-m", *CPU_SLOTS, "hydra.launcher.cpu_slots=1", "experiment=ray_states",
                      "model.width=24,32", *TINY_RUN)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]

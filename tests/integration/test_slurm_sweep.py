@@ -100,11 +100,13 @@ def test_requeued_job_resumes_from_its_checkpoint(slurm_env, job_name, toy_root)
 
 def test_a_job_with_two_slurm_tasks_trains_one_model_data_parallel(slurm_env, job_name, toy_root):
     """hydra.launcher.tasks_per_node=2: srun starts two processes that join one process group
-    (gloo here; NCCL on GPUs) from SLURM's variables; rank 0 writes the run."""
+    (gloo here, on CPU even on a GPU machine; NCCL on GPUs) from SLURM's variables; rank 0 writes
+    the run."""
     proc = tlc_train(toy_root, "-m", *LOCAL_NODE, f"hydra.launcher.name={job_name}", "hydra.launcher.tasks_per_node=2",
                      "hydra.launcher.gpus_per_node=0", "experiment=slurm_tasks", "model.width=32",
                      "budget.max_updates=4", "budget.train_seconds=600", "task.eval.bleu_sentences=10",
-                     "task.eval.test_sentences=10", "logger=none", "num_workers=0", env=cluster_env(slurm_env))
+                     "task.eval.test_sentences=10", "logger=none", "num_workers=0", "device=cpu",
+                     env=cluster_env(slurm_env))
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     ((run_dir, result),) = results(toy_root, "slurm_tasks").items()
     assert result["world_size"] == 2 and result["updates"] == 4
