@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checkpoint import FILE, LEGACY_FILE
+
 ENV = "TLC_BENCH_RUN"  # the run directory to benchmark
 SENTENCE_TOKENS = 32  # source and target tokens per sentence in the benchmark batch
 FIRST_WORD = 4  # fairseq dictionaries start with <s>, <pad>, </s>, <unk>
@@ -51,7 +53,7 @@ def toy_from_checkpoint() -> nn.Module:
         KeyError: TLC_BENCH_RUN is not set.
     """
     run_dir = Path(os.environ[ENV]).expanduser().resolve()
-    if (run_dir / "checkpoints" / "compressed.pt").is_file():
+    if any((run_dir / "checkpoints" / name).is_file() for name in (FILE, LEGACY_FILE)):  # a compression run
         from .pipeline import reload
 
         engine, _, _ = reload(run_dir)

@@ -1,28 +1,49 @@
-"""The compressed checkpoint: what a deployment of the compressed model would ship.
+"""The compressed checkpoint: the file a deployment of the compressed model ships.
 
-`checkpoints/compressed.pt` holds the model's weights with pruning made permanent (zeros in
-plain tensors), each quantized weight as its integer codes and fp32 scales instead of floats
-(one entry per tied tensor, with every name it appears under), the input scales of activation
-quantization when QAT learned them, and the config that rebuilds the model around them. It
-holds tensors and plain Python values only, so it loads with `weights_only=True`.
+`checkpoints/compressed.safetensors` (format "tlc-compressed/2") stores every parameter in the
+layout `footprint.model_bytes` chose and counted for it: k-bit codes bit-packed (see
+`compress.packing`), a pruned tensor dense, as a bitmask or as CSR, fp32 scales beside the codes;
+each tied tensor once, with every name it appears under. Beside them: the model's few
+non-parameter buffers, the input scales of activation quantization when QAT learned them, and,
+in the safetensors metadata as one JSON string, the layout of each tensor and the config that
+rebuilds the model. So the file's size is the reported `bytes` plus that header and those
+buffers, and nothing in it is unpickled: safetensors holds raw tensors and a JSON header only.
 `restore_compressed` puts it back into a freshly built model of the same architecture, which
-then computes exactly what the compressed model computed when it was evaluated.
+then computes exactly what the compressed model computed.
+
+Format "tlc-compressed/1" (`checkpoints/compressed.pt`, torch.save: pruned weights dense, codes
+unpacked as int8/int16) is still read, with `weights_only=True`, so older runs reload.
 Pure torch: must not import fairseq, wandb or train_large.
 """
 from __future__ import annotations
 
+import json
 import pickle
+from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save as save_safetensors
 from torch import nn
 
+from .footprint import Footprint
+from .packing import decode, encode, stored_bytes
 from .quantize import InputFakeQuant, QuantizedTensor, _quantize_input
 from .targets import Target
 
-FORMAT = "tlc-compressed/1"
-FILE = "compressed.pt"
+FORMAT = "tlc-compressed/2"
+FILE = "compressed.safetensors"
+LEGACY_FORMAT = "tlc-compressed/1"
+LEGACY_FILE = "compressed.pt"
+METADATA_KEY = "tlc"  # the safetensors metadata entry holding the JSON header
+# The file is the reported `bytes` plus its JSON header and the buffers: within 2% of `bytes` plus
+# this. Measured: 0.35-0.45 kB of header per stored tensor plus ~1.4 kB of config, 15-19 kB on the
+# e2e toy (43 tensors), 30 kB on the bench toy (100); a model with more tensors than 64 KiB holds
+# has bytes enough that 2% covers the rest.
+HEADER_ALLOWANCE_BYTES = 64 * 1024
+ACTIVATION_QUANT = ("input_fake_quant.amax", "input_fake_quant.observed")  # rebuilt from activation_scales
 
 
 def activation_scales(model: nn.Module) -> dict[str, float]:
@@ -49,15 +70,158 @@ def attach_activation_quant(model: nn.Module, scales: dict[str, float], bits: in
         quant.hook = module.register_forward_pre_hook(_quantize_input)
 
 
+def pack_compressed(model: nn.Module, footprint: Footprint, quantized: dict[str, QuantizedTensor], *,
+                    activations: dict[str, float] | None = None, activation_bits: int = 8,
+                    info: dict | None = None) -> bytes:
+    """The file of a compressed model (pruning permanent, fake quant detached), as bytes to write.
+
+    `footprint` is `model_bytes(model, quantized=...)`: each tensor is stored in the layout it
+    chose, and the stored bytes equal its count. `info` (config, compression settings) goes into
+    the header as JSON.
+
+    Raises:
+        ValueError: a tensor of `footprint` or `quantized` is not a plain parameter of `model`
+            (make pruning permanent and detach fake quantization first).
+        RuntimeError: a tensor's stored bytes differ from its count (a bug: file and count agree).
+    """
+    names: dict[int, list[str]] = defaultdict(list)
+    params: dict[str, nn.Parameter] = {}
+    for name, param in model.named_parameters(remove_duplicate=False):
+        names[id(param)].append(name)
+        params[name] = param
+    missing = sorted(({row.name for row in footprint.rows} | set(quantized)) - set(params))
+    if missing:
+        raise ValueError(f"{missing[0]} is not a plain parameter of this model; make pruning permanent and "
+                         "detach fake quantization before packing")
+    codes = {id(params[name]): q for name, q in quantized.items()}
+    tensors: dict[str, torch.Tensor] = {}
+    layout: dict[str, dict] = {}
+    for row in footprint.rows:
+        param = params[row.name]
+        q = codes.get(id(param))
+        parts = encode(q.codes, row.format, q.bits, q.scale) if q else encode(param, row.format)
+        if stored_bytes(parts) != row.bytes:
+            raise RuntimeError(f"{row.name}: {stored_bytes(parts)} bytes stored as {row.format}, {row.bytes} counted")
+        tensors.update({f"{row.name}:{part}": value for part, value in parts.items()})
+        layout[row.name] = {"names": names[id(param)], "shape": list(param.shape),
+                            "dtype": str(param.dtype).removeprefix("torch."), "format": row.format,
+                            "bits": q.bits if q else None, "granularity": q.granularity if q else None}
+    stored = {name for entry in layout.values() for name in entry["names"]}
+    state = model.state_dict()
+    buffers = [name for name in state if name not in stored and not name.endswith(ACTIVATION_QUANT)]
+    tensors.update({name: state[name].detach().cpu().clone() for name in buffers})  # clone: none shares storage
+    header = {"format": FORMAT, "layout": layout, "buffers": buffers, "activation_scales": dict(activations or {}),
+              "activation_bits": activation_bits, **(info or {})}
+    return save_safetensors(tensors, metadata={METADATA_KEY: json.dumps(header, separators=(",", ":"))})
+
+
+def quantized_tensors(state: dict) -> dict[str, QuantizedTensor]:
+    """The k-bit weights of a format-2 checkpoint as codes (unpacked, dense) and scales, under
+    every name of each: what an int8 kernel needs, straight from the file."""
+    found = {}
+    grouped = _grouped(state)
+    for name, entry in state["layout"].items():
+        if entry["bits"]:
+            parts = grouped[name]
+            codes = decode(parts, entry["format"], entry["shape"], entry["bits"])
+            q = QuantizedTensor(codes, parts["scale"], entry["bits"], entry["granularity"])
+            found.update({alias: q for alias in entry["names"]})
+    return found
+
+
+def _grouped(state: dict) -> dict[str, dict[str, torch.Tensor]]:
+    """Stored parts by the tensor they belong to: "<name>:<part>" -> {name: {part: tensor}}."""
+    grouped: dict[str, dict[str, torch.Tensor]] = defaultdict(dict)
+    for key, value in state["tensors"].items():
+        owner, _, part = key.rpartition(":")
+        grouped[owner][part] = value
+    return grouped
+
+
+def unpacked_weights(state: dict) -> dict[str, torch.Tensor]:
+    """The state dict a format-2 checkpoint stores: codes dequantized to each weight's dtype,
+    sparse layouts expanded, tied tensors under every name, buffers.
+
+    Raises:
+        ValueError: a tensor's parts do not fit its recorded shape (a damaged file).
+    """
+    weights = {name: state["tensors"][name] for name in state["buffers"]}
+    quantized = quantized_tensors(state)
+    grouped = _grouped(state)
+    for name, entry in state["layout"].items():
+        if name in quantized:
+            value = quantized[name].dequantize().to(getattr(torch, entry["dtype"]))
+        else:
+            value = decode(grouped[name], entry["format"], entry["shape"])
+        weights.update({alias: value for alias in entry["names"]})
+    return weights
+
+
+def restore_compressed(model: nn.Module, state: dict) -> None:
+    """Load a compressed checkpoint (either format, as `load_compressed` returns it) into a model of
+    its architecture; activation quantization is attached when the checkpoint has its scales.
+
+    Raises:
+        ValueError: not a compressed checkpoint, or it does not fit `model`.
+    """
+    if state.get("format") == FORMAT:
+        weights = unpacked_weights(state)
+    elif state.get("format") == LEGACY_FORMAT:
+        weights = dict(state["weights"])
+        for entry in state["quantized"].values():
+            value = QuantizedTensor(entry["codes"], entry["scale"], entry["bits"], entry["granularity"]).dequantize()
+            for name in entry["names"]:
+                weights[name] = value
+    else:
+        raise ValueError(f"not a compressed checkpoint (format {state.get('format')!r}, expected {FORMAT!r})")
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        raise ValueError(f"compressed checkpoint does not fit this model: {str(err).splitlines()[0]}") from err
+    if state["activation_scales"]:
+        attach_activation_quant(model, state["activation_scales"], state["activation_bits"])
+
+
+def load_compressed(path: Path) -> dict:
+    """Read a compressed checkpoint: format 2 (safetensors: raw tensors and a JSON header, nothing
+    unpickled) as {"tensors": ..., **header}, or a format-1 torch file as it was saved.
+
+    Raises:
+        ValueError: the file is damaged, would need code to unpickle, or is not a compressed
+            checkpoint (one line naming it).
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            legacy = handle.read(2) == b"PK"  # torch.save writes a zip archive; safetensors starts with a length
+    except OSError as err:
+        raise _damaged(path, err) from err
+    if legacy:
+        return _load_legacy(path)
+    try:
+        with safe_open(path, framework="pt") as handle:
+            header = json.loads((handle.metadata() or {}).get(METADATA_KEY, "{}"))
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as err:  # noqa: BLE001 - safetensors and the OS raise many types for a damaged file
+        raise _damaged(path, err) from err
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a compressed checkpoint (no format={FORMAT!r} in its header)")
+    return {**header, "tensors": tensors}
+
+
+def _damaged(path: Path, err: Exception) -> ValueError:
+    return ValueError(f"compressed checkpoint {path} is damaged or truncated ({type(err).__name__}); "
+                      "run its tlc-compress command again after deleting its result.json")
+
+
 def compressed_state(model: nn.Module, targets: Sequence[Target], quantized: dict[str, QuantizedTensor],
                      *, activations: dict[str, float] | None = None, activation_bits: int = 8,
                      info: dict | None = None) -> dict:
-    """The checkpoint of a compressed model (pruning already permanent, fake quant detached).
+    """A format-1 checkpoint (dense weights, unpacked codes), as runs before format 2 saved it.
 
-    `info` (config, compression settings, metrics) is stored alongside as plain values.
+    Kept so the format-1 reader stays tested; `pack_compressed` writes what runs ship now.
     """
-    weights = {name: value for name, value in model.state_dict().items()
-               if not name.endswith("input_fake_quant.amax") and not name.endswith("input_fake_quant.observed")}
+    weights = {name: value for name, value in model.state_dict().items() if not name.endswith(ACTIVATION_QUANT)}
     codes = {}
     for target in targets:
         q = quantized.get(target.name)
@@ -68,47 +232,18 @@ def compressed_state(model: nn.Module, targets: Sequence[Target], quantized: dic
             weights.pop(name, None)
         codes[target.name] = {"codes": q.codes, "scale": q.scale, "bits": q.bits, "granularity": q.granularity,
                               "names": names}
-    return {"format": FORMAT, "weights": weights, "quantized": codes, "activation_scales": dict(activations or {}),
-            "activation_bits": activation_bits, **(info or {})}
+    return {"format": LEGACY_FORMAT, "weights": weights, "quantized": codes,
+            "activation_scales": dict(activations or {}), "activation_bits": activation_bits, **(info or {})}
 
 
-def restore_compressed(model: nn.Module, state: dict) -> None:
-    """Load a compressed checkpoint's weights (codes dequantized) into a model of its architecture.
-
-    Raises:
-        ValueError: not a compressed checkpoint, or it does not fit `model`.
-    """
-    if state.get("format") != FORMAT:
-        raise ValueError(f"not a compressed checkpoint (format {state.get('format')!r}, expected {FORMAT!r})")
-    weights = dict(state["weights"])
-    for entry in state["quantized"].values():
-        value = QuantizedTensor(entry["codes"], entry["scale"], entry["bits"], entry["granularity"]).dequantize()
-        for name in entry["names"]:
-            weights[name] = value
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as err:
-        raise ValueError(f"compressed checkpoint does not fit this model: {str(err).splitlines()[0]}") from err
-    if state["activation_scales"]:
-        attach_activation_quant(model, state["activation_scales"], state["activation_bits"])
-
-
-def load_compressed(path: Path) -> dict:
-    """Read a compressed checkpoint (tensors and plain values only, so weights_only=True: nothing
-    stored in the file is ever run).
-
-    Raises:
-        ValueError: the file is damaged, would need code to unpickle, or is not a compressed
-            checkpoint (one line naming it).
-    """
+def _load_legacy(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:  # a global weights_only does not allow: never unpickled
         raise ValueError(f"refusing to load {path}: unpickling it could run code; a compressed checkpoint "
                          "holds tensors and plain values only") from err
     except Exception as err:  # noqa: BLE001 - torch raises many types for a damaged file
-        raise ValueError(f"compressed checkpoint {path} is damaged or truncated ({type(err).__name__}); "
-                         "run its tlc-compress command again after deleting its result.json") from err
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a compressed checkpoint (no format={FORMAT!r})")
+        raise _damaged(path, err) from err
+    if not isinstance(state, dict) or state.get("format") != LEGACY_FORMAT:
+        raise ValueError(f"{path} is not a compressed checkpoint (no format={LEGACY_FORMAT!r})")
     return state

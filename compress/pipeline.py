@@ -1,7 +1,8 @@
 """One compression run, top to bottom: run dir -> done? -> source -> data -> sinks -> engine with
 the source's best weights -> sparsity and bits (or a plan for a target ratio) -> prune (one-shot,
 or iterative with fine-tuning between rounds) -> quantize (post-training, or after QAT) -> bytes
--> evaluation -> compressed checkpoint -> result.json, written last.
+-> the compressed file, written atomically -> the model rebuilt from that file -> evaluation of
+it -> result.json, written last. What result.json reports is the file's model, as it ships.
 
 The config arrives validated (see `compress.cli`). The model is rebuilt through the training
 engine from the source's own config and scored by the training side's `Evaluator`, so BLEU,
@@ -27,12 +28,13 @@ from train_large.data.datasets import ensure_dataset
 from train_large.evaluate import PRIMARY_METRIC, Evaluator
 from train_large.loop import Progress
 from train_large.outputs import OUTPUTS_DIR
-from train_large.rundir import CHECKPOINT_DIR, METRICS_FILE, read_result, run_id, write_records, write_result
+from train_large.rundir import (CHECKPOINT_DIR, METRICS_FILE, atomic_write_bytes, read_result, run_id, write_records,
+                                write_result)
 from train_large.run import record_emitter
 from train_large.sinks import JsonlSink, Sink, fan_out
 
-from .checkpoint import (FILE, activation_scales, attach_activation_quant, compressed_state, load_compressed,
-                         restore_compressed)
+from .checkpoint import (FILE, LEGACY_FILE, activation_scales, attach_activation_quant, load_compressed,
+                         pack_compressed, restore_compressed)
 from .config import PRUNING_METHODS, ConfigError, granularity, quantizes
 from .finetune import ZerosHeld, fine_tune
 from .footprint import Footprint, model_bytes, plan_for_ratio, state_bytes
@@ -82,16 +84,24 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
             quantized, act_scales = quantize(engine, targets, settings.bits, c, clock, progress, emit, engine_cfg.optim)
         footprint = model_bytes(engine.model, quantized=quantized or None, sparse_format=c.sparse_format)
         figures = compression_figures(c, settings, footprint, engine.model, targets)
+        shipped = run_dir / CHECKPOINT_DIR / FILE
+        with clock.timed("checkpoint"):
+            atomic_write_bytes(shipped, pack_compressed(
+                engine.model, footprint, quantized, activations=act_scales, activation_bits=c.activation_bits,
+                info={"config": to_container(engine_cfg), "compression": figures}), fault_point="checkpoint")
+            # The compressing engine (and its optimizer state) goes before the rebuild, so a large
+            # model is never held twice; the model evaluated is the one the file rebuilds, so the
+            # metric is the shipped model's, packing included.
+            del targets, quantized, engine
+            engine = rebuild(shipped, data, device)
         evaluator = Evaluator(engine, data, engine_cfg.task.eval, outputs_dir=run_dir / OUTPUTS_DIR)
         final = evaluate(evaluator, data, clock, emit, figures, test=cfg.evaluation.test)
         metric, _ = PRIMARY_METRIC[engine_cfg.task.kind]
-        info = {"config": to_container(engine_cfg), "compression": figures, "metrics": final}
-        with clock.timed("checkpoint"):
-            ckpt.save_checkpoint(run_dir / CHECKPOINT_DIR / FILE, compressed_state(
-                engine.model, targets, quantized, activations=act_scales, activation_bits=c.activation_bits,
-                info=info))
         result = build_result(cfg, run_dir, run_name, engine_cfg, source, engine, clock, progress, figures,
                               final, footprint, metric)
+        result.update(file=str(shipped), file_bytes=shipped.stat().st_size)
+        log.info("%s: %d bytes on disk, %d reported (header and buffers: %d)", shipped, result["file_bytes"],
+                 footprint.bytes, result["file_bytes"] - footprint.bytes)
         result["outputs"] = evaluator.saved
         sinks.summary(flat_summary(result))
         write_result(run_dir, result)
@@ -245,20 +255,30 @@ def flat_summary(result: dict) -> dict:
     """The W&B summary: bytes and ratio (the x-axes of the compression plots) beside the final figures."""
     summary = {f"final/{split}_{key}": value for split, metrics in result["final"].items()
                for key, value in metrics.items() if isinstance(value, (int, float))}
-    summary.update({key: result[key] for key in ("bytes", "fp32_bytes", "source_bytes", "ratio", "sparsity",
-                                                  "bits", "remaining_params", "params", "final_metric",
+    summary.update({key: result[key] for key in ("bytes", "file_bytes", "fp32_bytes", "source_bytes", "ratio",
+                                                  "sparsity", "bits", "remaining_params", "params", "final_metric",
                                                   "train_seconds")})
     summary["precision"] = result["precision"]
     return summary
 
 
 def reload(run_dir: Path, device: str = "cpu") -> tuple[Any, Any, Any]:
-    """(engine, data, config) of a finished compression run, its compressed weights loaded."""
-    from train_large.engine import build_engine
-
-    state = load_compressed(Path(run_dir) / CHECKPOINT_DIR / FILE)
+    """(engine, data, config) of a finished compression run, its compressed weights loaded (from
+    `compressed.pt` for a run that predates the packed file)."""
+    path = Path(run_dir) / CHECKPOINT_DIR / FILE
+    if not path.is_file() and (path.parent / LEGACY_FILE).is_file():
+        path = path.parent / LEGACY_FILE
+    state = load_compressed(path)
     engine_cfg = OmegaConf.create(state["config"])
     data = ensure_dataset(engine_cfg.task)
-    engine = build_engine(engine_cfg, data, device)
+    return rebuild(path, data, device, state), data, engine_cfg
+
+
+def rebuild(path: Path, data: Any, device: str, state: dict | None = None) -> Any:
+    """A fresh engine built from a compressed file's own config, holding the file's weights."""
+    from train_large.engine import build_engine
+
+    state = load_compressed(path) if state is None else state
+    engine = build_engine(OmegaConf.create(state["config"]), data, device)
     restore_compressed(engine.model, state)
-    return engine, data, engine_cfg
+    return engine

@@ -1,31 +1,45 @@
 #!/usr/bin/env python
-"""CPU inference, fp32 against int8 weights: bytes and latency of the same model.
+"""CPU latency of what ships: the model rebuilt from a packed compressed file against its fp32
+source, on the same batches.
 
-int8 is torch's dynamic quantization (`compress.quantize.int8_dynamic`: qint8 weights per
-tensor, activations scaled on the fly, real int8 matmul kernels) applied to every `nn.Linear`
-torch can swap. Bytes are counted two ways: the accounting footprint (`compress.footprint`,
-8-bit codes plus a scale for the same Linears; everything else fp32) and the size of the
-serialized state_dict (what a deployment would load, torch's packing overheads included).
-Latency is the median over `--repeats` of one forward pass of one batch, fp32 and int8
-alternating so that drift in the machine's speed hits both; inputs are built before timing.
+The compressed model is restored from the file (`compress.checkpoint.load_compressed` and
+`restore_compressed`). Where the file holds 8-bit codes for the weight of an `nn.Linear`, that
+Linear runs torch's int8 kernel (`torch.ao.nn.quantized.dynamic.Linear`: its qint8 weight is
+built from the file's codes and scales, per channel or per tensor as stored, never re-quantized
+from fp32 weights; activations are quantized per batch on the fly, not with QAT's learned input
+scales). There is no fast kernel for the rest, which runs the dequantized weights as dense fp32:
+codes of other widths (torch has no CPU kernel below 8 bits), unquantized weights, weights that
+are not a plain `nn.Linear`'s (`nn.MultiheadAttention` reads its packed `in_proj_weight` and its
+`out_proj` as tensors), and unstructured sparsity: a bitmask or CSR tensor is expanded to dense
+and its zeros are multiplied like any weight. Each case in the JSON says which ran where.
 
-By default the model is a toy encoder-decoder (`torch.nn.Transformer`, width 128, 2 + 2
-layers, vocabulary 1000; untied output projection), so the script runs standalone in seconds.
-`--model-factory module:function` benchmarks another model instead: the function takes no
-arguments and returns an `nn.Module` with a method `example_inputs(batch: int) -> tuple` of
-the tensors its forward takes.
+Two sources of files:
+- default: a toy encoder-decoder laid out as fairseq's (attention through its q/k/v/out_proj
+  Linears; width 128, 2 + 2 layers, vocabulary 1000, untied output projection), compressed here
+  by the package's own functions for each `--case` (attention and FFN weights, as
+  `tlc-compress` targets them) and packed by `pack_compressed` into a temporary file;
+- `--run DIR`: the file a `tlc-compress` run of a translation model wrote, against its source run's
+  best checkpoint (both rebuilt through the training engine; `compress.bench_models`).
 
-    python scripts/bench_int8.py --repeats 30 --out bench_int8.json
+Latency is the median over `--repeats` of one forward pass of one batch, fp32 and compressed
+alternating so that drift in the machine's speed hits both; `speedup` is the median of the paired
+ratios (fp32 pass / the compressed pass right after it). Inputs are built before timing.
+
+    python scripts/bench_int8.py --threads 1 --out scripts/results/bench_int8.json
 """
 from __future__ import annotations
 
 import argparse
-import importlib
-import io
+import copy
+import datetime
 import json
+import os
+import platform
 import statistics
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -34,8 +48,52 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from compress.checkpoint import (FILE, load_compressed, pack_compressed, quantized_tensors,  # noqa: E402
+                                 restore_compressed)
 from compress.footprint import model_bytes  # noqa: E402
-from compress.quantize import int8_dynamic, quantize_tensor  # noqa: E402
+from compress.prune import make_permanent, prune_magnitude  # noqa: E402
+from compress.quantize import QuantizedTensor, quantize_weights  # noqa: E402
+from compress.targets import select_targets  # noqa: E402
+
+DEFAULT_CASES = ("quantize:8", "prune_quantize:8:0.5", "quantize:4", "prune:0.5")
+TOY = "toy encoder-decoder, fairseq module layout, d128 2+2 layers 4 heads ffn 512 vocab 1000, untied output"
+
+
+class Attention(nn.Module):
+    """Multi-head attention through four `nn.Linear`s that it calls, as fairseq's runs outside
+    incremental decoding (see `compress.bench_models`), so each projection can be an int8 Linear."""
+
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(width, width) for _ in range(4))
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor, causal: bool = False) -> torch.Tensor:
+        batch, length, width = x.shape
+
+        def heads(y: torch.Tensor) -> torch.Tensor:
+            return y.view(batch, -1, self.heads, width // self.heads).transpose(1, 2)
+
+        out = nn.functional.scaled_dot_product_attention(heads(self.q_proj(x)), heads(self.k_proj(memory)),
+                                                         heads(self.v_proj(memory)), is_causal=causal)
+        return self.out_proj(out.transpose(1, 2).reshape(batch, length, width))
+
+
+class Layer(nn.Module):
+    """A post-norm Transformer layer with fairseq's module names (decoder layers: `cross`)."""
+
+    def __init__(self, width: int, heads: int, ffn: int, cross: bool) -> None:
+        super().__init__()
+        self.self_attn, self.self_attn_layer_norm = Attention(width, heads), nn.LayerNorm(width)
+        if cross:
+            self.encoder_attn, self.encoder_attn_layer_norm = Attention(width, heads), nn.LayerNorm(width)
+        self.fc1, self.fc2, self.final_layer_norm = nn.Linear(width, ffn), nn.Linear(ffn, width), nn.LayerNorm(width)
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.self_attn_layer_norm(x + self.self_attn(x, x, causal=memory is not None))
+        if memory is not None:
+            x = self.encoder_attn_layer_norm(x + self.encoder_attn(x, memory))
+        return self.final_layer_norm(x + self.fc2(torch.relu(self.fc1(x))))
 
 
 class ToyTranslationModel(nn.Module):
@@ -44,38 +102,133 @@ class ToyTranslationModel(nn.Module):
         super().__init__()
         self.vocab, self.length = vocab, length  # length: tokens per source and target sentence
         self.embed_tokens = nn.Embedding(vocab, width)
-        self.transformer = nn.Transformer(width, heads, layers, layers, ffn, dropout=0.0, batch_first=True)
+        self.encoder = nn.ModuleList(Layer(width, heads, ffn, cross=False) for _ in range(layers))
+        self.decoder = nn.ModuleList(Layer(width, heads, ffn, cross=True) for _ in range(layers))
         self.output_projection = nn.Linear(width, vocab, bias=False)
 
     def forward(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.output_projection(self.transformer(self.embed_tokens(source), self.embed_tokens(target)))
+        memory, x = self.embed_tokens(source), self.embed_tokens(target)
+        for layer in self.encoder:
+            memory = layer(memory)
+        for layer in self.decoder:
+            x = layer(x, memory)
+        return self.output_projection(x)
 
     def example_inputs(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         generator = torch.Generator().manual_seed(0)
         return tuple(torch.randint(0, self.vocab, (batch, self.length), generator=generator) for _ in range(2))
 
 
-def build_model(factory: str | None) -> nn.Module:
-    if factory is None:
-        torch.manual_seed(0)
-        return ToyTranslationModel()
-    module_name, _, function = factory.partition(":")
-    return getattr(importlib.import_module(module_name), function)()
+def toy_model() -> ToyTranslationModel:
+    torch.manual_seed(0)
+    return ToyTranslationModel().eval()
 
 
-def serialized_bytes(model: nn.Module) -> int:
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    return buffer.getbuffer().nbytes
+def int8_linear(linear: nn.Linear, q: QuantizedTensor) -> nn.Module:
+    """torch's dynamic int8 Linear holding exactly the file's codes and scales.
+
+    The qint8 weight is made with `torch.quantize_per_channel`/`_per_tensor` from codes x scale
+    at the same scales, which gives back the codes exactly (checked): public API, no fp32 weight.
+    """
+    with warnings.catch_warnings():  # torch.ao is deprecated for torchao; still torch's int8 CPU path
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+    # A row of zero codes has scale 0 in the file, which qint8 cannot hold; any scale gives 0.
+    scale = torch.where(q.scale > 0, q.scale, torch.ones_like(q.scale))
+    codes = q.codes.to(torch.int8)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
+        if q.granularity == "channel":
+            weight = torch.quantize_per_channel(codes.float() * scale[:, None], scale.double(),
+                                                torch.zeros(scale.numel(), dtype=torch.long), 0, torch.qint8)
+        else:
+            weight = torch.quantize_per_tensor(codes.float() * scale, float(scale), 0, torch.qint8)
+    if not torch.equal(weight.int_repr(), codes):
+        raise RuntimeError("the int8 weight does not hold the file's codes")
+    module = DynamicLinear(linear.in_features, linear.out_features, bias_=linear.bias is not None, dtype=torch.qint8)
+    module.set_weight_bias(weight, None if linear.bias is None else linear.bias.detach().float())
+    return module
 
 
-def int8_accounting_bytes(model: nn.Module, int8: nn.Module) -> int:
-    """Footprint with 8-bit per-tensor codes for exactly the Linears torch swapped."""
-    swapped = {name for name, module in int8.named_modules()
-               if type(module).__module__.startswith("torch.ao.nn.quantized.dynamic")}
-    modules = dict(model.named_modules())
-    quantized = {f"{name}.weight": quantize_tensor(modules[name].weight, 8, "tensor") for name in swapped}
-    return model_bytes(model, quantized=quantized).bytes
+def use_int8_kernels(model: nn.Module, quantized: dict[str, QuantizedTensor]) -> list[str]:
+    """Swap every plain `nn.Linear` whose weight the file holds as 8-bit codes; returns their names.
+
+    `quantized` is keyed by parameter name relative to `model`.
+    """
+    swapped = []
+    for name, module in list(model.named_modules()):
+        q = quantized.get(f"{name}.weight")
+        if type(module) is nn.Linear and q is not None and q.bits == 8:
+            parent_name, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent_name), child, int8_linear(module, q))
+            swapped.append(name)
+    return swapped
+
+
+def kernels(state: dict, quantized: dict[str, QuantizedTensor], swapped: list[str]) -> dict:
+    """Which weights ran on which kernel, in counts and one plain sentence."""
+    weights = {id(q): q for q in quantized.values()}  # a tied weight once, whatever its names
+    on_int8 = {id(quantized[f"{name}.weight"]) for name in swapped}
+    other_widths = [q for q in weights.values() if q.bits != 8]
+    not_linear = [key for key, q in weights.items() if q.bits == 8 and key not in on_int8]
+    # Matrices only: an all-zero bias stored sparse changes no kernel.
+    sparse = [name for name, entry in state["layout"].items() if entry["format"] != "dense" and len(entry["shape"]) > 1]
+    said = [f"int8 kernel on {len(swapped)} Linear(s), from the file's codes and scales" if swapped
+            else "no int8 kernel"]
+    if other_widths:
+        widths = "/".join(str(bits) for bits in sorted({q.bits for q in other_widths}))
+        said.append(f"{len(other_widths)} weight(s) of {widths}-bit codes dequantized to dense fp32 "
+                    "(torch has no CPU kernel for them)")
+    if not_linear:
+        said.append(f"{len(not_linear)} 8-bit weight(s) dequantized to dense fp32 (not a plain nn.Linear: "
+                    "its module reads the weight as a tensor)")
+    if sparse:
+        said.append(f"{len(sparse)} sparse tensor(s) (bitmask/CSR) expanded to dense: no sparse kernel, "
+                    "their zeros are multiplied like any weight")
+    if not quantized:
+        said.append("no quantized weight: every weight runs dense fp32")
+    return {"int8_linears": len(swapped), "quantized_weights": len(weights), "dequantized_8bit": len(not_linear),
+            "dequantized_other_widths": len(other_widths), "sparse_tensors": len(sparse), "kernel": "; ".join(said)}
+
+
+def compress_toy(model: nn.Module, method: str, bits: int | None, sparsity: float, granularity: str,
+                 folder: Path) -> Path:
+    """Compress a copy of `model` as `tlc-compress` does (attention and FFN weights) and pack it."""
+    model = copy.deepcopy(model)
+    targets = select_targets(model)
+    if method in ("prune", "prune_quantize"):
+        prune_magnitude(model, targets, sparsity)
+        make_permanent(model)
+    quantized = quantize_weights(model, targets, bits, granularity) if bits else {}
+    footprint = model_bytes(model, quantized=quantized or None)
+    path = folder / f"{method}-{bits}-{sparsity}.safetensors"
+    path.write_bytes(pack_compressed(model, footprint, quantized, info={"config": {"model": TOY},
+                                                                         "compression": {"bytes": footprint.bytes}}))
+    return path
+
+
+def with_int8_kernels(model: nn.Module, root: nn.Module, state: dict) -> tuple[nn.Module, dict]:
+    """(a dequantized twin of `model`, kernel counts), then `root`'s 8-bit Linears swapped for int8
+    kernels in place. `root` is the module inside `model` that the file's names are relative to."""
+    twin = copy.deepcopy(model)
+    quantized = quantized_tensors(state)
+    return twin, kernels(state, quantized, use_int8_kernels(root, quantized))
+
+
+def run_models(run_dir: Path) -> tuple[nn.Module, nn.Module, nn.Module, dict, dict]:
+    """(fp32 source, compressed, its dequantized twin, kernel counts, figures) of a tlc-compress run."""
+    from compress import bench_models
+    from compress.pipeline import reload
+
+    result = json.loads((run_dir / "result.json").read_text())
+    os.environ[bench_models.ENV] = result["source"]["run_dir"]  # the factory's one argument
+    source = bench_models.toy_from_checkpoint()
+    engine, _, _ = reload(run_dir)
+    compressed = bench_models.TranslationForward(engine.model)
+    twin, counts = with_int8_kernels(compressed, compressed.model, load_compressed(run_dir / "checkpoints" / FILE))
+    figures = {key: result.get(key) for key in ("method", "bits", "sparsity", "granularity", "bytes", "file_bytes")}
+    return source, compressed, twin, counts, figures
 
 
 def seconds_per_batch(model: nn.Module, inputs: tuple) -> float:
@@ -84,51 +237,105 @@ def seconds_per_batch(model: nn.Module, inputs: tuple) -> float:
     return time.perf_counter() - start
 
 
+def time_pair(fp32: nn.Module, compressed: nn.Module, inputs: tuple, repeats: int, warmup: int) -> dict:
+    times: dict[str, list[float]] = {"fp32": [], "compressed": []}
+    with torch.inference_mode():
+        for _ in range(warmup):
+            seconds_per_batch(fp32, inputs), seconds_per_batch(compressed, inputs)
+        for _ in range(repeats):
+            times["fp32"].append(seconds_per_batch(fp32, inputs))
+            times["compressed"].append(seconds_per_batch(compressed, inputs))
+    median_ms = {name: 1000 * statistics.median(values) for name, values in times.items()}
+    # The spread says how far a shared machine's noise reaches: a median ratio inside it is no effect.
+    quartiles_ms = {name: [1000 * q for q in statistics.quantiles(values, n=4)[::2]] for name, values in times.items()}
+    # Each fp32 pass and the compressed pass right after it share the machine's state of the moment:
+    # the median of their ratios drifts less than the ratio of the two medians.
+    pairs = [fp32 / compressed for fp32, compressed in zip(times["fp32"], times["compressed"])]
+    return {"median_ms_per_batch": median_ms, "quartiles_ms_per_batch": quartiles_ms,
+            "speedup": statistics.median(pairs), "speedup_of_medians": median_ms["fp32"] / median_ms["compressed"]}
+
+
+def relative_error(output: torch.Tensor, reference: torch.Tensor) -> float:
+    return float((output - reference).abs().max() / reference.abs().max())
+
+
+def measure(fp32: nn.Module, compressed: nn.Module, dequantized: nn.Module, args: argparse.Namespace) -> dict:
+    inputs = fp32.example_inputs(args.batch)
+    with torch.inference_mode():
+        reference, shipped, twin = fp32(*inputs), compressed(*inputs), dequantized(*inputs)
+    return {**time_pair(fp32, compressed, inputs, args.repeats, args.warmup),
+            "max_abs_logit_error_relative": {"vs_fp32_source": relative_error(shipped, reference),
+                                             "vs_dequantized_file": relative_error(shipped, twin)}}
+
+
+def machine(threads: int) -> dict:
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    # Key names as scripts/bench.py's machine description, so one reader serves both.
+    return {"cpu_model": cpu or "unknown", "cpu_cores": os.cpu_count(), "threads": threads, "torch": torch.__version__,
+            "quantized_engine": torch.backends.quantized.engine, "python": platform.python_version(),
+            "load_average": list(os.getloadavg()),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def parse_case(text: str) -> tuple[str, int | None, float]:
+    """(method, bits, sparsity) of "quantize:BITS", "prune_quantize:BITS[:SPARSITY]" or "prune[:SPARSITY]"."""
+    method, *rest = text.split(":")
+    if method == "prune":
+        return method, None, float(rest[0]) if rest else 0.5
+    bits = int(rest[0])
+    return method, bits, float(rest[1]) if len(rest) > 1 else (0.5 if method == "prune_quantize" else 0.0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model-factory", default=None, help="module:function returning an nn.Module "
-                        "with example_inputs(batch); default: the built-in toy encoder-decoder")
-    parser.add_argument("--batch", type=int, default=16, help="sentences per batch")
-    parser.add_argument("--repeats", type=int, default=30, help="timed forward passes per variant")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed passes per variant first")
+    parser.add_argument("--run", type=Path, default=None, help="a tlc-compress run dir (translation): time its "
+                        f"checkpoints/{FILE} against its source; default: the toy, compressed here per --case")
+    parser.add_argument("--case", action="append", default=None, help="toy only: method:bits[:sparsity], "
+                        f"repeatable; default: {' '.join(DEFAULT_CASES)}")
+    parser.add_argument("--granularity", default="channel", choices=("channel", "tensor"), help="toy only: scales")
+    parser.add_argument("--batch", type=int, default=64, help="sentences per batch")
+    parser.add_argument("--repeats", type=int, default=50, help="timed forward passes per model")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed passes per model first")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
     parser.add_argument("--out", type=Path, default=Path("bench_int8.json"))
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    # nn.Transformer's fused inference fast path reads `linear1.weight` as a tensor, which a
-    # swapped int8 Linear no longer has; off for both variants, so they run the same graph
-    # (fairseq models never take that path either).
-    torch.backends.mha.set_fastpath_enabled(False)
-    fp32 = build_model(args.model_factory).eval()
-    int8 = int8_dynamic(fp32)
-    inputs = fp32.example_inputs(args.batch)
-    times: dict[str, list[float]] = {"fp32": [], "int8": []}
-    with torch.inference_mode():
-        reference, approximate = fp32(*inputs), int8(*inputs)
-        for _ in range(args.warmup):
-            seconds_per_batch(fp32, inputs), seconds_per_batch(int8, inputs)
-        for _ in range(args.repeats):
-            times["fp32"].append(seconds_per_batch(fp32, inputs))
-            times["int8"].append(seconds_per_batch(int8, inputs))
-    median_ms = {name: 1000 * statistics.median(values) for name, values in times.items()}
-    result = {
-        "model": args.model_factory or "toy nn.Transformer d128 2+2 layers vocab 1000",
-        "batch": args.batch, "repeats": args.repeats, "threads": args.threads,
-        "torch": torch.__version__, "quantized_engine": torch.backends.quantized.engine,
-        "footprint_bytes": {"fp32": model_bytes(fp32).bytes, "int8": int8_accounting_bytes(fp32, int8)},
-        "state_dict_bytes": {"fp32": serialized_bytes(fp32), "int8": serialized_bytes(int8)},
-        "median_ms_per_batch": median_ms,
-        "max_abs_logit_error_relative": float((approximate - reference).abs().max() / reference.abs().max()),
-    }
-    print(f"{'':26}{'fp32':>12}{'int8':>12}{'fp32/int8':>11}")
-    for key, unit, digits in (("footprint_bytes", "B", 0), ("state_dict_bytes", "B", 0),
-                              ("median_ms_per_batch", "ms", 2)):
-        row = result[key]
-        label = f"{key} ({unit})"
-        print(f"{label:26}{row['fp32']:>12,.{digits}f}{row['int8']:>12,.{digits}f}{row['fp32'] / row['int8']:>10.2f}x")
-    print(f"max |logit error| / max |logit| = {result['max_abs_logit_error_relative']:.4f}; "
-          f"{args.threads} threads, engine {result['quantized_engine']}, batch {args.batch}, {args.repeats} repeats")
+    cases = []
+    if args.run is not None:
+        source, compressed, dequantized, counts, figures = run_models(args.run.resolve())
+        cases.append({"case": str(args.run), **figures, **counts, **measure(source, compressed, dequantized, args)})
+        model_name = f"tlc-compress run {args.run}"
+    else:
+        fp32, model_name = toy_model(), TOY
+        with tempfile.TemporaryDirectory() as folder:
+            for text in args.case or DEFAULT_CASES:
+                method, bits, sparsity = parse_case(text)
+                path = compress_toy(fp32, method, bits, sparsity, args.granularity, Path(folder))
+                state = load_compressed(path)
+                compressed = toy_model()
+                restore_compressed(compressed, state)
+                dequantized, counts = with_int8_kernels(compressed, compressed, state)
+                reported = state["compression"]["bytes"]
+                cases.append({"case": text, "method": method, "bits": bits, "sparsity": sparsity,
+                              "granularity": args.granularity if bits else None, "bytes": reported,
+                              "file_bytes": path.stat().st_size, **counts,
+                              **measure(fp32, compressed, dequantized, args)})
+    result = {"model": model_name, "batch": args.batch, "repeats": args.repeats, "warmup": args.warmup,
+              "machine": machine(args.threads), "fp32_bytes": None if args.run else model_bytes(toy_model()).bytes,
+              "cases": cases}
+    print(f"{'case':24}{'file bytes':>12}{'fp32 ms':>10}{'packed ms':>11}{'speedup':>9}  kernel")
+    for case in cases:
+        ms = case["median_ms_per_batch"]
+        print(f"{case['case'][-24:]:24}{case['file_bytes']:>12,}{ms['fp32']:>10.2f}{ms['compressed']:>11.2f}"
+              f"{case['speedup']:>8.2f}x  {case['kernel']}")
+    print(f"{args.threads} thread(s), batch {args.batch}, {args.repeats} repeats, {result['machine']['cpu_model']}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
 

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from compress.checkpoint import HEADER_ALLOWANCE_BYTES, load_compressed, unpacked_weights
 from compress.finetune import fine_tune
 from compress.prune import prune_magnitude
 from compress.targets import select_targets
@@ -115,12 +116,26 @@ def test_source_sweep_of_sparsity_0_and_16_bits_leaves_bleu_unchanged_and_reruns
     assert again.returncode == 0 and "0 finished, 2 skipped, 0 failed" in again.stdout
 
 
+def assert_file_is_the_reported_bytes(run_dir: Path) -> dict:
+    """The packed file is where result.json says, of the size it says, and stores each tensor in the
+    layout result.json reports for it; returns the file's contents."""
+    result = json.loads((run_dir / "result.json").read_text())
+    path = run_dir / "checkpoints" / "compressed.safetensors"
+    assert result["file"] == str(path) and result["file_bytes"] == path.stat().st_size
+    assert result["bytes"] <= result["file_bytes"] <= 1.02 * result["bytes"] + HEADER_ALLOWANCE_BYTES, result
+    state = load_compressed(path)
+    assert {row["name"]: row["format"] for row in result["tensors"]} == \
+        {name: entry["format"] for name, entry in state["layout"].items()}
+    return state
+
+
 def test_pruning_half_zeroes_exactly_round_s_n_and_costs_more_than_half_the_bytes(half_pruned):
     result = json.loads((half_pruned / "result.json").read_text())
-    state = torch.load(half_pruned / "checkpoints" / "compressed.pt", weights_only=True)
+    weights = unpacked_weights(assert_file_is_the_reported_bytes(half_pruned))
     targets = [row for row in result["tensors"] if row["name"].endswith(("_proj.weight", "fc1.weight", "fc2.weight"))]
+    assert {row["format"] for row in targets} == {"bitmask"}  # half the weights: the mask is cheapest
     numel = sum(row["numel"] for row in targets)
-    zeros = sum(int((state["weights"][row["name"]] == 0).sum()) for row in targets)
+    zeros = sum(int((weights[row["name"]] == 0).sum()) for row in targets)
     assert zeros == round(0.5 * numel) and result["sparsity"] == zeros / numel
     assert 1.0 < result["ratio"] < 2.0  # the bitmask and the untargeted weights: 50% pruning is not 2x
     assert result["bytes"] == sum(row["bytes"] for row in result["tensors"])
@@ -186,7 +201,7 @@ def test_a_bf16_source_records_its_own_bytes_and_is_counted_at_the_precision_it_
     result = json.loads((compressed / "result.json").read_text())
     assert result["source_bytes"] * 2 == result["fp32_bytes"]  # the source's checkpoint, at bf16
     # On CPU the engine holds the model at fp32 (fairseq has no CPU bf16): that is the model evaluated,
-    # stored in compressed.pt and counted.
+    # stored in compressed.safetensors and counted.
     assert (result["precision"], result["bits"], result["quantized"]) == ("fp32", 32, False)
     assert result["bytes"] == result["fp32_bytes"] and result["ratio"] == 1.0
     # On CUDA the engine keeps the source's bf16, and the same accounting of the same fairseq model
@@ -199,3 +214,30 @@ def test_a_bf16_source_records_its_own_bytes_and_is_counted_at_the_precision_it_
     assert (figures["precision"], figures["bits"], figures["quantized"]) == ("bf16", 16, False)
     assert (figures["bytes"], figures["fp32_bytes"], figures["ratio"]) == (
         result["source_bytes"], result["fp32_bytes"], 2.0)
+
+
+def test_an_8_bit_pruned_file_is_what_was_evaluated_and_benchmarks_on_int8_kernels(source, tmp_path):
+    """prune + 8-bit codes: the file holds the reported bytes, the model rebuilt from it scores what
+    result.json reports, and the latency benchmark runs its Linears on int8 kernels from its codes."""
+    from compress.pipeline import reload
+
+    root, run_dir = source
+    proc = tlc_compress(root, f"source='{run_dir}'", "experiment=int8", "compression=prune_quantize",
+                        "compression.sparsity=0.5", "compression.bits=8", *QUICK)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    compressed = only_run_dir(root, "int8")
+    state = assert_file_is_the_reported_bytes(compressed)
+    assert {entry["bits"] for entry in state["layout"].values()} == {8, None}
+    result = json.loads((compressed / "result.json").read_text())
+    engine, data, cfg = reload(compressed)
+    assert Evaluator(engine, data, cfg.task.eval).evaluate("valid", TrainingClock())["bleu"] == \
+        result["final"]["valid"]["bleu"]
+    out = tmp_path / "bench.json"
+    bench = subprocess.run([sys.executable, str(Path(__file__).parents[2] / "scripts" / "bench_int8.py"),
+                            "--run", str(compressed), "--repeats", "2", "--warmup", "0", "--threads", "1",
+                            "--batch", "2", "--out", str(out)], env=subprocess_env(root), capture_output=True,
+                           text=True, timeout=300)
+    assert bench.returncode == 0, bench.stderr[-3000:]
+    (case,) = json.loads(out.read_text())["cases"]
+    assert case["file_bytes"] == result["file_bytes"] and case["int8_linears"] == case["quantized_weights"] > 0
+    assert "no sparse kernel" in case["kernel"] and case["max_abs_logit_error_relative"]["vs_dequantized_file"] < 0.1
