@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench_stats import interval
+
 BIN = Path(sys.executable).parent
 # Optional packages tlc-train must not import unless the run uses them (a logger, a launcher, plots).
 HEAVY_UNLESS_USED = ("wandb", "ray", "submitit", "matplotlib")
@@ -184,8 +186,11 @@ def overhead_pairs(space: Workspace, overrides: list[str], fairseq_argv: list[st
                      "ratio": plain["tokens_per_second"] / tlc["tokens_per_second"]})
         print(f"  pair {pair}: tlc-train {tlc['tokens_per_second']:.0f} tok/s, fairseq-train "
               f"{plain['tokens_per_second']:.0f} tok/s, ratio {rows[-1]['ratio']:.3f}", flush=True)
-    return {"median_ratio": statistics.median(r["ratio"] for r in rows), "goal": 1.01,
-            "median_loop_share": statistics.median(r["tlc"]["loop_share"] for r in rows), "pairs": rows}
+    # The pairs' ratios, not the runs' tokens/s, carry the interval: both runs of a pair see about the
+    # same load from other jobs, so it cancels in their ratio.
+    ratios, shares = [r["ratio"] for r in rows], [r["tlc"]["loop_share"] for r in rows]
+    return {"median_ratio": statistics.median(ratios), "ratio": interval(ratios), "goal": 1.01,
+            "median_loop_share": statistics.median(shares), "loop_share": interval(shares), "pairs": rows}
 
 
 # Packages whose import time the startup section reports (cumulative, where each first loads).

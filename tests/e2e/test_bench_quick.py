@@ -1,6 +1,7 @@
 """`scripts/bench.py --quick` runs every CPU section end to end and reports each: the table on
-stdout and the JSON file with the keys the README's Performance section quotes. Timings are
-never checked here (the machine's load decides them); what tlc-train imports is."""
+stdout and the JSON file with the keys scripts/render_performance.py reads for the README's
+Performance table, and the machine it ran on. Timings are never checked here (the machine's load
+decides them); what tlc-train imports is."""
 from __future__ import annotations
 
 import json
@@ -14,13 +15,17 @@ from tests.conftest import REPO, subprocess_env
 pytestmark = pytest.mark.e2e
 
 SECTION_KEYS = {
-    "overhead": {"median_ratio", "median_loop_share", "goal", "pairs"},
-    "startup": {"tlc_train_seconds", "fairseq_train_seconds", "first_update_seconds", "imports"},
+    "overhead": {"median_ratio", "ratio", "median_loop_share", "loop_share", "goal", "pairs"},
+    "startup": {"tlc_train_seconds", "fairseq_train_seconds", "first_update_seconds", "tlc_train", "fairseq_train",
+                "first_update", "imports"},
     "fan_out": {"ratio", "jobs_only_ratio", "makespan_seconds", "job_seconds", "goal"},
     "eval_share": {"toy", "paper", "goal"},
-    "device": {"peak", "models", "clock_error", "clock_goal", "clock_check", "clock_self_test"},
-    "report": {"runs", "median_seconds", "goal_seconds"},
+    "device": {"peak", "models", "clock_error", "clock_goal", "clock_check", "clock_error_interval", "clock_errors",
+               "clock_self_test", "clock_self_test_repeats"},
+    "report": {"runs", "median_seconds", "interval", "goal_seconds"},
 }
+MACHINE_KEYS = {"cpu_model", "cpu_cores", "gpu", "torch", "cuda", "fairseq", "python", "date", "load_average",
+                "load_average_end"}
 
 
 def test_quick_bench_prints_its_table_and_writes_every_section(tmp_path):
@@ -32,6 +37,8 @@ def test_quick_bench_prints_its_table_and_writes_every_section(tmp_path):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
 
     report = json.loads(out.read_text())
+    assert MACHINE_KEYS <= report["machine"].keys(), sorted(report["machine"])
+    assert report["machine"]["cpu_model"] and report["machine"]["fairseq"]
     sections = report["sections"]
     assert set(sections) == {"gpu", *SECTION_KEYS}
     for name, keys in SECTION_KEYS.items():
@@ -45,6 +52,10 @@ def test_quick_bench_prints_its_table_and_writes_every_section(tmp_path):
     assert len(sections["fan_out"]["job_seconds"]) == sections["fan_out"]["jobs"]
     # the clock check timed the loop's updates, and its self-test failed the broken (process-time) clock
     assert sections["device"]["clock_check"]["updates"] >= 1 and sections["device"]["clock_self_test"]["caught"]
+    repeats = sections["device"]["clock_self_test_repeats"]
+    assert repeats["caught"] == repeats["runs"] == 2 and repeats["faulty_error"]["high"] < -0.01
+    # one pair, one report command: a mean without an interval, which can never read "met"
+    assert sections["overhead"]["ratio"]["n"] == 1 and sections["overhead"]["ratio"]["low"] is None
 
     table = proc.stdout[proc.stdout.index("section"):]
     for name in sections:
