@@ -33,3 +33,6 @@ echo "[demo] report on the training and compression runs"
 # The README shows this figure; the demo keeps it current.
 cp "$REPORT/figures/demo_toy_mt_bleu_vs_train_seconds.png" sweeps/report/demo_figure.png
 echo "[demo] report: $REPORT/report.md (figures in $REPORT/figures; W&B runs: ./scripts/sync_wandb.sh $TLC_RUNS_ROOT)"
+# The demo has no depth or batch sweep: claims 2 and 3 say "not enough data", and the report names
+# the command that makes their runs.
+echo "[demo] claims 2 and 3 need depth and batch sweeps: ./scripts/reproduce.sh toy runs every claim's sweeps (~25 min)"

@@ -15,6 +15,12 @@ from .figures import Drawn
 from .series import finished_compression, finished_training
 from .table import (compression_replica_table, compression_table, problems_table, training_replica_table,
                     training_table)
+from .verdicts import NOT_ENOUGH
+
+# Under a claim that lacks the runs its rule needs: the command that makes all of them, in miniature.
+REPRODUCE_HINT = ("`scripts/reproduce.sh toy` runs, on CPU, a miniature of every sweep the four claims need "
+                  "(toy width, depth and batch sweeps in three seeds, and the width sweep compressed far "
+                  "enough for claim 4), then this report on them.")
 
 
 def relative(path: Path, start: Path) -> str:
@@ -55,6 +61,8 @@ def render(runs: list[Run], sources: list[Path], out_dir: Path, drawn: list[Draw
             label = f" ({v.seeds})" if v.seeds else ""
             lines += [f"### {v.number}. {v.title}: **{v.verdict}**{label}", "", f"Rule: {v.rule}", ""]
             lines += [f"- {line}" if not line.startswith("  ") else line for line in v.numbers]
+            if v.verdict == NOT_ENOUGH:
+                lines.append(f"- {REPRODUCE_HINT}")
             if v.runs:
                 lines += ["", "Runs: " + ", ".join(f"`{name}`" for name in dict.fromkeys(v.runs))]
             lines.append("")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from sweeps.report.cli import main
+from sweeps.report.markdown import REPRODUCE_HINT
 from tests.report_runs import compressions, width_sweep, write_broken_run, write_unfinished_run
 
 TLC_REPORT = str(Path(sys.executable).parent / "tlc-report")
@@ -41,6 +42,8 @@ def test_report_folder_holds_tables_figures_claims_and_advice(runs_root: Path, c
     assert "| unfinished | mt_width | width=256 | no result.json yet (2 validations so far) |" in report
     assert "### 1. At equal training time, larger models reach a better metric: **supported**" in report
     assert "### 2. For translation, width helps more than depth: **not enough data**" in report
+    claim2 = report.split("### 2. ")[1].split("### 3. ")[0]  # what it lacks, and the command that makes it
+    assert f"- {REPRODUCE_HINT}\n" in claim2 and REPRODUCE_HINT not in report.split("### 2. ")[0]
     assert "### 4. Large models are more robust to compression: **supported**" in report
     at_60 = 1 - math.exp(-6)  # the constructed curves at 60 s
     assert f"- **best**: `mt_width/width=128`, bleu {40 * at_60:.4g} (n=1)\n" in report

@@ -15,7 +15,9 @@ SWEEPS = sorted(p.stem for p in (REPO / "sweeps").glob("*.yaml"))
 PAPER = ["batch_size", "finetune", "mt_depth", "mt_width", "roberta_depth", "roberta_width"]
 # tlc-compress sweeps compose under conf/compress.yaml: tests/unit/test_compress_config.py checks them.
 COMPRESS = ["prune", "quantize"]
-TRAIN_SWEEPS = [name for name in SWEEPS if name.removeprefix("toy_") not in COMPRESS]
+# scripts/reproduce.sh's sweeps: the claims' miniatures, each named for its mode and axis.
+REPRODUCE = [name for name in SWEEPS if name.startswith("repro_")]
+TRAIN_SWEEPS = [name for name in SWEEPS if name.removeprefix("toy_") not in COMPRESS and name != "repro_compress"]
 
 
 def test_every_paper_sweep_and_its_toy_twin_exist():
@@ -43,6 +45,8 @@ def test_every_sweep_file_says_what_it_reproduces(name):
     assert text.startswith("# @package _global_\n")
     if name in PAPER + COMPRESS:
         assert "Paper figure" in text and "(?)" in text  # unconfirmed defaults are marked
+    elif name in REPRODUCE:
+        assert text.splitlines()[1].startswith("# scripts/reproduce.sh") and "claim" in text.lower() and "Cost:" in text
     elif name != "demo":
         assert f"Toy twin of {name.removeprefix('toy_')}" in text
 
