@@ -53,6 +53,8 @@ from typing import Callable
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from machine_info import cpu_model, distribution_version  # noqa: E402
+
 SECTIONS = ("overhead", "startup", "fan_out", "eval_share", "device", "report")
 # The toy run the CPU sections measure: the toy twins' translation model at width 64.
 TOY = ["task=toy_mt", "model.width=64", "model.depth=2", "logger=none", "device=cpu"]
@@ -172,28 +174,6 @@ def machine() -> dict:
             "torch": torch.__version__, "cuda": torch.version.cuda, "fairseq": distribution_version("fairseq"),
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M %Z"),
             "load_average": os.getloadavg()}
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name: /proc/cpuinfo's on Linux (platform.processor() there is only the
-    architecture), else platform's."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def distribution_version(module: str) -> str | None:
-    """The installed version of the distribution providing `module`, without importing it (fairseq's
-    import takes seconds; ours is the fairseq-fixed fork)."""
-    from importlib import metadata
-
-    for name in metadata.packages_distributions().get(module, []):
-        return metadata.version(name)
-    return None
 
 
 def toy_setup(space, *overrides: str):

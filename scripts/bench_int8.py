@@ -54,6 +54,7 @@ from compress.footprint import model_bytes  # noqa: E402
 from compress.prune import make_permanent, prune_magnitude  # noqa: E402
 from compress.quantize import QuantizedTensor, quantize_weights  # noqa: E402
 from compress.targets import select_targets  # noqa: E402
+from machine_info import cpu_model  # noqa: E402
 
 DEFAULT_CASES = ("quantize:8", "prune_quantize:8:0.5", "quantize:4", "prune:0.5")
 TOY = "toy encoder-decoder, fairseq module layout, d128 2+2 layers 4 heads ffn 512 vocab 1000, untied output"
@@ -269,14 +270,8 @@ def measure(fp32: nn.Module, compressed: nn.Module, dequantized: nn.Module, args
 
 
 def machine(threads: int) -> dict:
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     # Key names as scripts/bench.py's machine description, so one reader serves both.
-    return {"cpu_model": cpu or "unknown", "cpu_cores": os.cpu_count(), "threads": threads, "torch": torch.__version__,
+    return {"cpu_model": cpu_model() or "unknown", "cpu_cores": os.cpu_count(), "threads": threads, "torch": torch.__version__,
             "quantized_engine": torch.backends.quantized.engine, "python": platform.python_version(),
             "load_average": list(os.getloadavg()),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}

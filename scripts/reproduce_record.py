@@ -19,6 +19,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from machine_info import cpu_model
+
 VERDICT = re.compile(r"^claim (\d) \((.+)\): (.+)$")  # as tlc-report prints each claim's verdict
 
 
@@ -44,9 +46,7 @@ def verdicts(printed: str) -> list[dict]:
 def machine(load_start: str) -> dict:
     import torch
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return {"host": platform.node(), "cpu": cpu, "cores": os.cpu_count(),
+    return {"host": platform.node(), "cpu": cpu_model(), "cores": os.cpu_count(),
             "torch_threads_per_run": int(os.environ.get("OMP_NUM_THREADS", "0")) or None,
             "load_average_at_start": load_start, "load_average_at_end": " ".join(f"{x:.2f}" for x in os.getloadavg()),
             "python": platform.python_version(), "torch": torch.__version__}
