@@ -51,6 +51,10 @@ def _join(rank: int, worker: Callable[..., Any], world_size: int, device: str, p
                             rank=rank, world_size=world_size, timeout=PEER_TIMEOUT)
     try:
         worker(rank, world_size, device, *args)
+        # Gloo aborts a rank ("terminate called without an active exception") whose peer tore the
+        # group down while its own background work was still in flight: leave together. Not after
+        # a failure, where the peer may never arrive.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
@@ -102,6 +106,8 @@ def join_slurm(worker: Callable[..., Any], device: str, *args: Any) -> Any:
     dist.init_process_group("nccl" if device == "cuda" else "gloo", init_method=slurm_rendezvous(),
                             rank=rank, world_size=world_size, timeout=PEER_TIMEOUT)
     try:
-        return worker(rank, world_size, device, *args)
+        value = worker(rank, world_size, device, *args)
+        dist.barrier()  # leave together, as in _join
+        return value
     finally:
         dist.destroy_process_group()
