@@ -13,19 +13,18 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from train_large.config import WANDB_MODES, LoggerConfig, PathsConfig, folder_name_problems, seed_problems
+from train_large.config import Choice, Device, LoggerConfig, PathsConfig, folder_name_problems, seed_problems
 from train_large.config import register_configs as register_train_configs
 
-METHODS = ("none", "prune", "quantize", "prune_quantize")
+Method = Choice("Method", "none prune quantize prune_quantize")
 PRUNING_METHODS = ("prune", "prune_quantize")
 QUANTIZING_METHODS = ("quantize", "prune_quantize")
-SCOPES = ("global", "layer")
-SCHEDULES = ("one_shot", "iterative")
+Scope = Choice("Scope", "global layer")
+PruningSchedule = Choice("PruningSchedule", "one_shot iterative")
 # "per_channel" / "per_tensor" are accepted as spelled in the issue and mean the same thing.
-GRANULARITIES = ("channel", "tensor", "per_channel", "per_tensor")
+Granularity = Choice("Granularity", "channel tensor per_channel per_tensor")
 MIN_BITS, MAX_BITS = 2, 16  # symmetric k-bit codes (compress.quantize); 1 bit leaves only zero
 FP32_BITS = 32  # bits=32: weights not quantized (kept at the source's precision), the quantize sweep's baseline
-DEVICES = ("auto", "cpu", "cuda")
 
 
 class ConfigError(ValueError):
@@ -34,18 +33,18 @@ class ConfigError(ValueError):
 
 @dataclass
 class CompressionConfig:
-    method: str = "none"  # none | prune | quantize | prune_quantize
+    method: Method = Method.none  # none | prune | quantize | prune_quantize
     sparsity: float = 0.0  # fraction of targeted weights set to zero, in [0, 1)
-    scope: str = "global"  # global: one magnitude threshold over all targets | layer: each tensor to sparsity
+    scope: Scope = Scope["global"]  # global: one magnitude threshold over all targets | layer: each tensor to sparsity
     attention: bool = True  # targets: attention q/k/v/out projections
     ffn: bool = True  # targets: feed-forward fc1/fc2
     embeddings: bool = False  # targets: token and learned position embeddings (tied output included)
     output: bool = False  # targets: output projection, LM or classification head
-    schedule: str = "one_shot"  # one_shot | iterative (sparsity rises over `steps` rounds, cubic)
+    schedule: PruningSchedule = PruningSchedule.one_shot  # one_shot | iterative (cubic rise over `steps` rounds)
     steps: int = 5  # pruning rounds when iterative
     finetune_seconds: float = 0.0  # training seconds of fine-tuning after each pruning round, and of QAT
     bits: Optional[int] = None  # weight bits 2..16; 32 or null = not quantized (the source's precision)
-    granularity: str = "channel"  # channel: one scale per output row | tensor: one scale per tensor
+    granularity: Granularity = Granularity.channel  # channel: one scale per output row | tensor: one scale per tensor
     qat: bool = False  # quantization-aware fine-tuning (fake quant, straight-through) before rounding
     activations: bool = False  # QAT only: also fake-quantize the inputs of targeted Linears
     activation_bits: int = 8  # bits of those inputs (per tensor, scale learned during QAT)
@@ -68,7 +67,7 @@ class CompressConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     experiment: str = "compress"  # folder under runs_root and W&B group
     seed: int = 1  # fine-tuning data order and dropout
-    device: str = "auto"  # auto = cuda when available, else cpu
+    device: Device = Device.auto  # auto = cuda when available, else cpu
 
 
 def register_configs() -> None:
@@ -88,21 +87,10 @@ def quantizes(bits: Optional[int]) -> bool:
     return bits is not None and bits != FP32_BITS
 
 
-def _one_of(key: str, value: Any, allowed: tuple) -> list[str]:
-    if value in allowed:
-        return []
-    return [f"{key}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}"]
-
-
 def check(cfg: Any) -> list[str]:
     """Every problem with a composed compress config's values, one line each; [] when usable."""
     c = cfg.compression
-    problems = _one_of("compression.method", c.method, METHODS) + _one_of("compression.scope", c.scope, SCOPES)
-    problems += _one_of("compression.schedule", c.schedule, SCHEDULES)
-    problems += _one_of("compression.granularity", c.granularity, GRANULARITIES)
-    problems += _one_of("device", cfg.device, DEVICES)
-    problems += _one_of("logger.mode", cfg.logger.mode, WANDB_MODES)
-    problems += folder_name_problems("experiment", cfg.experiment)
+    problems = folder_name_problems("experiment", cfg.experiment)
     problems += seed_problems(cfg.seed)
     if not 0.0 <= c.sparsity < 1.0:
         problems.append(f"compression.sparsity={c.sparsity} must be in [0, 1) (fraction of targeted weights "

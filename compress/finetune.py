@@ -6,14 +6,16 @@ and checkpoints switched off: updates go through the engine's trainer, time thro
 training clock, and train-loss records through the run's sinks. Masks stay fixed because
 pruning is a `torch.nn.utils.prune` reparametrisation: the optimizer holds the very Parameter
 that became `weight_orig`, and `weight = weight_orig * weight_mask` is recomputed before each
-forward. Must not import fairseq or wandb: it drives the engine through its methods.
+forward (`compress.prune.refresh_masks`). Must not import fairseq or wandb: it drives the
+engine through its methods.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,7 +24,8 @@ from train_large.clock import TrainingClock
 from train_large.loop import Progress, next_mark, train_until_budget
 from train_large.schedule import LearningRate
 
-from .targets import Target, is_pruned
+from .prune import pruned_places, refresh_masks
+from .targets import Target
 
 LOG_POINTS = 10  # train-loss records per fine-tuning phase
 
@@ -35,7 +38,7 @@ class PhaseBudget:
     log_every_seconds: float
     eval_every_seconds: float = math.inf
     checkpoint_every_seconds: float = math.inf
-    max_updates: Optional[int] = None
+    max_updates: int | None = None
 
 
 def fine_tune(engine: Any, clock: TrainingClock, progress: Progress, seconds: float,
@@ -66,22 +69,15 @@ def masks_applied(model: nn.Module) -> Iterator[None]:
     (and train on stale weights). A hook on the whole model runs before every forward, however
     its modules are called.
     """
-    pruned = [(module, name) for module in model.modules()
-              for name in [n[: -len("_mask")] for n in module._buffers if n.endswith("_mask")]
-              if is_pruned(module, name)]
-
-    def apply(*_: Any) -> None:
-        for module, name in pruned:
-            setattr(module, name, module._parameters[f"{name}_orig"] * module._buffers[f"{name}_mask"])
-
-    handle = model.register_forward_pre_hook(apply) if pruned else None
+    pruned = pruned_places(model)
+    handle = model.register_forward_pre_hook(lambda *_: refresh_masks(pruned)) if pruned else None
     try:
         yield
     finally:
         if handle is not None:
             handle.remove()
             with torch.no_grad():
-                apply()  # the last update's weights, for whatever reads them next
+                refresh_masks(pruned)  # the last update's weights, for whatever reads them next
 
 
 class ZerosHeld:
@@ -97,16 +93,11 @@ class ZerosHeld:
         with torch.no_grad():
             self.kept = [(target, target.weight != 0) for target in targets]
 
-    @property
-    def model(self) -> nn.Module:
-        return self.engine.model
-
-    @property
-    def learning_rate(self) -> float:
-        return self.engine.learning_rate
-
-    def set_learning_rate(self, lr: float) -> None:
-        self.engine.set_learning_rate(lr)
+    def __getattr__(self, name: str) -> Any:
+        """The engine's `model`, `learning_rate`, `set_learning_rate`, ... (only names not set here)."""
+        if name == "engine":  # not set yet (copy, unpickling): no endless recursion
+            raise AttributeError(name)
+        return getattr(self.engine, name)
 
     def train_step(self) -> Any:
         stats = self.engine.train_step()

@@ -17,21 +17,22 @@ With fp32 values the bitmask costs 1/32 of dense, so pruning half the weights st
 An unquantized tensor counts at the dtype the model holds it at, the one it was evaluated at: 16
 bits in a bf16 or fp16 model, 32 in an fp32 one. The ratio's baseline is always the model at
 fp32 (`fp32_bytes`), whatever its precision, so models of any precision compare on one scale:
-an untouched bf16 model is 2x. Pure torch: must not import fairseq, wandb or train_large.engine.
+an untouched bf16 model is 2x. Pure torch: must not import Hydra, fairseq, wandb or train_large.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
 
 from .quantize import MAX_BITS, MIN_BITS, QuantizedTensor, check_quantization
 from .skeleton import skeleton
-from .targets import Target, check_targets, effective_weight, own_weights
+from .targets import Target, check_targets, effective_weight, weight_places
 
+FP32_BYTES = 4  # per parameter in the ratio's baseline
 SCALE_BYTES = 4  # fp32 scale per channel or per tensor
 ROW_POINTER_BYTES = 4  # int32
 METHODS = ("prune", "quantize", "prune_quantize")
@@ -88,12 +89,18 @@ def index_bytes(columns: int) -> int:
     return 2 if columns <= 2**16 else 4
 
 
+def grid(shape: Sequence[int]) -> tuple[int, int]:
+    """(rows, columns) as CSR stores a tensor: rows are dim 0, the other dimensions flattened into
+    columns; a 1-d tensor is one row."""
+    rows = shape[0] if len(shape) >= 2 else 1
+    return rows, (math.prod(shape) // rows if rows else 0)
+
+
 def tensor_bytes(name: str, shape: Sequence[int], nonzeros: int, bits: int, scales: int = 0,
                  sparse_format: bool = True) -> TensorBytes:
     """Bytes of one tensor stored with `bits` per value and `scales` fp32 scales."""
     numel = math.prod(shape)
-    rows = shape[0] if len(shape) >= 2 else 1
-    columns = numel // rows if rows else 0
+    rows, columns = grid(shape)
     extra = SCALE_BYTES * scales
     dense = math.ceil(numel * bits / 8) + extra
     if not sparse_format:
@@ -106,38 +113,21 @@ def tensor_bytes(name: str, shape: Sequence[int], nonzeros: int, bits: int, scal
     return TensorBytes(name, numel, nonzeros, bits, dense, sparse, layout, chosen)
 
 
-def _parameters(model: nn.Module) -> dict[int, tuple[list[str], torch.Tensor, nn.Parameter]]:
-    """id(Parameter) -> (every qualified name, effective value, the Parameter), in module order."""
-    found: dict[int, tuple[list[str], torch.Tensor, nn.Parameter]] = {}
-    for module_name, module in model.named_modules(remove_duplicate=False):
-        for name, param in own_weights(module):
-            qualified = f"{module_name}.{name}" if module_name else name
-            if id(param) in found:
-                found[id(param)][0].append(qualified)
-            else:
-                found[id(param)] = ([qualified], effective_weight(module, name), param)
-    return found
-
-
 def _rows(model: nn.Module, quantized: dict[str, QuantizedTensor] | None,
           sparse_format: bool) -> list[tuple[int, TensorBytes]]:
-    params = _parameters(model)
-    by_name = {name: key for key, (names, _, _) in params.items() for name in names}
+    places = weight_places(model)
+    by_name = {name: key for key, found in places.items() for name, _, _ in found}
     unknown = sorted(set(quantized or {}) - set(by_name))
     if unknown:
         raise ValueError(f"quantized tensors not in this model: {', '.join(unknown[:3])}")
     codes = {by_name[name]: q for name, q in (quantized or {}).items()}
     rows = []
     with torch.no_grad():
-        for key, (names, value, param) in params.items():
-            q = codes.get(key)
-            if q is None:
-                row = tensor_bytes(names[0], value.shape, int(torch.count_nonzero(value)),
-                                   value.element_size() * 8, 0, sparse_format)
-            else:
-                row = tensor_bytes(names[0], value.shape, int(torch.count_nonzero(q.codes)), q.bits,
-                                   q.scale.numel(), sparse_format)
-            rows.append((key, row))
+        for key, [(name, module, attribute), *_] in places.items():
+            value, q = effective_weight(module, attribute), codes.get(key)
+            stored = ((int(torch.count_nonzero(value)), value.element_size() * 8, 0) if q is None
+                      else (int(torch.count_nonzero(q.codes)), q.bits, q.scale.numel()))  # nonzeros, bits, scales
+            rows.append((key, tensor_bytes(name, value.shape, *stored, sparse_format)))
     return rows
 
 
@@ -153,7 +143,7 @@ def model_bytes(model: nn.Module, *, quantized: dict[str, QuantizedTensor] | Non
         ValueError: a name in `quantized` is not a parameter of `model`.
     """
     rows = [row for _, row in _rows(model, quantized, sparse_format)]
-    return Footprint(rows, 4 * sum(row.numel for row in rows), sum(row.bytes for row in rows),
+    return Footprint(rows, FP32_BYTES * sum(row.numel for row in rows), sum(row.bytes for row in rows),
                      precision_name(p.dtype for p in model.parameters()))
 
 
@@ -231,11 +221,11 @@ def plan_for_ratio(model: nn.Module, targets: Sequence[Target], ratio: float, me
         raise ValueError(f"compression.method must be one of {', '.join(METHODS)}, got {method!r}")
     if not ratio > 0:
         raise ValueError(f"compression.ratio must be > 0 (fp32 bytes / compressed bytes), got {ratio}")
-    check_quantization(MAX_BITS, granularity)
+    check_quantization(MAX_BITS, granularity)  # only the granularity is in question
     targets = list(targets)
     check_targets(model, targets)
     rows = dict(_rows(model, None, sparse_format))
-    fp32_bytes = 4 * sum(row.numel for row in rows.values())
+    fp32_bytes = FP32_BYTES * sum(row.numel for row in rows.values())
     targeted = {id(t.parameter) for t in targets}
     fixed = sum(row.bytes for key, row in rows.items() if key not in targeted)
     numel = sum(t.numel() for t in targets)
@@ -243,6 +233,13 @@ def plan_for_ratio(model: nn.Module, targets: Sequence[Target], ratio: float, me
     def predict(zeros: int | None, bits: int | None) -> int:
         return fixed + _target_bytes(targets, zeros, bits, granularity, sparse_format, rows)
 
+    return _first_plan(method, ratio, predict, numel, fp32_bytes, fixed)
+
+
+def _first_plan(method: str, ratio: float, predict: Callable[[int | None, int | None], int], numel: int,
+                fp32_bytes: int, fixed: int) -> Plan:
+    """The first of `method`'s settings, in `plan_for_ratio`'s order, predicted to reach `ratio`;
+    ValueError when none does."""
     if method == "quantize":
         for bits in range(MAX_BITS, MIN_BITS - 1, -1):
             size = predict(None, bits)
@@ -252,7 +249,7 @@ def plan_for_ratio(model: nn.Module, targets: Sequence[Target], ratio: float, me
     else:
         for bits, sparsity in ((None, 1.0),) if method == "prune" else PRUNE_QUANTIZE_STAGES:
             most = min(round(sparsity * numel), numel - 1)
-            zeros = _smallest_zeros(lambda k: predict(k, bits), most, fp32_bytes, ratio)
+            zeros = _smallest_zeros(lambda k, bits=bits: predict(k, bits), most, fp32_bytes, ratio)
             if zeros is not None:
                 size = predict(zeros, bits)
                 return Plan(method, zeros / numel, bits, size, fp32_bytes / size)

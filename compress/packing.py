@@ -15,7 +15,7 @@ the footprint's count for that tensor, no more:
   else int32) + `row_pointers` (int32, rows + 1); rows are dim 0, a 1-d tensor is one row;
 - and `scale` (float32) for a quantized tensor, in every layout.
 
-Pure torch: must not import fairseq, wandb or train_large.
+Pure torch: must not import Hydra, fairseq, wandb or train_large.
 """
 from __future__ import annotations
 
@@ -23,12 +23,22 @@ import math
 
 import torch
 
-from .footprint import index_bytes
+from .footprint import grid, index_bytes
 
 LAYOUTS = ("dense", "bitmask", "csr")
 # Values per packing step: a multiple of 8, so each step ends on a byte boundary and steps
 # concatenate; the bit matrix of one step is then 1 MiB x bits (int32), whatever the model.
 CHUNK = 1 << 18
+
+
+def _to_bits(ints: torch.Tensor, width: int) -> torch.Tensor:
+    """The low `width` bits of each int32, least significant first, as one flat 0/1 stream."""
+    return ((ints[:, None] >> torch.arange(width, dtype=torch.int32)) & 1).reshape(-1)
+
+
+def _from_bits(stream: torch.Tensor, width: int) -> torch.Tensor:
+    """`_to_bits` inverted: each run of `width` bits, least significant first, as an int32."""
+    return (stream.view(-1, width) << torch.arange(width, dtype=torch.int32)).sum(1, dtype=torch.int32)
 
 
 def pack_bits(values: torch.Tensor, bits: int) -> torch.Tensor:
@@ -38,13 +48,11 @@ def pack_bits(values: torch.Tensor, bits: int) -> torch.Tensor:
     if bits == 8:  # byte-aligned already: the two's complement bytes themselves
         return flat.to(torch.int16).bitwise_and(0xFF).to(torch.uint8)
     flat = flat.to(torch.int32)
-    shifts = torch.arange(bits, dtype=torch.int32)
-    weights = torch.tensor([1 << b for b in range(8)], dtype=torch.int32)
     pieces = []
     for start in range(0, flat.numel(), CHUNK):
-        stream = ((flat[start:start + CHUNK, None] >> shifts) & 1).reshape(-1)
+        stream = _to_bits(flat[start:start + CHUNK], bits)
         stream = torch.nn.functional.pad(stream, (0, -stream.numel() % 8))
-        pieces.append((stream.view(-1, 8) * weights).sum(1).to(torch.uint8))
+        pieces.append(_from_bits(stream, 8).to(torch.uint8))
     return torch.cat(pieces) if pieces else torch.zeros(0, dtype=torch.uint8)
 
 
@@ -60,14 +68,11 @@ def unpack_bits(data: torch.Tensor, bits: int, count: int) -> torch.Tensor:
     data = data.reshape(-1).to(torch.int32)
     if bits == 8:
         return data
-    positions = torch.arange(8, dtype=torch.int32)
-    weights = torch.tensor([1 << b for b in range(bits)], dtype=torch.int32)
     pieces = []
     for start in range(0, count, CHUNK):
         n = min(CHUNK, count - start)
         first = start * bits // 8  # exact: every step starts on a byte boundary
-        stream = ((data[first:first + math.ceil(n * bits / 8), None] >> positions) & 1).reshape(-1)
-        pieces.append((stream[: n * bits].view(n, bits) * weights).sum(1))
+        pieces.append(_from_bits(_to_bits(data[first:first + math.ceil(n * bits / 8)], 8)[: n * bits], bits))
     return torch.cat(pieces) if pieces else torch.zeros(0, dtype=torch.int32)
 
 
@@ -83,9 +88,9 @@ def unpack_codes(data: torch.Tensor, bits: int, count: int) -> torch.Tensor:
     return signed.to(torch.int8 if bits <= 8 else torch.int16)
 
 
-def _grid(shape: torch.Size) -> tuple[int, int]:
-    rows = shape[0] if len(shape) >= 2 else 1
-    return rows, (math.prod(shape) // rows if rows else 0)
+def _check_layout(layout: str) -> None:
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
 
 
 def encode(value: torch.Tensor, layout: str, bits: int | None = None,
@@ -96,8 +101,7 @@ def encode(value: torch.Tensor, layout: str, bits: int | None = None,
     Raises:
         ValueError: unknown layout.
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    _check_layout(layout)
     value = value.detach().cpu()
     flat = value.reshape(-1)
     parts: dict[str, torch.Tensor] = {}
@@ -110,11 +114,11 @@ def encode(value: torch.Tensor, layout: str, bits: int | None = None,
         if layout == "bitmask":
             parts["mask"] = pack_bits(keep, 1)
         else:
-            rows, columns = _grid(value.shape)
-            grid = keep.view(rows, columns)
-            found = grid.nonzero()[:, 1]  # row-major, the order of `nonzeros`
+            rows, columns = grid(value.shape)
+            kept = keep.view(rows, columns)
+            found = kept.nonzero()[:, 1]  # row-major, the order of `nonzeros`
             parts["columns"] = found.to(torch.int16 if index_bytes(columns) == 2 else torch.int32)
-            counts = grid.sum(1, dtype=torch.int64)
+            counts = kept.sum(1, dtype=torch.int64)
             parts["row_pointers"] = torch.cat([torch.zeros(1, dtype=torch.int64), counts.cumsum(0)]).to(torch.int32)
     if bits:
         parts["scale"] = scale.detach().cpu().float().contiguous()
@@ -128,6 +132,7 @@ def decode(parts: dict[str, torch.Tensor], layout: str, shape: list[int], bits: 
     Raises:
         ValueError: unknown layout, or parts that do not fit `shape` (a damaged file).
     """
+    _check_layout(layout)
     numel = math.prod(shape)
     if layout == "dense":
         if bits:
@@ -136,8 +141,8 @@ def decode(parts: dict[str, torch.Tensor], layout: str, shape: list[int], bits: 
     if layout == "bitmask":
         where = unpack_bits(parts["mask"], 1, numel).bool()
         count = int(where.sum())
-    elif layout == "csr":
-        rows, columns = _grid(torch.Size(shape))
+    else:
+        rows, columns = grid(shape)
         pointers = parts["row_pointers"].long()
         if pointers.numel() != rows + 1:
             raise ValueError(f"csr of {rows} rows needs {rows + 1} row pointers, got {pointers.numel()}")
@@ -147,8 +152,6 @@ def decode(parts: dict[str, torch.Tensor], layout: str, shape: list[int], bits: 
         row = torch.repeat_interleave(torch.arange(rows), pointers.diff())
         where = row * columns + column
         count = where.numel()
-    else:
-        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     values = unpack_codes(parts["values"], bits, count) if bits else parts["values"]
     if values.numel() != count:
         raise ValueError(f"{layout} holds {count} nonzeros but {values.numel()} values")

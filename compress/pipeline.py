@@ -28,10 +28,9 @@ from train_large.data.datasets import ensure_dataset
 from train_large.evaluate import PRIMARY_METRIC, Evaluator
 from train_large.loop import Progress
 from train_large.outputs import OUTPUTS_DIR
-from train_large.rundir import (CHECKPOINT_DIR, METRICS_FILE, atomic_write_bytes, read_result, run_id, write_records,
-                                write_result)
-from train_large.run import record_emitter
-from train_large.sinks import JsonlSink, Sink, fan_out
+from train_large.core.run_records import Emit, final_summary, open_sinks, publish, record_emitter, result_basics
+from train_large.runtime import Runtime, resolve_runtime
+from train_large.rundir import CHECKPOINT_DIR, METRICS_FILE, atomic_write_bytes, read_result, write_records
 
 from .checkpoint import (FILE, LEGACY_FILE, activation_scales, attach_activation_quant, load_compressed,
                          pack_compressed, restore_compressed)
@@ -61,27 +60,21 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
     if done is not None:
         return done
     source = find_source(cfg.source)
-    device = resolve_device(cfg.device, torch.cuda.is_available())
-    engine_cfg = engine_config(source, cfg, device)
+    engine_cfg = engine_config(source, cfg, resolve_device(cfg.device, torch.cuda.is_available()))
+    runtime = resolve_runtime(engine_cfg).for_world(1)
     data = ensure_dataset(engine_cfg.task)
     write_records(run_dir / METRICS_FILE, [])  # a run killed midway starts again from the source: it is short
-    sinks = open_sinks(cfg, run_dir, run_name)
+    sinks = open_sinks(cfg, run_dir, run_name, "compress")
     try:
         from train_large.engine import build_engine
 
         c = cfg.compression
-        engine = build_engine(engine_cfg, data, device)
+        engine = build_engine(engine_cfg, data, runtime)
         load_source(engine, source, fine_tunes=c.finetune_seconds > 0)
-        clock = TrainingClock(sync=cuda_sync if device == "cuda" else None)
+        clock = TrainingClock(sync=cuda_sync if runtime.device == "cuda" else None)
         progress = Progress()
         emit = record_emitter(sinks, clock, progress, {"source_run_id": source.run_id}, lambda: engine.learning_rate)
-        targets = select_targets(engine.model, **target_kinds(c))
-        settings = settle(c, engine.model, targets)
-        if c.method in PRUNING_METHODS:
-            prune(engine, targets, settings.sparsity, c, clock, progress, emit, engine_cfg.optim)
-        quantized, act_scales = {}, {}
-        if quantizes(settings.bits):
-            quantized, act_scales = quantize(engine, targets, settings.bits, c, clock, progress, emit, engine_cfg.optim)
+        targets, settings, quantized, act_scales = apply(engine, c, clock, progress, emit, engine_cfg.optim)
         footprint = model_bytes(engine.model, quantized=quantized or None, sparse_format=c.sparse_format)
         figures = compression_figures(c, settings, footprint, engine.model, targets)
         shipped = run_dir / CHECKPOINT_DIR / FILE
@@ -93,20 +86,17 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
             # model is never held twice; the model evaluated is the one the file rebuilds, so the
             # metric is the shipped model's, packing included.
             del targets, quantized, engine
-            engine = rebuild(shipped, data, device)
+            engine = rebuild(shipped, data, runtime)
         evaluator = Evaluator(engine, data, engine_cfg.task.eval, outputs_dir=run_dir / OUTPUTS_DIR)
         final = evaluate(evaluator, data, clock, emit, figures, test=cfg.evaluation.test)
         metric, _ = PRIMARY_METRIC[engine_cfg.task.kind]
         result = build_result(cfg, run_dir, run_name, engine_cfg, source, engine, clock, progress, figures,
                               final, footprint, metric)
         result.update(file=str(shipped), file_bytes=shipped.stat().st_size)
-        log.info("%s: %d bytes on disk, %d reported (header and buffers: %d)", shipped, result["file_bytes"],
+        log.debug("%s: %d bytes on disk, %d reported (header and buffers: %d)", shipped, result["file_bytes"],
                  footprint.bytes, result["file_bytes"] - footprint.bytes)
         result["outputs"] = evaluator.saved
-        sinks.summary(flat_summary(result))
-        write_result(run_dir, result)
-        log.info("compression complete: %s", run_dir / "result.json")
-        return result
+        return publish(sinks, run_dir, result, flat_summary(result), "compression")
     finally:
         sinks.close()
 
@@ -125,20 +115,8 @@ def finished_result(cfg: Any, run_dir: Path) -> dict | None:
         raise ConfigError(f"{run_dir} already holds the compression of {compressed}, another run with the same "
                           "name; give this source its own experiment=...")
     log.info("run already complete: %s", run_dir / "result.json")
-    print(json.dumps(done.get("final", {}), indent=2))
+    print(json.dumps(done.get("final", {})))
     return done
-
-
-def open_sinks(cfg: Any, run_dir: Path, run_name: str) -> Sink:
-    def open_wandb() -> Sink:
-        from train_large.wandb_sink import WandbSink
-
-        return WandbSink(
-            run_dir=run_dir, run_id=run_id(run_dir), name=run_name, group=cfg.experiment, job_type="compress",
-            project=cfg.logger.project, entity=cfg.logger.entity, mode=cfg.logger.mode,
-            tags=list(cfg.logger.tags), config=to_container(cfg))
-
-    return fan_out(JsonlSink(run_dir / METRICS_FILE), {"W&B": open_wandb} if cfg.logger.wandb else {})
 
 
 def load_source(engine: Any, source: SourceRun, *, fine_tunes: bool) -> None:
@@ -148,7 +126,21 @@ def load_source(engine: Any, source: SourceRun, *, fine_tunes: bool) -> None:
     if fine_tunes and last.is_file():
         engine.load_state_dict(ckpt.load_checkpoint(last)["engine"])
     engine.model.load_state_dict(load_weights(source))
-    log.info("compressing %s", source.checkpoint)
+    log.debug("compressing %s", source.checkpoint)  # Hydra's job line already names the run
+
+
+def apply(engine: Any, c: Any, clock: TrainingClock, progress: Progress, emit: Emit,
+          optim: Any) -> tuple[list[Target], Settings, dict, dict[str, float]]:
+    """Prune, then quantize, the engine's model as `c` says; returns the targets, the settings
+    applied, the k-bit codes and scales by target name, and QAT's activation scales."""
+    targets = select_targets(engine.model, **target_kinds(c))
+    settings = settle(c, engine.model, targets)
+    if c.method in PRUNING_METHODS:
+        prune(engine, targets, settings.sparsity, c, clock, progress, emit, optim)
+    quantized, act_scales = {}, {}
+    if quantizes(settings.bits):
+        quantized, act_scales = quantize(engine, targets, settings.bits, c, clock, progress, emit, optim)
+    return targets, settings, quantized, act_scales
 
 
 def settle(c: Any, model: torch.nn.Module, targets: list[Target]) -> Settings:
@@ -233,16 +225,11 @@ def evaluate(evaluator: Evaluator, data: Any, clock: TrainingClock, emit, figure
 def build_result(cfg: Any, run_dir: Path, run_name: str, engine_cfg: Any, source: SourceRun, engine: Any,
                  clock: TrainingClock, progress: Progress, figures: dict, final: dict, footprint: Footprint,
                  metric: str) -> dict:
-    """result.json. `final_metric`: the primary metric on test, or on valid without a test set
-    (`final_metric_split` says which); a report, never a basis for choosing (validation is).
-    `source_bytes`: the source's checkpoint at its own precision, beside `fp32_bytes`, the baseline
-    of `ratio`; they differ for a bf16 or fp16 source."""
-    return {"run_dir": str(run_dir), "run_id": run_id(run_dir), "name": run_name, "experiment": cfg.experiment,
-            "task": engine_cfg.task.name, "kind": engine_cfg.task.kind, "params": engine.parameter_count(),
-            **figures, "source_bytes": state_bytes(load_weights(source)), "metric": metric,
-            "final_metric": final.get("test", final["valid"])[metric],
-            "final_metric_split": "test" if "test" in final else "valid",
-            "final": final, "source_run_id": source.run_id,
+    """result.json: the common fields (`result_basics`), what compression did and gave, and the
+    source. `source_bytes`: the source's checkpoint at its own precision, beside `fp32_bytes`, the
+    baseline of `ratio`; they differ for a bf16 or fp16 source."""
+    return {**result_basics(cfg, run_dir, run_name, engine_cfg.task, engine.parameter_count(), final, metric),
+            **figures, "source_bytes": state_bytes(load_weights(source)), "source_run_id": source.run_id,
             "source": {"run_dir": str(source.run_dir), "run_id": source.run_id, "checkpoint": str(source.checkpoint),
                        "name": source.run_dir.name, "final_metric": source.result.get("final_metric"),
                        "params": source.result.get("params")},
@@ -253,13 +240,9 @@ def build_result(cfg: Any, run_dir: Path, run_name: str, engine_cfg: Any, source
 
 def flat_summary(result: dict) -> dict:
     """The W&B summary: bytes and ratio (the x-axes of the compression plots) beside the final figures."""
-    summary = {f"final/{split}_{key}": value for split, metrics in result["final"].items()
-               for key, value in metrics.items() if isinstance(value, (int, float))}
-    summary.update({key: result[key] for key in ("bytes", "file_bytes", "fp32_bytes", "source_bytes", "ratio",
-                                                  "sparsity", "bits", "remaining_params", "params", "final_metric",
-                                                  "train_seconds")})
-    summary["precision"] = result["precision"]
-    return summary
+    return {**final_summary(result, ("bytes", "file_bytes", "fp32_bytes", "source_bytes", "ratio", "sparsity",
+                                     "bits", "remaining_params", "params", "final_metric", "train_seconds")),
+            "precision": result["precision"]}
 
 
 def reload(run_dir: Path, device: str = "cpu") -> tuple[Any, Any, Any]:
@@ -271,14 +254,14 @@ def reload(run_dir: Path, device: str = "cpu") -> tuple[Any, Any, Any]:
     state = load_compressed(path)
     engine_cfg = OmegaConf.create(state["config"])
     data = ensure_dataset(engine_cfg.task)
-    return rebuild(path, data, device, state), data, engine_cfg
+    return rebuild(path, data, resolve_runtime(engine_cfg, device).for_world(1), state), data, engine_cfg
 
 
-def rebuild(path: Path, data: Any, device: str, state: dict | None = None) -> Any:
+def rebuild(path: Path, data: Any, runtime: Runtime, state: dict | None = None) -> Any:
     """A fresh engine built from a compressed file's own config, holding the file's weights."""
     from train_large.engine import build_engine
 
     state = load_compressed(path) if state is None else state
-    engine = build_engine(OmegaConf.create(state["config"]), data, device)
+    engine = build_engine(OmegaConf.create(state["config"]), data, runtime)
     restore_compressed(engine.model, state)
     return engine

@@ -2,18 +2,19 @@
 
 Masks live as `torch.nn.utils.prune` reparametrisations (`weight_orig` trained, `weight_mask`
 fixed, `weight = weight_orig * weight_mask` recomputed before every forward), so pruned weights
-stay at zero through iterative fine-tuning. `make_permanent` bakes them in before saving.
-Pure torch: must not import fairseq, wandb or train_large.engine.
+stay at zero through iterative fine-tuning; `refresh_masks` recomputes `weight` for any writer
+of either. `make_permanent` bakes the masks in before saving.
+Pure torch: must not import Hydra, fairseq, wandb or train_large.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from .targets import Target, check_targets, is_pruned, select_targets
+from .targets import Target, check_targets, effective_weight, is_pruned, select_targets
 
 SCOPES = ("global", "layer")
 
@@ -45,6 +46,21 @@ def sparsity_schedule(final: float, steps: int) -> list[float]:
     return schedule
 
 
+def pruned_places(model: nn.Module) -> list[tuple[nn.Module, str]]:
+    """(module, tensor name) of every tensor in `model` under a pruning mask, in module order."""
+    return [(module, name) for module in model.modules()
+            for name in [n[: -len("_mask")] for n in list(module._buffers) if n.endswith("_mask")]
+            if is_pruned(module, name)]
+
+
+def refresh_masks(places: Iterable[tuple[nn.Module, str]]) -> None:
+    """Recompute `<name> = <name>_orig * <name>_mask` at each pruned place (others are skipped):
+    torch does it only in the module's own forward pre-hook, which a reader may not wait for."""
+    for module, name in places:
+        if is_pruned(module, name):
+            setattr(module, name, effective_weight(module, name))
+
+
 def _scores(target: Target) -> torch.Tensor:
     """|w| flattened, with weights already masked scored -1 so they are pruned again first."""
     module, name = target.module, target.param_name
@@ -55,8 +71,10 @@ def _scores(target: Target) -> torch.Tensor:
     return scores
 
 
-def _smallest(scores: torch.Tensor, count: int) -> torch.Tensor:
-    """Boolean mask of exactly `count` smallest scores; ties go to the lowest index."""
+def _smallest(scores: torch.Tensor, sparsity: float) -> torch.Tensor:
+    """Boolean mask of exactly round(sparsity * n) smallest scores, or of every score already
+    masked (-1) if there are more; ties go to the lowest index."""
+    count = max(round(sparsity * scores.numel()), int((scores < 0).sum()))
     chosen = torch.zeros_like(scores, dtype=torch.bool)
     if count == 0:
         return chosen
@@ -74,9 +92,9 @@ def _apply_mask(target: Target, pruned: torch.Tensor) -> None:
     for module, name in target.places:
         if is_pruned(module, name):
             module._buffers[f"{name}_mask"].copy_(mask)
-            setattr(module, name, module._parameters[f"{name}_orig"] * module._buffers[f"{name}_mask"])
         else:
             prune.custom_from_mask(module, name, mask.clone())
+    refresh_masks(target.places)
 
 
 def prune_magnitude(model: nn.Module, targets: Sequence[Target], sparsity: float,
@@ -98,14 +116,10 @@ def prune_magnitude(model: nn.Module, targets: Sequence[Target], sparsity: float
     check_targets(model, list(targets))
     scores = [_scores(target) for target in targets]
     if scope == "layer":
-        for target, score in zip(targets, scores):
-            already = int((score < 0).sum())
-            _apply_mask(target, _smallest(score, max(round(sparsity * score.numel()), already)))
-        return
-    flat = torch.cat(scores)
-    already = int((flat < 0).sum())
-    pruned = _smallest(flat, max(round(sparsity * flat.numel()), already))
-    for target, chunk in zip(targets, pruned.split([s.numel() for s in scores])):
+        pruned = [_smallest(score, sparsity) for score in scores]
+    else:
+        pruned = _smallest(torch.cat(scores), sparsity).split([score.numel() for score in scores])
+    for target, chunk in zip(targets, pruned):
         _apply_mask(target, chunk)
 
 
@@ -114,13 +128,10 @@ def make_permanent(model: nn.Module) -> int:
 
     Tied tensors keep a single Parameter shared by all their places.
     """
-    removed = 0
-    for module in model.modules():
-        for name in [n[: -len("_mask")] for n in list(module._buffers) if n.endswith("_mask")]:
-            if is_pruned(module, name):
-                prune.remove(module, name)
-                removed += 1
-    return removed
+    places = pruned_places(model)
+    for module, name in places:
+        prune.remove(module, name)
+    return len(places)
 
 
 def measured_sparsity(model: nn.Module, targets: Sequence[Target] | None = None) -> float:

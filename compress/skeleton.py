@@ -12,12 +12,12 @@ The skeleton is for counting, not for running: its modules have no forward. Tens
 share storage (tied embeddings) become one Parameter. Buffers cannot be told apart from
 parameters in a state dict, so the bookkeeping buffers fairseq adds (`version`,
 `_float_tensor`, both of one element) are left out by name; anything else unknown counts as a
-weight, which can only make the predicted size larger. Pure torch: must not import fairseq,
-wandb or train_large.
+weight, which can only make the predicted size larger. Pure torch: must not import Hydra,
+fairseq, wandb or train_large.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn

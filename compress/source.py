@@ -9,38 +9,19 @@ one that would run code when loaded, is one line naming the file. Must not impor
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from train_large import checkpoint as ckpt
-from train_large.config import TrainConfig, register_configs
+from train_large.config import typed_config
+from train_large.core.source_run import (SourceError, SourceRun, load_weights, run_directory,  # noqa: F401
+                                         whole_checkpoint)
 from train_large.rundir import CorruptFile, read_result, run_id
 
 from .config import granularity
-
-
-class SourceError(ValueError):
-    """A bad `source`; the message is one line naming it and what to do."""
-
-
-@dataclass(frozen=True)
-class SourceRun:
-    run_dir: Path
-    run_id: str
-    checkpoint: Path  # best.pt, else last.pt
-    result: dict  # the source's result.json
-
-    @property
-    def config(self) -> dict:
-        return self.result["config"]
-
-    @property
-    def kind(self) -> str:
-        return self.config["task"]["kind"]
 
 
 def find_source(source: str) -> SourceRun:
@@ -50,10 +31,7 @@ def find_source(source: str) -> SourceRun:
         SourceError: it does not exist, has not finished (or its result.json is damaged), is
             itself a compression run, or has no whole checkpoint that loads safely.
     """
-    run_dir = Path(str(source)).expanduser().resolve()
-    if not run_dir.is_dir():
-        raise SourceError(f"source={source} does not exist; give a finished tlc-train run directory "
-                          "(runs/<experiment>/<run name>)")
+    run_dir = run_directory("source", source, "a finished tlc-train run directory")
     try:
         result = read_result(run_dir)
     except ValueError as err:
@@ -67,33 +45,14 @@ def find_source(source: str) -> SourceRun:
     if "task" not in result.get("config", {}):
         raise SourceError(f"source={source} has a result.json without its training config; "
                           "is it a tlc-train run directory?")
-    checkpoint = ckpt.best_or_last(run_dir)
-    if checkpoint is None:
-        raise SourceError(f"source={source} has no checkpoint ({ckpt.CHECKPOINT_DIR}/{ckpt.BEST} or "
-                          f"{ckpt.LAST}); its weights are gone")
-    try:
-        ckpt.check_checkpoint(checkpoint)
-    except CorruptFile as err:
-        raise SourceError(f"source={source}: {err}") from err
-    return SourceRun(run_dir, run_id(run_dir), checkpoint, result)
-
-
-def load_weights(source: SourceRun) -> dict:
-    """The model weights of the source's best checkpoint (else its last).
-
-    Raises:
-        SourceError: the checkpoint is unreadable (the message names it).
-    """
-    try:
-        return ckpt.load_checkpoint(source.checkpoint)["engine"]["model"]
-    except CorruptFile as err:
-        raise SourceError(f"source={source.run_dir}: {err}") from err
+    checkpoint = whole_checkpoint("source", source, run_dir, "its weights are gone")
+    return SourceRun("source", run_dir, run_id(run_dir), checkpoint, result["config"], result)
 
 
 def engine_config(source: SourceRun, cfg: Any, device: str) -> DictConfig:
     """The source's training config, to rebuild its engine here: on `device`, at fp32 on CPU, with
     this run's seed and evaluation settings."""
-    engine_cfg = training_config(source.config)
+    engine_cfg = typed_config(source.config)
     with open_dict(engine_cfg):
         engine_cfg.device = device
         engine_cfg.seed = cfg.seed
@@ -102,16 +61,6 @@ def engine_config(source: SourceRun, cfg: Any, device: str) -> DictConfig:
         if cfg.evaluation.bleu_sentences is not None:
             engine_cfg.task.eval.bleu_sentences = cfg.evaluation.bleu_sentences
     return engine_cfg
-
-
-def training_config(config: dict) -> DictConfig:
-    """A source run's resolved config on today's training schema: settings added to the schema
-    since that run trained take their defaults (which reproduce the old behaviour)."""
-    register_configs()
-    try:
-        return OmegaConf.merge(OmegaConf.structured(TrainConfig), config)
-    except Exception:  # noqa: BLE001 - a setting since removed: use the run's config as it is
-        return OmegaConf.create(config)
 
 
 @lru_cache(maxsize=16)

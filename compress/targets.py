@@ -13,13 +13,13 @@ fairseq translation models, RoBERTa and `torch.nn.Transformer`:
 Biases, norms and any tensor with fewer than two dimensions are never targets. A tied tensor
 (one Parameter reachable under several names) is one target, selected when any of its places
 is, named after its first selected place; its other places are kept as `aliases` so that masks
-and parametrisations go onto every module that reads it. Pure torch: must not import fairseq,
-wandb or train_large.engine.
+and parametrisations go onto every module that reads it. Pure torch: must not import Hydra,
+fairseq, wandb or train_large.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -105,15 +105,26 @@ def own_weights(module: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
             yield name, plist.original
 
 
+def weight_places(model: nn.Module) -> dict[int, list[tuple[str, nn.Module, str]]]:
+    """id(stored Parameter) -> every (qualified name, module, attribute) that reads it, in module
+    registration order: one entry per tensor, tied ones included once."""
+    places: dict[int, list[tuple[str, nn.Module, str]]] = {}
+    for module_name, module in model.named_modules(remove_duplicate=False):
+        for name, param in own_weights(module):
+            places.setdefault(id(param), []).append((f"{module_name}.{name}" if module_name else name, module, name))
+    return places
+
+
 def _is_attention(name: str, module: nn.Module) -> bool:
     last = name.rsplit(".", 1)[-1].lower()
     return "attn" in last or "attention" in last or "Attention" in type(module).__name__
 
 
-def _kind(module_name: str, module: nn.Module, parent: tuple[str, nn.Module] | None,
-          param_name: str, param: torch.Tensor) -> str | None:
-    if param.dim() < 2 or "bias" in param_name:
+def _kind(qualified: str, module: nn.Module, param_name: str, modules: dict[str, nn.Module]) -> str | None:
+    if stored_parameter(module, param_name).dim() < 2 or "bias" in param_name:
         return None
+    module_name = qualified.rpartition(".")[0]
+    parent_name = module_name.rpartition(".")[0]
     parts = module_name.split(".")
     if OUTPUT_NAMES.intersection(parts):
         return OUTPUT
@@ -122,7 +133,7 @@ def _kind(module_name: str, module: nn.Module, parent: tuple[str, nn.Module] | N
     if isinstance(module, nn.Linear) and param_name == "weight":
         if parts[-1] in FFN_NAMES:
             return FFN
-        if parts[-1].endswith("_proj") and parent is not None and _is_attention(*parent):
+        if parts[-1].endswith("_proj") and module_name and _is_attention(parent_name, modules[parent_name]):
             return ATTENTION
     if param_name in PACKED_ATTENTION_WEIGHTS and _is_attention(module_name, module):
         return ATTENTION
@@ -138,27 +149,18 @@ def select_targets(model: nn.Module, *, attention: bool = True, ffn: bool = True
     """
     wanted = {ATTENTION: attention, FFN: ffn, EMBEDDING: embeddings, OUTPUT: output}
     modules = dict(model.named_modules(remove_duplicate=False))
-    places: dict[int, list[tuple[str, nn.Module, str, str | None]]] = {}
-    for module_name, module in model.named_modules(remove_duplicate=False):
-        parent_name = module_name.rsplit(".", 1)[0] if "." in module_name else ""
-        parent = (parent_name, modules[parent_name]) if module_name else None
-        for param_name, param in own_weights(module):
-            qualified = f"{module_name}.{param_name}" if module_name else param_name
-            kind = _kind(module_name, module, parent, param_name, param)
-            places.setdefault(id(param), []).append((qualified, module, param_name, kind))
     targets = []
-    for found in places.values():
-        chosen = [place for place in found if place[3] is not None and wanted[place[3]]]
+    for found in weight_places(model).values():
+        kinds = [_kind(*place, modules) for place in found]
+        chosen = [(place, kind) for place, kind in zip(found, kinds) if kind is not None and wanted[kind]]
         if not chosen:
             continue
-        name, module, param_name, kind = chosen[0]
-        seen = {(id(module), param_name)}
-        aliases = []
-        for other, other_module, other_param, _ in found:
-            if (id(other_module), other_param) not in seen:  # a module shared under two names
-                seen.add((id(other_module), other_param))
-                aliases.append((other, other_module, other_param))
-        targets.append(Target(name, module, param_name, kind, tuple(aliases)))
+        (name, module, param_name), kind = chosen[0]
+        distinct: dict[tuple[int, str], tuple[str, nn.Module, str]] = {}
+        for place in found:  # a module shared under two names is one place
+            distinct.setdefault((id(place[1]), place[2]), place)
+        del distinct[(id(module), param_name)]
+        targets.append(Target(name, module, param_name, kind, tuple(distinct.values())))
     if not targets:
         kinds = ", ".join(kind for kind, on in wanted.items() if on) or "none"
         raise ValueError(f"no weights to compress in {type(model).__name__} for kinds [{kinds}] "

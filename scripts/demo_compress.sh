@@ -5,10 +5,17 @@
 # pruning with 4 bits, the embeddings included, far enough for claim 4 (below). BLEU is the
 # valid subset the training curves use; finished compressions are skipped on a re-run.
 #
-#   ./scripts/demo_compress.sh runs/demo          # results under $TLC_RUNS_ROOT/demo_compress, report in its report/
+#   ./scripts/demo_compress.sh runs/demo              # results under $TLC_RUNS_ROOT/demo_compress, report in its report/
+#   ./scripts/demo_compress.sh runs/demo --no-report  # no report (scripts/demo.sh makes one of both halves)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS_DIR=${1:?usage: scripts/demo_compress.sh RUNS_DIR (a folder of finished tlc-train runs, e.g. runs/demo)}
+RUNS_DIR=${1:?usage: scripts/demo_compress.sh RUNS_DIR [--no-report] (RUNS_DIR: a folder of finished tlc-train runs, e.g. runs/demo)}
+REPORT=true
+case "${2:-}" in
+  "") ;;
+  --no-report) REPORT=false ;;
+  *) echo "usage: scripts/demo_compress.sh RUNS_DIR [--no-report]" >&2; exit 2 ;;
+esac
 
 export TLC_RUNS_ROOT=${TLC_RUNS_ROOT:-$PWD/runs}
 export TLC_DATA_ROOT=${TLC_DATA_ROOT:-$PWD/data}
@@ -24,4 +31,6 @@ echo "[demo] compressing the finished runs in $RUNS_DIR: prune 0.5 / 0.9, quanti
 # 32's fp32 size (366 kB), and the claim has no budget to compare at; compressing them too: about 200 kB.
 .venv/bin/tlc-compress -m "${COMMON[@]}" compression=prune_quantize compression.sparsity=0.9 compression.bits=4 \
     compression.embeddings=true
-.venv/bin/tlc-report "$TLC_RUNS_ROOT/demo_compress"
+if $REPORT; then
+  .venv/bin/tlc-report "$TLC_RUNS_ROOT/demo_compress"
+fi

@@ -62,8 +62,8 @@ done
 
 PRETRAIN="$DATA_ROOT/wikipedia_bookcorpus"
 echo "done; prepare with the pretraining corpus's vocabulary (PRETRAIN: a dir written by"
-echo "scripts/prepare_mlm_corpus.py, e.g. $PRETRAIN):"
+echo "tlc-prepare mlm, e.g. $PRETRAIN):"
 for task in $TASKS; do
-    echo "  python scripts/prepare_glue.py --task ${PREPARE_TASK[$task]} --glue-dir $OUT/$task" \
+    echo "  tlc-prepare glue --task ${PREPARE_TASK[$task]} --glue-dir $OUT/$task" \
          "--vocab-from $PRETRAIN --out $DATA_ROOT/${PREPARE_TASK[$task]}"
 done

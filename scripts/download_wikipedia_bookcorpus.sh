@@ -85,4 +85,4 @@ PY
 fi
 
 echo "done; prepare it with:"
-echo "  python scripts/prepare_mlm_corpus.py --raw-dir $OUT --out $DATA_ROOT/wikipedia_bookcorpus --vocab-size 32000"
+echo "  tlc-prepare mlm --raw-dir $OUT --out $DATA_ROOT/wikipedia_bookcorpus --vocab-size 32000"

@@ -65,4 +65,4 @@ for split in train valid test; do
 done
 
 echo "done; prepare it with:"
-echo "  python scripts/prepare_mlm_corpus.py --raw-dir $OUT --out $DATA_ROOT/wikitext103 --vocab-size 32000"
+echo "  tlc-prepare mlm --raw-dir $OUT --out $DATA_ROOT/wikitext103 --vocab-size 32000"

@@ -6,19 +6,18 @@
 # like that script's clean-corpus-n step (1 to 250 words a side, length ratio at most 1.5) but
 # counted in words, as there are no subwords yet. Valid: newstest2013. Test: newstest2014, the
 # full set of test-full.tgz (sacrebleu -t wmt14/full), as in fairseq's script.
-# Then scripts/prepare_translation.py: normalisation, one joint 40k sentencepiece model, fairseq
+# Then `tlc-prepare translation`: normalisation, one joint 40k sentencepiece model, fairseq
 # binarization, into ${TLC_DATA_ROOT:-data}/wmt14_en_fr (complete once prepared.json is there).
 #
 # Usage: scripts/prepare_wmt14_en_fr.sh [--max-train N] [--work DIR]
 #   --max-train N  keep a fixed random sample of N cleaned training pairs (default: all)
 #   --work DIR     downloads and raw text (default: ${TLC_DATA_ROOT:-data}/wmt14_en_fr.work)
 # Resumable: finished downloads, extractions and raw files are kept and skipped; an interrupted
-# download continues where it stopped. Needs curl, tar, gzip, awk, shuf and the project's python
-# (PYTHON, default python). Cost: several GB of downloads, tens of GB of disk, and hours of CPU
-# for all pairs (mostly normalisation and binarization, single-threaded).
+# download continues where it stopped. Needs curl, tar, gzip, awk, shuf and the project's
+# tlc-prepare on PATH (source .venv/bin/activate). Cost: several GB of downloads, tens of GB of
+# disk, and hours of CPU for all pairs (mostly normalisation and binarization, single-threaded).
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DATA_ROOT="${TLC_DATA_ROOT:-data}"
 OUT="$DATA_ROOT/wmt14_en_fr"
 WORK="$DATA_ROOT/wmt14_en_fr.work"
@@ -39,7 +38,7 @@ while [[ $# -gt 0 ]]; do
         *) usage >&2; fail "unknown argument: $1" ;;
     esac
 done
-for tool in curl tar gzip awk shuf paste md5sum "${PYTHON:-python}"; do
+for tool in curl tar gzip awk shuf paste md5sum tlc-prepare; do
     command -v "$tool" >/dev/null || fail "$tool is not installed"
 done
 
@@ -165,5 +164,5 @@ if [[ -f "$OUT/prepared.json" && "$OUT/prepared.json" -nt "$RAW/train.done" ]]; 
     echo "$OUT is already prepared from these files; delete $OUT/prepared.json to redo it"
     exit 0
 fi
-"${PYTHON:-python}" "$HERE/prepare_translation.py" --raw-dir "$RAW" --out "$OUT" \
+tlc-prepare translation --raw-dir "$RAW" --out "$OUT" \
     --src en --tgt fr --vocab-size "$VOCAB_SIZE"

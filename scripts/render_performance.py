@@ -1,13 +1,14 @@
 #!/usr/bin/env python
-"""The README's Performance table, rendered from the committed benchmark results in scripts/results/.
+"""The Performance table of docs/performance.md, rendered from the committed benchmark results in
+scripts/results/.
 
 No figure in that table is typed by hand: each row is read from one file (named in its source
-column) that `scripts/bench.py --json` wrote. A row with a goal says "met" only when the whole 95%
-interval of its figure over repeats clears the goal (scripts/bench_stats.py); a figure measured
+column) that `python -m scripts.bench all --json` wrote. A row with a goal says "met" only when the whole 95%
+interval of its figure over repeats clears the goal (scripts/bench/stats.py); a figure measured
 once, or estimated, has no interval and says "not shown".
 
-    python scripts/render_performance.py          # rewrite the README between its performance markers
-    python scripts/render_performance.py --check  # exit 1 when the README and the files disagree
+    python scripts/render_performance.py          # rewrite docs/performance.md between its markers
+    python scripts/render_performance.py --check  # exit 1 when the page and the files disagree
 
 tests/unit/test_performance_table.py runs the check. Must not import torch or fairseq.
 """
@@ -19,16 +20,16 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repo root holds `scripts`
 
-from bench_stats import MET, verdict  # noqa: E402
+from scripts.bench.stats import MET, verdict  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "scripts" / "results"
-README = REPO / "README.md"
+PAGE = REPO / "docs" / "performance.md"
 BEGIN, END = "<!-- performance:begin -->", "<!-- performance:end -->"
-CPU = "bench_cpu.json"  # python scripts/bench.py --threads 1 --json scripts/results/bench_cpu.json
-INT8 = "bench_int8.json"  # python scripts/bench_int8.py --threads 1 --out scripts/results/bench_int8.json; optional
+CPU = "bench_cpu.json"  # python -m scripts.bench all --threads 1 --json scripts/results/bench_cpu.json
+INT8 = "bench_int8.json"  # python -m scripts.bench int8 --threads 1 --out scripts/results/bench_int8.json; optional
 
 Row = tuple[str, str, str, str, str, str]  # figure, what it is, goal, measured, verdict, source
 
@@ -111,7 +112,7 @@ def eval_share_rows(s: dict, source: str) -> list[Row]:
     budgets = ", ".join(f"{task} {r['budget_seconds']:g} s" for task, r in toy.items())
     return [("eval share, paper presets",
              "evaluation ÷ wall seconds at each preset's default eval settings and its sweep's budget, estimated "
-             "from FLOPs (`scripts/bench_eval_share.py`; `--gpu` puts in the measured rate)", f"≤ {s['goal']:.0%}",
+             "from FLOPs (`python -m scripts.bench eval-share`; `--gpu` puts in the measured rate)", f"≤ {s['goal']:.0%}",
              ", ".join(f"{r['preset']} {pct(r['eval_share'])}" for r in paper)
              + (f", at an assumed training rate of {rate}" if rate else "")
              + f"; each under {s['goal']:.0%} at any budget above {max(r['budget_for_goal'] for r in paper):.0f} s",
@@ -152,12 +153,12 @@ def mfu_rows(s: dict, source: str) -> list[Row]:
 def report_rows(s: dict, source: str) -> list[Row]:
     e, goal = s["interval"], s["goal_seconds"]
     return [("report", f"`tlc-report --claims --advise` over {s['runs']} synthetic finished runs "
-             f"({s['records_per_run']} records each), command to exit (`scripts/bench_report.py`)", f"< {goal:g} s",
+             f"({s['records_per_run']} records each), command to exit (`python -m scripts.bench report`)", f"< {goal:g} s",
              estimate(e, lambda v: f"{v:.2f} s", "runs"), judged([(e, ("<", goal))]), f"{source} `report`")]
 
 
 def int8_rows(r: dict, source: str) -> list[Row]:
-    """scripts/bench_int8.py's file: one speedup per case, no repeats of the whole run, no goal."""
+    """`python -m scripts.bench int8`'s file: one speedup per case, no repeats of the whole run, no goal."""
 
     def label(case: dict) -> str:
         parts = [f"{case['sparsity']:.0%} pruned"] if case["sparsity"] else []
@@ -167,7 +168,7 @@ def int8_rows(r: dict, source: str) -> list[Row]:
     machine = r["machine"]
     return [("int8 latency", "median of paired ratios, fp32 source ÷ the model rebuilt from its packed file, per "
              f"batch of {r['batch']} sentences, CPU, {threads(machine['threads'])}: {r['model']}, compressed and "
-             "packed as `tlc-compress` does (`scripts/bench_int8.py`). 8-bit weights run torch's int8 Linear built "
+             "packed as `tlc-compress` does (`python -m scripts.bench int8`). 8-bit weights run torch's int8 Linear built "
              "from the file's codes and scales; other widths (no CPU kernel) and unstructured sparsity (no sparse "
              "kernel) run dequantized dense fp32, and the JSON says so per case", "",
              "; ".join(f"{label(c)}: {c['speedup']:.2f}x" for c in r["cases"])
@@ -175,7 +176,7 @@ def int8_rows(r: dict, source: str) -> list[Row]:
                 f"machine's noise)" if dense else ""), "", source)]
 
 
-# (section, its rows) in the README table's order.
+# (section, its rows) in the table's order.
 ROWS = (("overhead", overhead_rows), ("device", clock_rows), ("eval_share", eval_share_rows),
         ("startup", startup_rows), ("fan_out", fan_out_rows), ("report", report_rows), ("device", mfu_rows))
 
@@ -190,7 +191,7 @@ def machine_line(name: str, result: dict) -> str:
 
 
 def render(results: Path = RESULTS) -> str:
-    """The Markdown between the README's markers, from the result files under `results`."""
+    """The Markdown between the page's markers, from the result files under `results`."""
     result = json.loads((results / CPU).read_text())
     source = f"`scripts/results/{CPU}`"
     rows: list[Row] = []
@@ -213,7 +214,7 @@ def render(results: Path = RESULTS) -> str:
 
 
 def block(text: str) -> str:
-    """What the README holds between its markers.
+    """What the page holds between its markers.
 
     Raises:
         ValueError: when a marker is missing or out of order.
@@ -233,24 +234,24 @@ def replaced(text: str, rendered: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="exit 1 when the README differs from the files")
+    parser.add_argument("--check", action="store_true", help="exit 1 when the page differs from the files")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the committed result files")
-    parser.add_argument("--readme", type=Path, default=README)
+    parser.add_argument("--page", type=Path, default=PAGE, help="the Markdown page holding the markers")
     args = parser.parse_args(argv)
-    text, rendered = args.readme.read_text(), render(args.results)
+    text, rendered = args.page.read_text(), render(args.results)
     try:
         current = block(text)
     except ValueError as err:
-        print(f"render_performance.py: {args.readme}: {err}", file=sys.stderr)
+        print(f"render_performance.py: {args.page}: {err}", file=sys.stderr)
         return 2
     if args.check:
         if current != rendered:
-            print(f"{args.readme}: the Performance table differs from {args.results}; run "
+            print(f"{args.page}: the Performance table differs from {args.results}; run "
                   "python scripts/render_performance.py", file=sys.stderr)
             return 1
         return 0
-    args.readme.write_text(replaced(text, rendered))
-    print(f"wrote the Performance table of {args.readme}")
+    args.page.write_text(replaced(text, rendered))
+    print(f"wrote the Performance table of {args.page}")
     return 0
 
 

@@ -56,7 +56,7 @@ export TLC_DATA_ROOT=${TLC_DATA_ROOT:-$PWD/data}
 export WANDB_SILENT=${WANDB_SILENT:-true}
 # One torch thread per run: on a 2-core machine shared with other work, two OpenMP threads stall
 # whenever a neighbour takes a core, and a toy_mt run at width 64 made 23 updates in 20 training
-# seconds instead of 245 at one thread (README, Performance: bench.py measures with one for this reason).
+# seconds instead of 245 at one thread (docs/performance.md: the benchmark measures with one for this reason).
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 PREFIX="repro_$MODE"
@@ -134,7 +134,7 @@ prepare_tatoeba() {
   fi
   # 500 + 500 held out of Tatoeba's 18k pairs; 2000 joint pieces suit 17k short training pairs and
   # keep the embeddings from dwarfing a width-64 model (?).
-  .venv/bin/python scripts/prepare_translation.py --tsv "$tsv" --valid 500 --test 500 --raw-dir "$data/pairs" \
+  .venv/bin/tlc-prepare translation --tsv "$tsv" --valid 500 --test 500 --raw-dir "$data/pairs" \
     --out "$data" --src en --tgt fr --vocab-size 2000
   echo "$digest" > "$data/pairs.sha256"
 }

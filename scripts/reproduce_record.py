@@ -19,7 +19,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from machine_info import cpu_model
+from bench.machine import cpu_model
 
 VERDICT = re.compile(r"^claim (\d) \((.+)\): (.+)$")  # as tlc-report prints each claim's verdict
 

@@ -37,16 +37,10 @@ def expected_runtime(overrides: list[str]) -> dict:
     """{'device', 'precision', 'num_workers', 'world_size'} that `tlc-train` with `overrides`
     resolves here, through the harness's own resolution functions, on the devices this process
     sees (the CLI subprocesses see the same ones)."""
-    import torch
+    from train_large.runtime import resolve_runtime
 
-    from train_large.config import resolve_device, resolve_world_size
-    from train_large.runtime import runtime_settings
-
-    cfg = compose_train(overrides)
-    device = resolve_device(cfg.device, torch.cuda.is_available())
-    gpus = torch.cuda.device_count() if device == "cuda" else 0
-    return {"device": device, **runtime_settings(cfg, device, gpus),
-            "world_size": resolve_world_size(cfg, device, gpus)}
+    runtime = resolve_runtime(compose_train(overrides))
+    return {"device": runtime.device, **runtime.settings(), "world_size": runtime.world_size}
 
 
 class FakeTime:

@@ -1,4 +1,21 @@
 """train_large: train Transformers for a fixed wall-clock budget and record metric-vs-seconds curves.
 
 Only `train_large.engine` imports fairseq; everything else talks to it through `build_engine`.
+Only `train_large.wandb_sink` imports wandb.
+
+The public API, which `compress/`, `sweeps/` and `hydra_plugins/` may import (a unit test,
+tests/unit/test_public_api.py, holds them to it):
+
+- `core`: the console shell of every `tlc-*` command (`core.shell`), finding a source run
+  (`core.source_run`), and what every run writes about itself (`core.run_records`);
+- `config`, `run_names`, `runtime`: the typed config, run identity, and the device, precision,
+  workers and processes a run resolves once on its machine (a frozen `Runtime`);
+- `rundir`, `sinks`, `checkpoint`, `outputs`, `outcomes`: run directories, records and their
+  sinks, checkpoints, saved outputs, and a sweep's outcomes;
+- `clock`, `loop`, `schedule`, `evaluate`, `engine`, `data`: the training clock, the budgeted
+  loop's progress, learning-rate schedules, evaluation, the fairseq engine and datasets;
+- `wandb_sink`: the W&B sink's mode rules (`resolve_mode`).
+
+Everything else (the entry modules `cli` and `run`, pre-flight, launch and lock helpers) is
+private to `train_large`.
 """

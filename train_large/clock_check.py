@@ -15,7 +15,7 @@ second, independent way, from inside the clock's own `training()` block:
 `AuditedClock.check()` compares the totals: error = (clock - independent) / independent, goal
 within 1%. `self_test(device)` runs synthetic updates with a correct clock and a deliberately
 broken one (CUDA: synchronisation off; CPU: a process-time clock) and says whether the check
-told them apart. Used by the benchmark (scripts/bench*.py); must not import fairseq or wandb.
+told them apart. Used by the benchmark (python -m scripts.bench); must not import fairseq or wandb.
 """
 from __future__ import annotations
 

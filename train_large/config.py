@@ -6,26 +6,45 @@ value, before any data or model is built. Must not import fairseq, torch or wand
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Iterable, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
-TASK_KINDS = ("translation", "masked_lm", "classification")
+
+class Choice(str, Enum):
+    """A setting with a fixed set of values, so OmegaConf refuses any other when Hydra composes.
+
+    A member is its plain string everywhere else: f"{x}", x == "fp16", json.dumps(x) and dict
+    lookups by string all work. OmegaConf converts `key=value` by member name, so names are the
+    values: `Choice("Decay", "linear cosine")` (enum.StrEnum's rule; Python 3.10 has no StrEnum).
+    """
+
+    def _generate_next_value_(name: str, start: int, count: int, last_values: list) -> str:  # type: ignore[override]
+        return name
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+TaskKind = Choice("TaskKind", "translation masked_lm classification")
+Arch = Choice("Arch", "transformer roberta")
 # The architecture each task kind trains: fairseq's encoder-decoder, or the RoBERTa encoder.
 ARCH_FOR_KIND = {"translation": "transformer", "masked_lm": "roberta", "classification": "roberta"}
-ARCHS = ("transformer", "roberta")
-NORMS = ("pre", "post")
+Norm = Choice("Norm", "pre post")
 # budget: warmup and decay over the training-seconds budget (train_large.schedule); the others
 # are fairseq's, on update counts.
-SCHEDULES = ("inverse_sqrt", "fixed", "polynomial_decay", "budget")
-DECAYS = ("linear", "cosine")  # the budget schedule's decay to zero
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-WANDB_MODES = ("auto", "online", "offline", "disabled")
+Schedule = Choice("Schedule", "inverse_sqrt fixed polynomial_decay budget")
+Decay = Choice("Decay", "linear cosine")  # the budget schedule's decay to zero
+Device = Choice("Device", "auto cpu cuda")
+Precision = Choice("Precision", "auto fp32 fp16 bf16")
+WandbMode = Choice("WandbMode", "auto online offline disabled")
 
 
 @dataclass
@@ -47,7 +66,7 @@ class EvalConfig:
 @dataclass
 class TaskConfig:
     name: str = MISSING  # preset name: toy_mt, wmt14_en_fr, ...
-    kind: str = "translation"  # one of TASK_KINDS
+    kind: TaskKind = TaskKind.translation  # translation | masked_lm | classification
     data_dir: str = MISSING  # prepared dataset (prepared.json inside)
     source_lang: str = "en"
     target_lang: str = "fr"
@@ -63,7 +82,7 @@ class TaskConfig:
 
 @dataclass
 class ModelConfig:
-    arch: str = "transformer"  # one of ARCHS
+    arch: Arch = Arch.transformer  # transformer | roberta (task.kind decides: ARCH_FOR_KIND)
     width: int = 512  # d_model
     depth: int = 6  # encoder layers (and decoder layers unless decoder_depth is set)
     decoder_depth: int = "${.depth}"  # type: ignore[assignment]
@@ -72,7 +91,7 @@ class ModelConfig:
     dropout: float = 0.1
     attention_dropout: float = 0.0
     activation_dropout: float = 0.0
-    norm: str = "post"  # post (Vaswani) or pre (RoBERTa / stable deep models)
+    norm: Norm = Norm.post  # post (Vaswani) or pre (RoBERTa / stable deep models)
     share_embeddings: bool = True  # joint source/target/output embeddings (joint dictionary)
     max_positions: int = 512  # roberta: learned positions (>= task.tokens_per_sample)
 
@@ -80,10 +99,10 @@ class ModelConfig:
 @dataclass
 class OptimConfig:
     lr: float = 5e-4  # peak learning rate
-    schedule: str = "inverse_sqrt"  # one of SCHEDULES
+    schedule: Schedule = Schedule.inverse_sqrt  # inverse_sqrt | fixed | polynomial_decay | budget
     warmup_updates: int = 4000  # update-count schedules only
     warmup_fraction: float = 0.05  # schedule=budget: share of the budget spent warming up, in [0, 1)
-    decay: str = "linear"  # schedule=budget: linear | cosine, to zero at the end of the budget
+    decay: Decay = Decay.linear  # schedule=budget: linear | cosine, to zero at the end of the budget
     betas: List[float] = field(default_factory=lambda: [0.9, 0.98])
     weight_decay: float = 0.0
     max_tokens: Optional[int] = 4096  # tokens per batch per device (before update_freq)
@@ -110,7 +129,7 @@ class LoggerConfig:
     wandb: bool = True  # False: local records only
     project: str = "train-large-then-compress"
     entity: Optional[str] = None
-    mode: str = "auto"  # auto = online iff WANDB_API_KEY is set, else offline
+    mode: WandbMode = WandbMode.auto  # online | offline | disabled | auto: online iff WANDB_API_KEY is set
     tags: List[str] = field(default_factory=list)
 
 
@@ -130,8 +149,8 @@ class TrainConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     experiment: str = "default"  # groups runs: folder under runs_root and W&B group
     seed: int = 1
-    device: str = "auto"  # auto = cuda when available, else cpu
-    precision: str = "auto"  # auto (bf16 on CUDA, fp16 on GPUs without bf16, fp32 on CPU), fp32, fp16, bf16
+    device: Device = Device.auto  # cpu | cuda | auto = cuda when available, else cpu
+    precision: Precision = Precision.auto  # fp32 | fp16 | bf16 | auto: bf16 on CUDA (fp16 without bf16), fp32 on CPU
     num_workers: Optional[int] = None  # data loader worker processes; null = 1 on CPU, up to 8 per GPU
     compile: bool = False  # torch.compile each encoder layer (fuses its elementwise work; compiles in the first updates)
     init_from: Optional[str] = None  # a pretraining run dir: fine-tune from its best (else last) checkpoint
@@ -149,52 +168,13 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("min"):
         OmegaConf.register_new_resolver("min", lambda a, b: min(float(a), float(b)))
     if not OmegaConf.has_resolver("run_name"):
-        OmegaConf.register_new_resolver("run_name", run_name)
+        from .run_names import run_name
+
+        OmegaConf.register_new_resolver("run_name", run_name)  # names run directories (conf/*.yaml)
     if not OmegaConf.has_resolver("sqrt_scaled"):
         # lr for a batch size, scaled by sqrt(batch / base batch) from a base lr (batch-size sweep).
         OmegaConf.register_new_resolver(
             "sqrt_scaled", lambda base_lr, base_batch, batch: float(base_lr) * (float(batch) / float(base_batch)) ** 0.5)
-
-
-# Settings that do not change what a run computes, so they do not name it.
-RUN_NAME_EXCLUDED = ("experiment", "sweep", "source_sweep", "paths.data_root", "paths.runs_root", "logger",
-                     "logger.wandb", "logger.mode", "logger.project", "logger.entity", "logger.tags", "device",
-                     "num_workers", "world_size", "compile")
-# Keys whose value is a run directory: the run is named after that run, not its path.
-_RUN_DIR_KEYS = ("init_from", "source")
-
-
-def run_name(overrides: Any) -> str:
-    """A run's directory name from its job's overrides (`hydra:overrides.task`).
-
-    Only the overrides that change the experiment count (not RUN_NAME_EXCLUDED), sorted by key.
-    Keys are shortened to their last part (`model.width=1024` -> `width=1024`) unless two would
-    clash; a run-directory value is named by its last part; '/' never nests directories. The
-    same overrides always give the same name, which is what makes a re-run resume.
-    """
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
-    items = sorted((o.key_or_group, o.get_value_element_as_str() if o.is_sweep_override() else str(o.value()))
-                   for o in parsed
-                   if not o.is_hydra_override() and o.key_or_group not in RUN_NAME_EXCLUDED)
-    short = [key.rpartition(".")[2] for key, _ in items]
-    names = []
-    for (key, value), brief in zip(items, short):
-        if brief in _RUN_DIR_KEYS:
-            value = value.rstrip("/").rpartition("/")[2]
-        names.append(f"{brief if short.count(brief) == 1 else key}={value}".replace("/", "_"))
-    return ",".join(names) or "default"
-
-
-_SEED_PART = re.compile(r"(^|,)seed=[^,]*(?=,|$)")
-
-
-def config_id(name: str) -> str:
-    """A run name without its `seed=...` part: the name every replica of one configuration shares
-    (`width=64,seed=2` -> `width=64`; a compression of it, `source=width=64,seed=2,sparsity=0.5` ->
-    `source=width=64,sparsity=0.5`). Replicas are grouped by it in reports and in W&B."""
-    return _SEED_PART.sub("", name).strip(",") or "default"
 
 
 def register_configs() -> None:
@@ -248,7 +228,8 @@ def batch_plan(optim: Any, world_size: int = 1) -> BatchPlan:
     return BatchPlan(device_batch, update_freq, world_size, optim.max_tokens)
 
 
-def _one_of(key: str, value: Any, allowed: tuple) -> list[str]:
+def one_of(key: str, value: Any, allowed: Iterable) -> list[str]:
+    """The line for a value outside a fixed list; the pre-flight gives a Choice field's the same."""
     if value in allowed:
         return []
     return [f"{key}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}"]
@@ -292,8 +273,7 @@ def check(cfg: Any, *, cuda_available: bool) -> list[str]:
                         "use inverse_sqrt or fixed for a pure time budget")
     if t.kind == "translation" and t.source_lang == t.target_lang:
         problems.append(f"task.target_lang={t.target_lang!r} equals task.source_lang; they must differ")
-    device = resolve_device(cfg.device, cuda_available) if cfg.device in DEVICES else None
-    if device == "cpu" and cfg.precision in ("fp16", "bf16"):
+    if resolve_device(cfg.device, cuda_available) == "cpu" and cfg.precision in ("fp16", "bf16"):
         problems.append(f"precision={cfg.precision} needs a CUDA device but device={cfg.device} resolves "
                         f"to cpu here; use precision=fp32 on CPU")
     if cfg.device == "cuda" and not cuda_available:
@@ -302,18 +282,12 @@ def check(cfg: Any, *, cuda_available: bool) -> list[str]:
 
 
 def _choice_problems(cfg: Any) -> list[str]:
-    """Settings that name one of a fixed set of choices, and whether the model fits the task."""
+    """Whether the model fits the task, and the choices no Choice type holds (the values of the
+    Choice fields were checked when Hydra composed)."""
     t, m = cfg.task, cfg.model
-    problems = _one_of("task.kind", t.kind, TASK_KINDS) + _one_of("model.arch", m.arch, ARCHS)
-    wanted_arch = ARCH_FOR_KIND.get(t.kind)
-    if wanted_arch and m.arch in ARCHS and m.arch != wanted_arch:
-        problems.append(f"model.arch={m.arch} cannot train task.kind={t.kind}; use model={wanted_arch}")
-    problems += _one_of("model.norm", m.norm, NORMS)
-    problems += _one_of("optim.schedule", cfg.optim.schedule, SCHEDULES)
-    problems += _one_of("optim.decay", cfg.optim.decay, DECAYS)
-    problems += _one_of("device", cfg.device, DEVICES)
-    problems += _one_of("precision", cfg.precision, PRECISIONS)
-    problems += _one_of("logger.mode", cfg.logger.mode, WANDB_MODES)
+    problems = []
+    if m.arch != ARCH_FOR_KIND[t.kind]:
+        problems.append(f"model.arch={m.arch} cannot train task.kind={t.kind}; use model={ARCH_FOR_KIND[t.kind]}")
     problems += _tokenize_problems(getattr(t.eval, "extra_bleu_tokenize", None))
     return problems + folder_name_problems("experiment", cfg.experiment)
 
@@ -323,7 +297,7 @@ def _tokenize_problems(name: str | None) -> list[str]:
         return []
     from .bleu import TOKENIZERS  # sacrebleu's own list; imported only when the key is set
 
-    return _one_of("task.eval.extra_bleu_tokenize", name, TOKENIZERS)
+    return one_of("task.eval.extra_bleu_tokenize", name, TOKENIZERS)
 
 
 def _range_problems(cfg: Any) -> list[str]:
@@ -425,8 +399,21 @@ def resolve_num_workers(num_workers: Optional[int], device: str, cpus: int, gpus
 
 
 def to_container(cfg: Any) -> dict:
-    """The resolved config as plain dicts and lists (for checkpoints, result.json and W&B)."""
-    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)  # type: ignore[return-value]
+    """The resolved config as plain dicts, lists and strings (for checkpoints, result.json and W&B):
+    a Choice is saved as its value, so a checkpoint loads without this module."""
+    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False,  # type: ignore[return-value]
+                                  enum_to_str=True)
+
+
+def typed_config(config: dict) -> DictConfig:
+    """A saved training config (result.json's, a checkpoint's, or one handed to a worker process) on
+    today's schema, typed again: settings added to the schema since it was saved take their
+    defaults, which reproduce the old behaviour."""
+    register_configs()
+    try:
+        return OmegaConf.merge(OmegaConf.structured(TrainConfig), config)  # type: ignore[return-value]
+    except Exception:  # noqa: BLE001 - a setting since removed: use the config as it is
+        return OmegaConf.create(config)
 
 
 def data_dir(cfg: Any) -> Path:

@@ -22,6 +22,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from .console import console_filter
+
 # Rank 0 validates and checkpoints while the other ranks wait at their next gradient
 # all-reduce; a long BLEU decode must not look like a dead peer.
 PEER_TIMEOUT = datetime.timedelta(hours=3)
@@ -64,7 +66,9 @@ def _log_to(log_file: Path, rank: int) -> None:
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     formatter = logging.Formatter(f"[%(asctime)s][rank {rank}][%(name)s][%(levelname)s] - %(message)s")
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    terminal = logging.StreamHandler()
+    terminal.addFilter(console_filter())  # the terminal gets what Hydra's job logging lets through
+    handlers: list[logging.Handler] = [terminal]
     if rank == 0:
         handlers.append(logging.FileHandler(log_file))
     for handler in handlers:

@@ -142,7 +142,7 @@ def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, bu
 class ProgressPrinter:
     """One progress line at most every `every` wall seconds: readable in a terminal and a SLURM log."""
 
-    def __init__(self, every: float = 10.0) -> None:
+    def __init__(self, every: float = 30.0) -> None:
         self.every = every
         self._last: float | None = None
 

@@ -7,48 +7,26 @@ lines written since it started. Must not import fairseq or wandb.
 """
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
-OUTCOMES_FILE = "outcomes.jsonl"
-RUNNING_ELSEWHERE = "running elsewhere"  # another process held the run directory (train_large.runlock)
-STATUSES = ("finished", "skipped", "failed", RUNNING_ELSEWHERE)
+# The file's format is the launcher plugin's (it must not import train_large): one reader, one writer.
+from hydra_plugins.tlc_launchers.outcomes import (OUTCOMES_FILE, RUNNING_ELSEWHERE, read_outcomes,  # noqa: F401
+                                                  record_outcome)
 
-
-def record_outcome(sweep_dir: Path, run_name: str, status: str, error: str | None = None) -> None:
-    line = json.dumps({"run": run_name, "status": status, "error": error, "time": time.time()}) + "\n"
-    path = Path(sweep_dir) / OUTCOMES_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as outcomes:
-        outcomes.write(line)
-
-
-def read_outcomes(sweep_dir: Path, since: float) -> dict[str, dict]:
-    """The last outcome of each run recorded at or after `since` (a requeued job may report twice)."""
-    path = Path(sweep_dir) / OUTCOMES_FILE
-    latest: dict[str, dict] = {}
-    if not path.exists():
-        return latest
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line torn by a kill
-        if entry.get("time", 0) >= since:
-            latest[entry["run"]] = entry
-    return latest
+STATUSES = ("finished", "skipped", "failed", RUNNING_ELSEWHERE)  # the order of the summary
 
 
 def summary_lines(sweep_dir: Path, since: float) -> tuple[list[str], int]:
-    """Lines for the end of a multirun, and how many runs failed."""
+    """Lines for the end of a multirun, and how many runs failed: the counts, one line naming the
+    runs of each quiet status, and one line per failed run (or run held elsewhere) with its error."""
     outcomes = read_outcomes(sweep_dir, since)
     by_status = {status: sorted(run for run, entry in outcomes.items() if entry["status"] == status)
                  for status in STATUSES}
     shown = [s for s in STATUSES if s != RUNNING_ELSEWHERE or by_status[s]]  # the rare one only when it happened
     lines = [f"sweep {sweep_dir}: " + ", ".join(f"{len(by_status[s])} {s}" for s in shown)]
     for status in STATUSES:
-        for run in by_status[status]:
-            error = outcomes[run]["error"]
-            lines.append(f"  {status:<8} {run}" + (f": {error}" if error else ""))
+        if status in ("finished", "skipped"):
+            lines += [f"  {status:<8} {', '.join(by_status[status])}"] if by_status[status] else []
+            continue
+        lines += [f"  {status:<8} {run}: {outcomes[run]['error']}" for run in by_status[status]]
     return lines, len(by_status["failed"])

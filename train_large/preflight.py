@@ -3,21 +3,48 @@
 Hydra reports a misspelt key or a badly typed value as a multi-line error, and in a multirun
 only when that job's turn comes. Composing each job here first turns both into one line
 naming the override, and stops a sweep with a bad value before its first job trains.
-Must not import fairseq or wandb.
+Errors are read through Hydra's and OmegaConf's exception types and attributes (pinned by
+tests/unit/test_preflight_hydra_api.py). Must not import fairseq or wandb.
 """
 from __future__ import annotations
 
 import difflib
 import functools
 import itertools
+import math
 import re
-from typing import Any, Callable
+from enum import Enum
+from typing import Any, Callable, Sequence
 
-from hydra._internal.utils import get_args_parser
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+
+from .config import one_of
 
 MAX_JOBS_CHECKED = 64  # beyond this, each swept value is checked on its own, not every combination
+# Hydra's flags whose next argument is their value, not an override (`hydra --help`); --info's
+# value is optional, so only a next argument without '=' is taken as it.
+_FLAGS_WITH_VALUE = ("--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+                     "--config-dir", "-cd", "--experimental-rerun")
+
+
+def _command_line(argv: list[str]) -> tuple[bool, list[Override]]:
+    """Whether `argv` asks for a multirun, and its parsed overrides.
+
+    Raises:
+        OverrideParseException: for an override that is not key=value.
+    """
+    overrides, after = [], ""
+    for arg in argv:
+        takes_value = after in _FLAGS_WITH_VALUE or (after in ("--info", "-i") and "=" not in arg)
+        if not arg.startswith("-") and not takes_value:
+            overrides.append(arg)
+        after = arg
+    multirun = "-m" in argv or "--multirun" in argv
+    return multirun, OverridesParser.create().parse_overrides(overrides)
 
 
 def job_overrides(argv: list[str],
@@ -28,23 +55,17 @@ def job_overrides(argv: list[str],
     adds in a multirun, as {key: "v1,v2"}; the command line wins for a key given in both, as
     in Hydra's sweeper.
     """
-    args = get_args_parser().parse_args(argv)
-    parser = OverridesParser.create()
-    parsed = [o for o in parser.parse_overrides(args.overrides) if not o.is_hydra_override()]
-    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
-    if args.multirun:
+    multirun, parsed = _command_line(argv)
+    parsed = [o for o in parsed if not o.is_hydra_override()]
+    if multirun:
         given = {o.key_or_group for o in parsed}
+        fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
         extra = [f"{key}={values}" for key, values in sweeper_params(fixed).items() if key not in given]
-        parsed += parser.parse_overrides(extra)
-        fixed += [o.input_line for o in parsed[-len(extra):] if not o.is_sweep_override()] if extra else []
+        parsed += OverridesParser.create().parse_overrides(extra)
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     swept = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
              for o in parsed if o.is_sweep_override()]
-    if not swept:
-        return [fixed]
-    combinations = 1
-    for values in swept:
-        combinations *= len(values)
-    if combinations <= MAX_JOBS_CHECKED:
+    if math.prod(len(values) for values in swept) <= MAX_JOBS_CHECKED:
         return [fixed + list(combo) for combo in itertools.product(*swept)]
     firsts = [values[0] for values in swept]
     return [fixed + firsts[:i] + [value] + firsts[i + 1:] for i, values in enumerate(swept) for value in values]
@@ -52,45 +73,67 @@ def job_overrides(argv: list[str],
 
 def hydra_overrides(argv: list[str]) -> list[str]:
     """The command line's `hydra...` overrides (launcher, run dir), a swept one at its first value."""
-    args = get_args_parser().parse_args(argv)
-    parsed = [o for o in OverridesParser.create().parse_overrides(args.overrides) if o.is_hydra_override()]
     return [o.input_line if not o.is_sweep_override() else f"{o.get_key_element()}={next(o.sweep_string_iterator())}"
-            for o in parsed]
+            for o in _command_line(argv)[1] if o.is_hydra_override()]
 
 
-# Hydra's messages for a config group or override it cannot place, reworded as one line each.
-_NOT_FOUND = re.compile(r"Could not find '(?P<group>[^']+)/(?P<option>[^']+)'")
-_FOREIGN_GROUP = re.compile(r"In '(?P<group>[^']+)/(?P<option>[^']+)': Could not override '(?P<key>[^']+)'")
-_NOT_A_DEFAULT = re.compile(r"Could not override '(?P<key>[^']+)'\. No match in the defaults list\.\s*"
-                            r"To append to your default list use (?P<hint>\S+)")
-_ALREADY_SET = re.compile(r"Could not append to config\. An item is already at '(?P<key>[^']+)'")
-
-
-def describe_compose_error(err: Exception, defaults: DictConfig | None) -> str:
-    """One line for a Hydra/OmegaConf composition error."""
+def describe_compose_error(err: Exception, defaults: DictConfig | None, overrides: Sequence[str] = ()) -> str:
+    """One line for a Hydra/OmegaConf composition error of the job made by `overrides`."""
     cause = err.__cause__ or err
-    text = str(cause)
-    if found := _NOT_FOUND.search(text):
-        group, option = found["group"], found["option"]
-        choices = [o for o in getattr(err, "options", None) or [] if not o.endswith("_schema")]
+    key = getattr(cause, "full_key", None)
+    if isinstance(err, MissingConfigException) and err.missing_cfg_file:
+        group, _, option = err.missing_cfg_file.rpartition("/")
+        choices = [o for o in err.options or [] if not o.endswith("_schema")]
         return f"{group}={option} is not a known {group.rpartition('/')[2]}; choose one of: {', '.join(choices)}"
-    if found := _FOREIGN_GROUP.search(text):
-        return (f"{found['group']}={found['option']} sets {found['key']}, which this command has no config group "
-                f"for; choose a {found['group']} written for this command")
-    if found := _NOT_A_DEFAULT.search(text):
-        return f"{found['key']} is not chosen by default, so it cannot be replaced; add it with {found['hint']}"
-    if found := _ALREADY_SET.search(text):
-        return f"+{found['key']}: {found['key']} is already a setting; drop the + ({found['key']}=...)"
-    key = re.search(r"full_key: (\S+)", text)
-    missing = re.match(r"Key '([^']+)' not in '([^']+)'", text)
-    if missing and key:
-        return not_a_setting(key.group(1), defaults)
-    if key and re.match(r"field '[^']+' is not Optional", text):
-        return f"{key.group(1)}=null is not allowed; give it a value"
-    first = text.strip().splitlines()[0] if text.strip() else type(cause).__name__
+    if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and key:
+        return not_a_setting(key, defaults)
+    if isinstance(cause, ValidationError) and key and cause.value is None:
+        return f"{key}=null is not allowed; give it a value"
+    if isinstance(cause, ValidationError) and key and (allowed := _enum_names(cause)):
+        return one_of(key, cause.value, allowed)[0]  # OmegaConf refused it, so it is none of them
+    if isinstance(err, ConfigCompositionException) and cause is err:
+        if line := defaults_list_problem(overrides, defaults) or _foreign_group(err):
+            return line
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
     if key:
-        return f"{key.group(1)}: {first}"
+        return f"{key}: {first}"
     return f"cannot compose the config: {first}" if cause is err else f"{str(err).splitlines()[0]}: {first}"
+
+
+def _enum_names(err: ValidationError) -> list[str]:
+    """The values an Enum-typed setting allows (its member names: OmegaConf converts by name)."""
+    kind = OmegaConf.get_type(err.parent_node, err.key) if err.parent_node is not None else None
+    return [member.name for member in kind] if isinstance(kind, type) and issubclass(kind, Enum) else []
+
+
+def defaults_list_problem(overrides: Sequence[str], defaults: DictConfig | None) -> str | None:
+    """The override Hydra could not place in the defaults list: `+seed=3` adds a setting that is
+    already there, `sweep=x` replaces a group no config chose. Hydra 1.3 raises a bare
+    ConfigCompositionException for both, so the overrides are compared with the defaults here."""
+    if defaults is None:
+        return None
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        key = override.key_or_group
+        parent, _, name = key.replace("/", ".").rpartition(".")
+        known = name in _keys(defaults, parent)
+        if override.is_add() and known:
+            return f"+{key}: {key} is already a setting; drop the + ({key}=...)"
+        if not (override.is_add() or override.is_force_add() or override.is_delete() or known):
+            return f"{key} is not chosen by default, so it cannot be replaced; add it with +{override.input_line}"
+    return None
+
+
+# A config's defaults list that overrides a group this command lacks (`+sweep=toy_prune` sets
+# compression in tlc-train): Hydra 1.3.2 raises a bare ConfigCompositionException whose message
+# alone names the config and the group, so this one line is read from it.
+_FOREIGN_GROUP = re.compile(r"In '(?P<group>[^']+)/(?P<option>[^']+)': Could not override '(?P<key>[^']+)'")
+
+
+def _foreign_group(err: ConfigCompositionException) -> str | None:
+    if not (found := _FOREIGN_GROUP.search(str(err))):
+        return None
+    return (f"{found['group']}={found['option']} sets {found['key']}, which this command has no config group "
+            f"for; choose a {found['group']} written for this command")
 
 
 def not_a_setting(full_key: str, defaults: DictConfig | None) -> str:
@@ -145,7 +188,7 @@ def preflight(argv: list[str], compose: Callable[..., Any],
     try:
         jobs = job_overrides(argv, sweeper_params)
         hydra_settings = hydra_overrides(argv)
-    except Exception as err:  # noqa: BLE001 - Hydra's parser raises several types for bad syntax
+    except HydraException as err:  # OverrideParseException, or a sweep the basic sweeper cannot list
         return [f"cannot parse the overrides: {str(err).splitlines()[0]}; each is key=value (key=v1,v2 with -m)"]
     defaults = default_config(compose)
     problems: list[str] = []
@@ -156,7 +199,7 @@ def preflight(argv: list[str], compose: Callable[..., Any],
             cfg = compose(overrides)
             found = structure_problems(cfg, defaults) or check(cfg, overrides)
         except Exception as err:  # noqa: BLE001 - composition errors come in many types
-            found = [describe_compose_error(err, defaults)]
+            found = [describe_compose_error(err, defaults, overrides)]
         problems += [line for line in found if line not in problems]
     return problems
 
@@ -175,7 +218,7 @@ def _hydra_problems(overrides: list[str], compose: Callable[..., Any],
     try:
         return check_launcher(compose(overrides, with_hydra=True).hydra.launcher)
     except Exception as err:  # noqa: BLE001 - composition errors come in many types
-        return [describe_compose_error(err, _hydra_defaults(overrides, compose))]
+        return [describe_compose_error(err, _hydra_defaults(overrides, compose), overrides)]
 
 
 def _hydra_defaults(overrides: list[str], compose: Callable[..., Any]) -> DictConfig | None:

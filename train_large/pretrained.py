@@ -4,40 +4,23 @@ The fine-tuned model takes its architecture from the source run, so `tlc-train t
 init_from=<run>` needs no model settings. A model setting given explicitly that disagrees with
 the source is an error naming both values, found before anything is built. The weights come
 from the source's best checkpoint (lowest validation perplexity), else its last one, loaded
-safely (`train_large.checkpoint`): a damaged or foreign file is refused by name. Must not import
+safely (`train_large.core.source_run`): a damaged or foreign file is refused by name. Must not import
 fairseq or wandb.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 from omegaconf import OmegaConf, open_dict
 
-from . import checkpoint as ckpt
-from .rundir import RESULT_FILE, CorruptFile, run_id
+from .core.source_run import SourceError, SourceRun, load_weights, run_directory, whole_checkpoint  # noqa: F401
+from .rundir import RESULT_FILE, run_id
 
 # What must match between a checkpoint and the model it is loaded into.
 ARCHITECTURE_KEYS = ("arch", "width", "depth", "heads", "ffn", "norm", "max_positions")
 PRETRAINING_KINDS = ("masked_lm",)
-
-
-class SourceError(ValueError):
-    """A bad `init_from`; the message is one line naming it and what to do."""
-
-
-@dataclass
-class SourceRun:
-    run_dir: Path
-    run_id: str
-    checkpoint: Path  # best.pt, else last.pt
-    config: dict  # the source run's resolved config
-
-    @property
-    def data_dir(self) -> Path:
-        return Path(self.config["task"]["data_dir"])
 
 
 def find_source(init_from: str) -> SourceRun:
@@ -47,24 +30,15 @@ def find_source(init_from: str) -> SourceRun:
         SourceError: it is not a run directory, has no checkpoint yet, its checkpoint is damaged or
             would run code when loaded, or it is not a pretraining run.
     """
-    run_dir = Path(init_from).expanduser().resolve()
-    if not run_dir.is_dir():
-        raise SourceError(f"init_from={init_from} does not exist; give a pretraining run directory "
-                          "(runs/<experiment>/<run name>)")
-    checkpoint = ckpt.best_or_last(run_dir)
-    if checkpoint is None:
-        raise SourceError(f"init_from={init_from} has no checkpoint ({ckpt.CHECKPOINT_DIR}/{ckpt.BEST} or "
-                          f"{ckpt.LAST}); let its training reach a validation first, or give another run")
-    try:
-        ckpt.check_checkpoint(checkpoint)
-    except CorruptFile as err:
-        raise SourceError(f"init_from={init_from}: {err}") from err
+    run_dir = run_directory("init_from", init_from, "a pretraining run directory")
+    checkpoint = whole_checkpoint("init_from", init_from, run_dir,
+                                  "let its training reach a validation first, or give another run")
     config = _run_config(run_dir)
     kind = config.get("task", {}).get("kind")
     if kind not in PRETRAINING_KINDS:
         raise SourceError(f"init_from={init_from} is a task.kind={kind} run; fine-tuning starts from a "
                           f"{' or '.join(PRETRAINING_KINDS)} pretraining run")
-    return SourceRun(run_dir, run_id(run_dir), checkpoint, config)
+    return SourceRun("init_from", run_dir, run_id(run_dir), checkpoint, config)
 
 
 def _run_config(run_dir: Path) -> dict:
@@ -106,18 +80,6 @@ def inherit_architecture(cfg: Any, source: SourceRun, explicit: Iterable[str]) -
 def explicit_keys(overrides: Iterable[str]) -> list[str]:
     """The config keys a list of Hydra overrides sets by value (`model.width=...`, not `model=...`)."""
     return [o.lstrip("+~").partition("=")[0] for o in overrides if "=" in o]
-
-
-def load_weights(source: SourceRun) -> dict:
-    """The source checkpoint's model weights.
-
-    Raises:
-        SourceError: the checkpoint is damaged, foreign or unsafe (the message names it).
-    """
-    try:
-        return ckpt.load_checkpoint(source.checkpoint)["engine"]["model"]
-    except CorruptFile as err:
-        raise SourceError(f"init_from={source.run_dir}: {err}") from err
 
 
 def resolve_init(cfg: Any, overrides: Iterable[str]) -> list[str]:

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-from omegaconf import OmegaConf
 
 from . import checkpoint as ckpt
 from . import faults
 from .clock import TrainingClock, cuda_sync
-from .config import batch_plan, resolve_device, resolve_world_size, to_container
+from .core.run_records import final_summary, open_sinks, publish, record_emitter, result_basics
+from .config import batch_plan, to_container, typed_config
 from .data.datasets import ensure_dataset
 from .data.prepare import PreparedData, load_prepared
 from .evaluate import PRIMARY_METRIC, Evaluator, is_better
@@ -32,10 +31,9 @@ from .schedule import LearningRate
 from .outputs import OUTPUTS_DIR
 from .preemption import StopSignals, any_process, to_child_processes
 from .pretrained import SourceError, SourceRun, find_source, load_weights
-from .rundir import (METRICS_FILE, read_records, read_result, remove_stale_temporaries, run_id, truncate_records,
-                     write_result)
-from .runtime import runtime_settings
-from .sinks import FanOut, JsonlSink, Sink, fan_out
+from .rundir import (METRICS_FILE, read_records, read_result, remove_stale_temporaries, truncate_records)
+from .runtime import Runtime, resolve_runtime
+from .sinks import FanOut
 
 log = logging.getLogger(__name__)
 
@@ -47,33 +45,30 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict | None:
     done = read_result(run_dir)
     if done is not None:
         log.info("run already complete: %s", run_dir / "result.json")
-        print(json.dumps(done.get("final", {}), indent=2))
+        print(json.dumps(done.get("final", {})))
         return done
     check_resumable(run_dir)
     from .distributed import join_slurm, slurm_task
 
-    device = resolve_device(cfg.device, torch.cuda.is_available())
+    runtime = resolve_runtime(cfg)
     data = ensure_dataset(cfg.task)
     source = find_source(cfg.init_from) if cfg.init_from else None
     if source:
         check_shared_vocabulary(source, data)
-    gpus = torch.cuda.device_count() if device == "cuda" else 0
     # Records, result.json and W&B show the precision and workers the run really used.
-    config = {**to_container(cfg), **runtime_settings(cfg, device, gpus)}
-    run = Run(config, run_dir, run_name, data, source, started_at)
+    run = Run({**to_container(cfg), **runtime.settings()}, runtime, run_dir, run_name, data, source, started_at)
     task = slurm_task()
     if task:
         log.info("training data-parallel as SLURM task %d of %d", task[0], task[1])
-        return join_slurm(train, device, run)
-    world_size = resolve_world_size(cfg, device, gpus)
-    if world_size == 1:
-        return train(0, 1, device, run)
+        return join_slurm(train, runtime.device, run)
+    if runtime.world_size == 1:
+        return train(0, 1, runtime.device, run)
     from .distributed import spawn
 
-    log.info("training data-parallel in %d processes", world_size)
+    log.info("training data-parallel in %d processes", runtime.world_size)
     with StopSignals(forward=to_child_processes) as signals:
         try:
-            spawn(train, world_size, device, run_dir / "train.log", run)
+            spawn(train, runtime.world_size, runtime.device, run_dir / "train.log", run)
         except Exception:
             if not signals.requested():
                 raise
@@ -90,6 +85,7 @@ class Run:
     """What every process of one run needs (picklable, for data-parallel workers)."""
 
     config: dict  # the resolved config
+    runtime: Runtime  # resolved once, in the process that launched the run
     run_dir: Path
     run_name: str
     data: PreparedData
@@ -107,35 +103,17 @@ def train(rank: int, world_size: int, device: str, run: Run) -> dict | None:
 
 
 def _train(rank: int, world_size: int, device: str, run: Run, signals: StopSignals) -> dict | None:
-    cfg, run_dir, data, source = OmegaConf.create(run.config), run.run_dir, run.data, run.source
+    cfg, run_dir, data, source = typed_config(run.config), run.run_dir, run.data, run.source
     lead = rank == 0
     state = restore(run_dir)
     progress = Progress(**state["progress"]) if state else Progress.fresh(cfg.budget)
     if lead:
         remove_stale_temporaries(run_dir)
         truncate_records(run_dir / METRICS_FILE, progress.records)
-    sinks = open_sinks(cfg, run_dir, run.run_name, source) if lead else FanOut([])
+    sinks = open_sinks(cfg, run_dir, run.run_name, "finetune" if source else "train") if lead else FanOut([])
     try:
-        from .engine import build_engine
-
-        engine = build_engine(cfg, data, device, world_size=world_size, rank=rank)
-        if state:
-            engine.load_state_dict(state["engine"])
-        elif source:
-            try:
-                engine.load_pretrained(load_weights(source), str(source.run_dir))
-            except ValueError as err:
-                raise SourceError(str(err)) from err
-            log.info("fine-tuning from %s", source.checkpoint)
-        agree = None
-        stop_requested = signals.requested
-        if world_size > 1:
-            from .distributed import rank0_reading
-
-            agree = rank0_reading(device)
-            stop_requested = any_process(signals.requested, device)
-        clock = TrainingClock(sync=cuda_sync if device == "cuda" else None, state=state and state["clock"],
-                              agree=agree)
+        engine = start_engine(cfg, data, run.runtime.for_world(world_size), rank, state, source)
+        clock, stop_requested = process_clock(device, world_size, signals, state)
         evaluator = Evaluator(engine, data, cfg.task.eval, outputs_dir=run_dir / OUTPUTS_DIR)
         emit = record_emitter(sinks, clock, progress, run_constants(cfg, source, world_size),
                               lambda: engine.learning_rate)
@@ -166,15 +144,44 @@ def _train(rank: int, world_size: int, device: str, run: Run, signals: StopSigna
         checkpoints.save()  # training is over: a kill during the final evaluation does not retrain
         final = final_evaluation(evaluator, data, clock, emit, validate, checkpoints.save, progress,
                                  stop_if_requested)
-        result = build_result(cfg, run_dir, run.run_name, engine, clock, progress, final, source, world_size)
-        result["outputs"] = evaluator.saved
-        result["placement"] = placement(run.started_at)
-        sinks.summary(flat_summary(result))
-        write_result(run_dir, result)
-        log.info("run complete: %s", run_dir / "result.json")
-        return result
+        result = build_result(cfg, run, engine, clock, progress, final, world_size, evaluator.saved)
+        return publish(sinks, run_dir, result, flat_summary(result))
     finally:
         sinks.close()
+
+
+def start_engine(cfg: Any, data: PreparedData, runtime: Runtime, rank: int, state: dict | None,
+                 source: SourceRun | None) -> Any:
+    """The engine, holding the resumed state, else the pretrained source's weights, else fresh ones.
+
+    Raises:
+        SourceError: the source's weights do not fit this model (the message says why).
+    """
+    from .engine import build_engine
+
+    engine = build_engine(cfg, data, runtime, rank=rank)
+    if state:
+        engine.load_state_dict(state["engine"])
+    elif source:
+        try:
+            engine.load_pretrained(load_weights(source), str(source.run_dir))
+        except ValueError as err:
+            raise SourceError(str(err)) from err
+        log.info("fine-tuning from %s", source.checkpoint)
+    return engine
+
+
+def process_clock(device: str, world_size: int, signals: StopSignals,
+                  state: dict | None) -> tuple[TrainingClock, Callable[[], bool]]:
+    """This process's training clock (resumed from `state`) and its stop check. Data-parallel
+    processes read rank 0's clock and stop together when a signal reached any of them."""
+    agree, stop_requested = None, signals.requested
+    if world_size > 1:
+        from .distributed import rank0_reading
+
+        agree, stop_requested = rank0_reading(device), any_process(signals.requested, device)
+    clock = TrainingClock(sync=cuda_sync if device == "cuda" else None, state=state and state["clock"], agree=agree)
+    return clock, stop_requested
 
 
 class Checkpoints:
@@ -257,18 +264,6 @@ def check_shared_vocabulary(source: SourceRun, data: PreparedData) -> None:
                           f"init_from={source.run_dir} was trained on; prepare it with --vocab-from {source.data_dir}")
 
 
-def open_sinks(cfg: Any, run_dir: Path, run_name: str, source: SourceRun | None = None) -> Sink:
-    def open_wandb() -> Sink:
-        from .wandb_sink import WandbSink
-
-        return WandbSink(
-            run_dir=run_dir, run_id=run_id(run_dir), name=run_name, group=cfg.experiment,
-            job_type="finetune" if source else "train", project=cfg.logger.project, entity=cfg.logger.entity,
-            mode=cfg.logger.mode, tags=list(cfg.logger.tags), config=to_container(cfg))
-
-    return fan_out(JsonlSink(run_dir / METRICS_FILE), {"W&B": open_wandb} if cfg.logger.wandb else {})
-
-
 def run_constants(cfg: Any, source: SourceRun | None, world_size: int) -> dict:
     """Fields every record of this run carries: the effective batch and the pretraining source."""
     plan = batch_plan(cfg.optim, world_size)
@@ -276,24 +271,6 @@ def run_constants(cfg: Any, source: SourceRun | None, world_size: int) -> dict:
     if source:
         constants["source_run_id"] = source.run_id
     return constants
-
-
-def record_emitter(sinks: Sink, clock: TrainingClock, progress: Progress, constants: dict,
-                   learning_rate: Callable[[], float] | None = None):
-    """A function that stamps a record with the clock, the counters and (when given) the learning
-    rate of the latest update, and sends it to every sink."""
-
-    def emit(kind: str, metrics: dict) -> None:
-        record = {"kind": kind, "train_seconds": round(clock.train_seconds, 4),
-                  "wall_seconds": round(clock.wall_seconds, 4), "updates": progress.updates,
-                  "tokens": progress.tokens, "flops": progress.flops, **constants}
-        if learning_rate is not None:
-            record["lr"] = learning_rate()
-        record.update(metrics)
-        sinks.log(record)
-        progress.records += 1
-
-    return emit
 
 
 def final_evaluation(evaluator: Evaluator, data: PreparedData, clock: TrainingClock, emit, validate, save,
@@ -330,20 +307,18 @@ def best_state(cfg: Any, engine: Any, metrics: dict, updates: int) -> dict:
             "config": to_container(cfg)}
 
 
-def build_result(cfg: Any, run_dir: Path, run_name: str, engine: Any, clock: TrainingClock,
-                 progress: Progress, final: dict, source: SourceRun | None, world_size: int) -> dict:
-    """result.json. `final_metric`: the primary metric on test, or on valid without a test set
-    (`final_metric_split` says which); a report, never a basis for choosing (validation is)."""
+def build_result(cfg: Any, run: Run, engine: Any, clock: TrainingClock, progress: Progress, final: dict,
+                 world_size: int, outputs: dict) -> dict:
+    """result.json: the common fields (`result_basics`), the run's totals, its best validation, its
+    saved outputs and where it ran."""
     metric, _ = PRIMARY_METRIC[cfg.task.kind]
-    return {"run_dir": str(run_dir), "run_id": run_id(run_dir), "name": run_name, "experiment": cfg.experiment,
-            "task": cfg.task.name, "kind": cfg.task.kind, "params": engine.parameter_count(),
+    source = run.source
+    return {**result_basics(cfg, run.run_dir, run.run_name, cfg.task, engine.parameter_count(), final, metric),
             "train_seconds": clock.train_seconds, "wall_seconds": clock.wall_seconds, "updates": progress.updates,
             "tokens": progress.tokens, "flops": progress.flops, **run_constants(cfg, source, world_size),
-            "seconds_outside_budget": dict(clock.spent), "metric": metric,
-            f"best_valid_{metric}": progress.best_metric,
-            "final_metric": final.get("test", final["valid"])[metric],
-            "final_metric_split": "test" if "test" in final else "valid",
-            "init_from": str(source.run_dir) if source else None, "final": final, "config": to_container(cfg)}
+            "seconds_outside_budget": dict(clock.spent), f"best_valid_{metric}": progress.best_metric,
+            "init_from": str(source.run_dir) if source else None, "config": to_container(cfg),
+            "outputs": outputs, "placement": placement(run.started_at)}
 
 
 def placement(started_at: float) -> dict:
@@ -356,8 +331,5 @@ def placement(started_at: float) -> dict:
 
 def flat_summary(result: dict) -> dict:
     """The W&B summary: final figures per split under final/, with the run's totals."""
-    summary = {f"final/{split}_{key}": value for split, metrics in result["final"].items()
-               for key, value in metrics.items() if isinstance(value, (int, float))}
-    summary.update({key: result[key] for key in ("params", "train_seconds", "updates", "flops", "final_metric",
-                                                  f"best_valid_{result['metric']}")})
-    return summary
+    return final_summary(result, ("params", "train_seconds", "updates", "flops", "final_metric",
+                                  f"best_valid_{result['metric']}"))

@@ -1,23 +1,47 @@
-"""The settings a run resolves on the machine it runs on: `precision=auto` and `num_workers=null`
-become what this device supports (train_large.config holds the rules; this module asks torch)."""
+"""Where and how a run computes, resolved once on the machine it runs on: `device=auto`,
+`precision=auto`, `num_workers=null` and `world_size=null` become what this machine has
+(train_large.config holds the rules; this module asks torch). The result is a frozen `Runtime`
+that the run hands to the engine; nothing downstream asks torch again."""
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from .config import resolve_num_workers, resolve_precision
+from .config import resolve_device, resolve_num_workers, resolve_precision, resolve_world_size
 
 
-def runtime_settings(cfg: Any, device: str, gpus: int) -> dict:
-    """{'precision', 'num_workers'} for `cfg` on `device`, shared by `gpus` processes of this node."""
+@dataclass(frozen=True)
+class Runtime:
+    device: str  # cuda or cpu
+    precision: str  # fp32, bf16 or fp16
+    num_workers: int  # data-loading worker processes per training process
+    world_size: int = 1  # data-parallel training processes
+
+    def settings(self) -> dict:
+        """The resolved values of the config keys a run records as it really used them."""
+        return {"precision": self.precision, "num_workers": self.num_workers}
+
+    def for_world(self, world_size: int) -> "Runtime":
+        """The same runtime in a process group of `world_size` (a SLURM job's tasks)."""
+        return dataclasses.replace(self, world_size=world_size)
+
+
+def resolve_runtime(cfg: Any, device: Optional[str] = None) -> Runtime:
+    """`cfg`'s runtime on this machine (`device`: instead of `cfg.device`); values already
+    resolved stay as they are."""
+    device = resolve_device(device or cfg.device, torch.cuda.is_available())
     cuda = device == "cuda"
-    return {"precision": resolve_precision(cfg.precision, device, cuda and torch.cuda.is_bf16_supported()),
-            "num_workers": resolve_num_workers(cfg.num_workers, device, os.cpu_count() or 1, gpus if cuda else 0)}
+    gpus = torch.cuda.device_count() if cuda else 0
+    return Runtime(device, resolve_precision(cfg.precision, device, cuda and torch.cuda.is_bf16_supported()),
+                   resolve_num_workers(cfg.num_workers, device, os.cpu_count() or 1, gpus),
+                   resolve_world_size(cfg, device, gpus))
 
 
-def resolve_runtime(cfg: Any, device: str, gpus: int) -> DictConfig:
-    """`cfg` with its runtime settings resolved (already-resolved values stay as they are)."""
-    return OmegaConf.merge(cfg, runtime_settings(cfg, device, gpus))  # type: ignore[return-value]
+def with_runtime(cfg: Any, runtime: Runtime) -> DictConfig:
+    """`cfg` with the runtime's resolved values in place of `auto` and `null`."""
+    return OmegaConf.merge(cfg, runtime.settings())  # type: ignore[return-value]

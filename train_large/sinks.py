@@ -32,7 +32,7 @@ class JsonlSink:
     """Appends one JSON line per record and flushes it, so a killed process loses at most the line
     being written. Against a machine crash it fsyncs every valid and test record, train records at
     most once a second, and the file on close: one fsync costs 0.5-2 ms on a shared disk, 1-2% of
-    the wall time of a toy run that writes a train record every 0.2 s (scripts/bench.py)."""
+    the wall time of a toy run that writes a train record every 0.2 s (python -m scripts.bench)."""
 
     SYNC_EVERY_SECONDS = 1.0  # wall seconds of train records a machine crash can take, at most
 

@@ -1,11 +1,10 @@
-"""The W&B sink, and a reader for the offline runs it writes.
+"""The W&B sink.
 
 Owns everything that touches Weights & Biases: `WandbSink` (one more sink behind the protocol in
-`train_large.sinks`), `resolve_mode`, and `read_offline_run`/`read_offline_history`, which parse
-the `.wandb` transaction log that an offline run leaves under `run_dir/wandb/` so tests can read
-the curve back as an oracle. This is the only module that imports wandb, and it does so lazily
-inside functions, so importing it costs nothing and works where wandb is missing. Must not import
-fairseq or torch.
+`train_large.sinks`) and `resolve_mode`. This is the only module that imports wandb, and it does so
+lazily inside functions, so importing it costs nothing and works where wandb is missing. Must not
+import fairseq or torch. What a run logged is read back through wandb's own tools
+(`wandb leet inspect`), never by parsing its files here.
 
 Dashboard conventions (README, "Results and reports"): besides the resolved config, every run carries
 flat config keys the W&B UI can group and facet by (`dashboard_config`: sweep, job, width, depth,
@@ -17,19 +16,14 @@ as x-axes for their metrics.
 """
 from __future__ import annotations
 
-import json
 import logging
 import numbers
 import os
-import struct
-import time
-import zlib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import config_id
+from .run_names import config_id
 
 MODES = ("auto", "online", "offline", "disabled")
 # Logged without a split prefix: the x-axes (compression records carry bytes and ratio).
@@ -38,9 +32,6 @@ SPLITS = ("train", "valid", "test")
 # Validation metrics whose best value goes to the summary, and whether higher is better.
 BEST_OF = {"bleu": True, "accuracy": True, "ppl": False, "loss": False, "nll_loss": False}
 MAX_TAG_CHARS = 64  # W&B rejects longer tags
-# How long close() waits for wandb-core to put the run's `.wandb` log on disk after run.finish().
-# It normally takes milliseconds; the bound only matters if wandb-core is wedged or gone.
-LOG_CLOSE_TIMEOUT_SECONDS = 60.0
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +160,6 @@ class WandbSink:
         self._best: dict[str, float] = {}
         self._last_step = -1
         self._texts: dict[str, str] = {}
-        # The run's transaction log, which close() waits for (no log when disabled).
-        run_settings = self._run.settings
-        self._log_path: Path | None = None
-        if self.mode != "disabled" and not run_settings.x_skip_transaction_log:
-            self._log_path = Path(run_settings.sync_file)
 
     def log(self, record: dict) -> None:
         kind = record.get("kind", "train")
@@ -219,192 +205,23 @@ class WandbSink:
                 self._run.tags = (*self._run.tags, tag)
 
     def close(self) -> None:
-        """Finishes the run and returns once its `.wandb` log is complete on disk.
+        """Finishes the run and returns once wandb-core has written all of it (its `.wandb` log).
 
-        run.finish() returns once wandb-core has answered the exit record, but wandb-core's writer
-        keeps the records it has not flushed yet (the tail of the current 32 KiB block) in memory and
-        writes them only when the run's stream is closed, and finish() merely *publishes* that close
-        (`inform_finish`, which has no reply) before returning. So right after finish() a small
-        offline run's log can still be its bare 7-byte header, and a bigger one can lack its last
-        rows, until wandb-core gets round to it: on a busy machine, after a reader (tests, `wandb
-        sync`, the next sink) has looked. The exit record is the last record of a finished run's
-        log, so close() waits until it can be read there. A log still incomplete after
-        LOG_CLOSE_TIMEOUT_SECONDS is reported, not raised: W&B never stops training.
+        run.finish() only *publishes* the close of the run's stream to wandb-core (no reply), and
+        wandb-core writes the log's buffered tail when it gets round to it: with both CPUs busy, 6 of
+        45 offline runs read right after finish() lacked their last 15-65 history rows and the exit
+        record. wandb.teardown() waits for wandb-core to exit, which closes every stream first: 0 of
+        45 incomplete, for 0.01-0.2 s more per close and a fresh wandb-core (about 0.5 s) at the next
+        init in the process. Teardown finishes every run the process holds; a process holds one sink.
+        A wandb-core that exits with an error is reported, not raised: W&B never stops training.
         """
-        if self._run is not None:
-            run, self._run = self._run, None
-            run.finish()
-            if self._log_path is not None and not wait_for_closed_log(self._log_path, LOG_CLOSE_TIMEOUT_SECONDS):
-                log.warning("W&B log %s is still incomplete %.0f s after the run finished",
-                            self._log_path, LOG_CLOSE_TIMEOUT_SECONDS)
-
-
-# The `.wandb` file is a LevelDB-style log: a 7-byte file header, then 32 KiB blocks of chunks,
-# each with a 7-byte header (CRC-32 of type+data, little-endian length, type). wandb 0.31 reads
-# it only in Go (wandb-core), so this is a small Python reader for the same format.
-_BLOCK_BYTES = 32 * 1024
-_HEADER = struct.Struct("<IHB")
-_FILE_HEADER = struct.Struct("<4sHB")
-_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
-
-
-def _check_file_header(data: bytes, path: Path) -> None:
-    if len(data) < _FILE_HEADER.size:
-        raise ValueError(f"{path} is not a W&B transaction log (only {len(data)} bytes)")
-    ident, magic, _version = _FILE_HEADER.unpack_from(data, 0)
-    if ident != b":W&B" or magic != 0xBEE1:
-        raise ValueError(f"{path} is not a W&B transaction log")
-
-
-def _records_from(data: bytes, pos: int, path: Path) -> Iterator[tuple[bytes, int]]:
-    """Yields (record, offset just past it) for each whole record from the record boundary `pos`.
-
-    The writer only ever appends, so what a reader sees of a file still being written is a prefix: it
-    may end inside a chunk header, inside a chunk's data, or after the FIRST/MIDDLE chunks of a record
-    whose LAST chunk is not there yet. Each of those ends the scan without yielding the partial record,
-    and the offset of the last yielded record is where a later scan of the grown file can resume.
-    """
-    pending = b""
-    while pos + _HEADER.size <= len(data):
-        left_in_block = _BLOCK_BYTES - pos % _BLOCK_BYTES
-        if left_in_block < _HEADER.size:  # the writer pads a block tail too short for a header
-            pos += left_in_block
-            continue
-        checksum, length, kind = _HEADER.unpack_from(data, pos)
-        start, end = pos + _HEADER.size, pos + _HEADER.size + length
-        if kind == 0 and length == 0:  # zero padding
-            pos = end
-            continue
-        if end > len(data):  # torn tail: this chunk is not (all) written yet
+        if self._run is None:
             return
-        chunk = data[start:end]
-        if zlib.crc32(chunk, zlib.crc32(bytes([kind]))) != checksum:
-            raise ValueError(f"{path}: bad checksum at byte {pos}")
-        pos = end
-        pending = chunk if kind in (_FULL, _FIRST) else pending + chunk
-        if kind in (_FULL, _LAST):
-            yield pending, pos
-            pending = b""
+        import wandb
 
-
-def scan_wandb_file(path: Path) -> Iterator[bytes]:
-    """Yields each whole serialized `Record` in a `.wandb` file.
-
-    A torn tail (a killed writer, or one still writing) ends the scan: the records before it are
-    yielded and the partial one is not.
-
-    Raises:
-        ValueError: if the file does not start with the W&B header or a chunk fails its checksum.
-    """
-    data = Path(path).read_bytes()
-    _check_file_header(data, path)
-    for record, _end in _records_from(data, _FILE_HEADER.size, path):
-        yield record
-
-
-def _is_exit(raw: bytes) -> bool:
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    record = pb.Record()
-    record.ParseFromString(raw)
-    return record.WhichOneof("record_type") == "exit"
-
-
-def wait_for_closed_log(path: Path, timeout: float) -> bool:
-    """Waits until the `.wandb` log at `path` holds its run's exit record; False if `timeout` passes first.
-
-    The exit record is the last one wandb-core writes for a finished run, so once it can be read the
-    whole log is on disk. Each poll parses only the records appended since the previous one. A missing
-    file, a short header or a bad checksum counts as "not yet" until the timeout.
-    """
-    path = Path(path)
-    deadline = time.monotonic() + timeout
-    pos, delay = _FILE_HEADER.size, 0.001
-    while True:
+        run, self._run = self._run, None
+        run.finish()
         try:
-            data = path.read_bytes()
-            _check_file_header(data, path)
-            for raw, end in _records_from(data, pos, path):
-                if _is_exit(raw):
-                    return True
-                pos = end
-        except (OSError, ValueError):
-            pass
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(delay)
-        delay = min(2 * delay, 0.05)
-
-
-def _item_key(item: Any) -> str:
-    return item.key or ".".join(item.nested_key)
-
-
-def _item_value(item: Any) -> Any:
-    if item.value_json or "value" not in item.DESCRIPTOR.oneofs_by_name:
-        return json.loads(item.value_json or "null")
-    typed = item.WhichOneof("value")  # history written with x_history_value_encoding="typed"
-    if typed in (None, "none"):
-        return None
-    return json.loads(item.json) if typed == "json" else getattr(item, typed)
-
-
-@dataclass
-class OfflineRun:
-    """What an offline run recorded: its identity, config, history rows and final summary."""
-
-    id: str = ""
-    name: str = ""
-    group: str = ""
-    job_type: str = ""
-    project: str = ""
-    tags: list[str] = field(default_factory=list)
-    config: dict = field(default_factory=dict)
-    history: list[dict] = field(default_factory=list)
-    summary: dict = field(default_factory=dict)
-    step_metrics: dict[str, str] = field(default_factory=dict)  # define_metric: metric or glob -> its x-axis
-
-
-def read_offline_run(run_dir: Path) -> OfflineRun:
-    """Reads every offline run under `run_dir/wandb/`, oldest first, as one run.
-
-    A resumed run leaves one `offline-run-<time>-<id>` folder per process, so the history is their
-    concatenation and identity comes from the first.
-
-    Raises:
-        FileNotFoundError: if there is no offline run under `run_dir/wandb/`.
-    """
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    paths = sorted(Path(run_dir, "wandb").glob("offline-run-*/run-*.wandb"))
-    if not paths:
-        raise FileNotFoundError(f"no offline W&B run under {Path(run_dir, 'wandb')}")
-    run = OfflineRun()
-    for path in paths:
-        for raw in scan_wandb_file(path):
-            record = pb.Record()
-            record.ParseFromString(raw)
-            kind = record.WhichOneof("record_type")
-            if kind == "run" and not run.id:
-                r = record.run
-                run.id, run.name, run.group = r.run_id, r.display_name, r.run_group
-                run.job_type, run.project, run.tags = r.job_type, r.project, list(r.tags)
-                run.config.update({_item_key(i): _item_value(i) for i in r.config.update})
-            elif kind == "run":
-                run.tags = list(record.run.tags)  # a later run record carries the tags set since
-            elif kind == "metric":
-                metric = record.metric
-                run.step_metrics[metric.name or metric.glob_name] = metric.step_metric
-            elif kind == "config":
-                run.config.update({_item_key(i): _item_value(i) for i in record.config.update})
-            elif kind == "history":
-                run.history.append({_item_key(i): _item_value(i) for i in record.history.item})
-            elif kind == "summary":
-                run.summary.update({_item_key(i): _item_value(i) for i in record.summary.update})
-    run.config.pop("_wandb", None)
-    return run
-
-
-def read_offline_history(run_dir: Path) -> list[dict]:
-    """The history rows of the offline run under `run_dir/wandb/`, in logging order."""
-    return read_offline_run(run_dir).history
+            wandb.teardown()
+        except SystemExit as exit_:  # teardown calls sys.exit with wandb-core's exit status when not 0
+            log.warning("W&B service exited with status %s at close; the run's log may be incomplete", exit_.code)

@@ -31,8 +31,7 @@ from typing import Any, Iterator, Optional, Sequence
 import ray
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, setup_globals
-from hydra_plugins.hydra_ray_launcher._launcher_util import _run_job
+from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .outcomes import (JobOutcome, failed_return, first_line, outcome_of, run_dir_of, running_elsewhere, summary_lines,
@@ -219,7 +218,7 @@ def run_one(hydra_context: Any, sweep_config: DictConfig, task_function: Any, si
     tail = _StderrTail(sys.stderr)
     try:
         with contextlib.redirect_stderr(tail):
-            ret = _run_job(hydra_context, sweep_config, task_function, singleton_state)
+            ret = run_as_hydra(hydra_context, sweep_config, task_function, singleton_state)
     except SystemExit as exit_:  # must not end the worker with the job's failure unreported
         message = tail.last_line or f"exited with status {exit_.code}"
         ret = failed_return(list(sweep_config.hydra.overrides.task), run_dir_of(sweep_config),
@@ -227,6 +226,16 @@ def run_one(hydra_context: Any, sweep_config: DictConfig, task_function: Any, si
     if ret.status == JobStatus.FAILED:
         ret._return_value = _portable(ret._return_value)
     yield ret
+
+
+def run_as_hydra(hydra_context: Any, sweep_config: DictConfig, task_function: Any, singleton_state: dict) -> JobReturn:
+    """Run one job in this fresh worker process through Hydra's launcher API, as Hydra's own
+    launchers do: the driver's Hydra state first (globals, singletons, the job's Hydra config)."""
+    setup_globals()
+    Singleton.set_state(singleton_state)
+    HydraConfig.instance().set_config(sweep_config)
+    return run_job(hydra_context=hydra_context, task_function=task_function, config=sweep_config,
+                   job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
 
 
 def _portable(error: Any) -> Any:

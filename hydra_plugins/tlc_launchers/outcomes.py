@@ -4,12 +4,13 @@ summary printed after.
 A job is *skipped* when its run directory already held result.json before the launch: the run
 saw it and returned at once. It is *running elsewhere* when it found its run locked by another
 process: it then returned normally (COMPLETED, value None) after appending a line saying so to
-`<sweep dir>/outcomes.jsonl`, the file train_large.outcomes writes (`{"run", "status", "error",
-"time"}` per line). Plain functions over Hydra's `JobReturn`; must not import Ray or train_large.
+`<sweep dir>/outcomes.jsonl` (`record_outcome`: `{"run", "status", "error", "time"}` per line), which
+every launcher's summary reads. Plain functions over Hydra's `JobReturn`; must not import Ray or train_large.
 """
 # No `from __future__ import annotations`: Hydra's plugin scan runs this module before it is in
 # sys.modules, and dataclasses then cannot resolve string annotations.
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
@@ -19,7 +20,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from .job_states import jobs_text
 
 RESULT_FILE = "result.json"  # written last by a finished run (train_large.rundir)
-OUTCOMES_FILE = "outcomes.jsonl"  # one line per job's outcome, appended by the job (train_large.outcomes)
+OUTCOMES_FILE = "outcomes.jsonl"  # one line per job's outcome, appended by the job (record_outcome)
 FINISHED, FAILED, SKIPPED, RUNNING_ELSEWHERE = "finished", "failed", "skipped", "running elsewhere"
 STATUSES = (FINISHED, FAILED, SKIPPED, RUNNING_ELSEWHERE)
 
@@ -58,9 +59,19 @@ def failed_return(overrides: list, run_dir: Path, error: BaseException) -> JobRe
     return JobReturn(overrides=overrides, working_dir=str(run_dir), status=JobStatus.FAILED, _return_value=error)
 
 
-def running_elsewhere(sweep_dir: Path, since: float) -> Dict[str, str]:
-    """Run name -> holder line, for runs whose latest line in outcomes.jsonl at or after `since`
-    (unix time) says "running elsewhere"."""
+def record_outcome(sweep_dir: Path, run_name: str, status: str, error: Optional[str] = None) -> None:
+    """Append one job's outcome to the sweep's outcomes.jsonl: one small append, so concurrent jobs,
+    on any process or node, do not interleave."""
+    line = json.dumps({"run": run_name, "status": status, "error": error, "time": time.time()}) + "\n"
+    path = Path(sweep_dir) / OUTCOMES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as outcomes:
+        outcomes.write(line)
+
+
+def read_outcomes(sweep_dir: Path, since: float) -> Dict[str, dict]:
+    """The last outcome of each run recorded at or after `since` (unix time; a requeued job may
+    report twice)."""
     path = Path(sweep_dir) / OUTCOMES_FILE
     latest: Dict[str, dict] = {}
     if path.is_file():
@@ -71,8 +82,13 @@ def running_elsewhere(sweep_dir: Path, since: float) -> Dict[str, str]:
                 continue  # a line torn by a kill
             if isinstance(entry, dict) and entry.get("time", 0) >= since and "run" in entry:
                 latest[str(entry["run"])] = entry
+    return latest
+
+
+def running_elsewhere(sweep_dir: Path, since: float) -> Dict[str, str]:
+    """Run name -> holder line, for runs whose latest outcome at or after `since` says "running elsewhere"."""
     return {run: str(entry.get("error") or "locked by another process")
-            for run, entry in latest.items() if entry.get("status") == RUNNING_ELSEWHERE}
+            for run, entry in read_outcomes(sweep_dir, since).items() if entry.get("status") == RUNNING_ELSEWHERE}
 
 
 def outcome_of(index: int, overrides: str, run_dir: Path, finished_before: bool,

@@ -8,7 +8,7 @@ Pure functions of plain dicts; must not import Ray or train_large.
 """
 # No `from __future__ import annotations`: Hydra's plugin scan imports every module of this
 # package before it is in sys.modules (see gpu_launcher.py).
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 CPU_SLOT = "cpu_slot"  # custom Ray resource: one per concurrent CPU-only job
 NAMES = {"CPU": "CPUs", "GPU": "GPUs"}

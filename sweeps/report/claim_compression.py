@@ -9,7 +9,7 @@ ratio or from bits. Must not import torch or fairseq.
 """
 from __future__ import annotations
 
-from train_large.config import config_id
+from train_large.run_names import config_id
 
 from .collect import Run
 from .evidence import advantage, configs, mean_text, seeds_line, unit

@@ -191,6 +191,21 @@ def ends(families: dict[tuple, list[Config]], last_two: bool = False) -> list[tu
     return [(f[-2], f[-1]) if last_two else (f[0], f[-1]) for f in families.values()]
 
 
+def two_sweeps(group: list[Config], keys: tuple[str, str], v: Verdict, last_two: bool = False):
+    """Per task with a sweep along each of `keys`: (task, its configs, the two sweeps' families,
+    their runs, T = the last validation time of the shortest run among them). A task whose
+    compared configurations have no values at T yet is noted on `v` and skipped."""
+    for (task,), configs_of_task in group_by(group, lambda c: (c.task,)).items():  # type: ignore[arg-type]
+        first, second = size_families(configs_of_task, keys[0]), size_families(configs_of_task, keys[1])
+        if not first or not second:
+            continue
+        family_runs = runs_of([c for f in [*first.values(), *second.values()] for c in f])
+        horizon = common_horizon(family_runs)
+        if not not_yet([c for pair in ends(first, last_two) + ends(second, last_two) for c in pair], horizon,
+                       task, v):
+            yield task, configs_of_task, first, second, family_runs, horizon
+
+
 def width_beats_depth(runs: list[Run]) -> Verdict:
     v = Verdict(2, "For translation, width helps more than depth",
                 "For each translation task with a width sweep (depths, batch fixed) and a depth sweep (width, batch "
@@ -200,14 +215,7 @@ def width_beats_depth(runs: list[Run]) -> Verdict:
                 "not supported when below, inconclusive when it straddles zero. " + MEANS + COMBINATION)
     outcomes = []
     translation = configs([r for r in pretraining(runs) if r.task_kind == "translation"])
-    for (task,), group in group_by(translation, lambda c: (c.task,)).items():  # type: ignore[arg-type]
-        widths, depths = size_families(group, "width"), size_families(group, "depth")
-        if not widths or not depths:
-            continue
-        family_runs = runs_of([c for f in [*widths.values(), *depths.values()] for c in f])
-        horizon = common_horizon(family_runs)
-        if not_yet([c for pair in ends(widths) + ends(depths) for c in pair], horizon, task, v):
-            continue
+    for task, group, widths, depths, family_runs, horizon in two_sweeps(translation, ("width", "depth"), v):
         for name, families in (("width", widths), ("depth", depths)):
             for small, large in ends(families):
                 g = contrast(gain_per_doubling([(small, large)], horizon, "params"))
@@ -239,14 +247,9 @@ def model_size_beats_batch_size(runs: list[Run]) -> Verdict:
                 "Supported when both m and m - b are above zero beyond the noise; not supported when either is "
                 "below zero beyond the noise; inconclusive otherwise. " + MEANS + COMBINATION)
     outcomes = []
-    for (task,), group in group_by(configs(pretraining(runs)), lambda c: (c.task,)).items():  # type: ignore[arg-type]
-        batches, sizes = size_families(group, "batch"), size_families(group, "params")
-        if not batches or not sizes:
-            continue
-        family_runs = runs_of([c for f in [*batches.values(), *sizes.values()] for c in f])
-        horizon, metric = common_horizon(family_runs), group[0].metric
-        if not_yet([c for pair in ends(batches, True) + ends(sizes, True) for c in pair], horizon, task, v):
-            continue
+    for task, group, batches, sizes, family_runs, horizon in two_sweeps(configs(pretraining(runs)),
+                                                                        ("batch", "params"), v, last_two=True):
+        metric = group[0].metric
         for (small, large), key in [(p, "batch") for p in ends(batches, True)] + [(p, "params")
                                                                                    for p in ends(sizes, True)]:
             g = contrast(gain_per_doubling([(small, large)], horizon, key))

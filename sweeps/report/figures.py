@@ -20,7 +20,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from train_large.config import config_id
+from train_large.run_names import config_id
 
 from .bands import caption, configurations, mean_at, span
 from .collect import Run

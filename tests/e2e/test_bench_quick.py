@@ -1,4 +1,4 @@
-"""`scripts/bench.py --quick` runs every CPU section end to end and reports each: the table on
+"""`python -m scripts.bench all --quick` runs every CPU section end to end and reports each: the table on
 stdout and the JSON file with the keys scripts/render_performance.py reads for the README's
 Performance table, and the machine it ran on. Timings are never checked here (the machine's load
 decides them); what tlc-train imports is."""
@@ -30,10 +30,10 @@ MACHINE_KEYS = {"cpu_model", "cpu_cores", "gpu", "torch", "cuda", "fairseq", "py
 
 def test_quick_bench_prints_its_table_and_writes_every_section(tmp_path):
     out = tmp_path / "bench.json"
-    command = [sys.executable, str(REPO / "scripts" / "bench.py"), "--quick", "--work", str(tmp_path / "work"),
+    command = [sys.executable, "-m", "scripts.bench", "all", "--quick", "--work", str(tmp_path / "work"),
                "--json", str(out)]
-    proc = subprocess.run(command, env=subprocess_env(tmp_path), cwd=tmp_path, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(command, env={**subprocess_env(tmp_path), "PYTHONPATH": str(REPO)}, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
 
     report = json.loads(out.read_text())

@@ -1,11 +1,11 @@
 """The benchmark's clock check through the real loop, engine, evaluator and checkpoints
-(scripts/bench_device.py loop_run): a few updates of a tiny toy model, the training clock within 1%
+(scripts/bench/measure.py loop_run): a few updates of a tiny toy model, the training clock within 1%
 of the same updates timed independently; on CPU by a second host timer, on CUDA by CUDA events."""
 from __future__ import annotations
 
 import pytest
 
-from tests.conftest import REPO, compose_train
+from tests.conftest import compose_train
 from train_large.data.datasets import ensure_dataset
 
 pytestmark = pytest.mark.e2e
@@ -14,9 +14,8 @@ TIMERS = {"cpu": "host timer", "cuda": "CUDA events"}
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
-def test_the_clock_agrees_with_each_update_timed_independently(toy_root, tmp_path, monkeypatch, device):
-    monkeypatch.syspath_prepend(str(REPO / "scripts"))
-    from bench_device import loop_run
+def test_the_clock_agrees_with_each_update_timed_independently(toy_root, tmp_path, device):
+    from scripts.bench.measure import loop_run
 
     cfg = compose_train([f"paths.data_root={toy_root / 'data'}", f"device={device}", "model.width=32",
                          "model.depth=1", "budget.max_updates=10", "budget.train_seconds=600",

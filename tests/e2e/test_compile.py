@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import compose_train
 from train_large.data.datasets import ensure_dataset
 from train_large.engine import build_engine
+from train_large.runtime import resolve_runtime
 from train_large.engine.core import encoder_layers
 
 pytestmark = pytest.mark.e2e
@@ -19,7 +20,7 @@ UPDATES = 4
 def losses_and_engine(data_root, compiled: bool):
     cfg = compose_train([f"paths.data_root={data_root}", "task=toy_mlm", "model.width=32", "model.depth=2",
                          "device=cpu", "logger=none", "num_workers=0", f"compile={compiled}"])
-    engine = build_engine(cfg, ensure_dataset(cfg.task), "cpu")
+    engine = build_engine(cfg, ensure_dataset(cfg.task), resolve_runtime(cfg, "cpu"))
     return [engine.train_step().loss for _ in range(UPDATES)], engine
 
 

@@ -21,12 +21,12 @@ from compress.finetune import fine_tune
 from compress.prune import prune_magnitude
 from compress.targets import select_targets
 from tests.conftest import kinds, only_run_dir, subprocess_env, tlc_train
+from tests.wandb_log import read_offline_run
 from train_large.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from train_large.clock import TrainingClock
 from train_large.evaluate import Evaluator
 from train_large.loop import Progress
 from train_large.rundir import read_records, write_result
-from train_large.wandb_sink import read_offline_run
 
 pytestmark = pytest.mark.e2e
 
@@ -233,10 +233,11 @@ def test_an_8_bit_pruned_file_is_what_was_evaluated_and_benchmarks_on_int8_kerne
     assert Evaluator(engine, data, cfg.task.eval).evaluate("valid", TrainingClock())["bleu"] == \
         result["final"]["valid"]["bleu"]
     out = tmp_path / "bench.json"
-    bench = subprocess.run([sys.executable, str(Path(__file__).parents[2] / "scripts" / "bench_int8.py"),
+    bench = subprocess.run([sys.executable, "-m", "scripts.bench", "int8",
                             "--run", str(compressed), "--repeats", "2", "--warmup", "0", "--threads", "1",
-                            "--batch", "2", "--out", str(out)], env=subprocess_env(root), capture_output=True,
-                           text=True, timeout=300)
+                            "--batch", "2", "--out", str(out)],
+                           env={**subprocess_env(root), "PYTHONPATH": str(Path(__file__).parents[2])},
+                           capture_output=True, text=True, timeout=300)
     assert bench.returncode == 0, bench.stderr[-3000:]
     (case,) = json.loads(out.read_text())["cases"]
     assert case["file_bytes"] == result["file_bytes"] and case["int8_linears"] == case["quantized_weights"] > 0

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import subprocess_env, tlc_train
 from tests.unit.test_checkpoint_safety import plant_payload
 from tests.unit.test_corrupt_files import truncated_checkpoint
-from train_large.config import run_name
+from train_large.run_names import run_name
 
 pytestmark = pytest.mark.e2e
 

@@ -19,6 +19,7 @@ import torch
 from tests.conftest import compose_train, expected_runtime, kinds, only_run_dir, subprocess_env, tlc_train
 from train_large.data.datasets import ensure_dataset
 from train_large.rundir import read_records
+from train_large.runtime import resolve_runtime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.gpu]
 
@@ -103,7 +104,7 @@ def test_compiled_layers_train_like_eager_ones_on_cuda(toy_root):
         cfg = compose_train([f"paths.data_root={toy_root / 'data'}", "task=toy_mlm", "model.width=64",
                              "model.depth=2", "model.dropout=0", "model.attention_dropout=0", "device=cuda",
                              "precision=bf16", "logger=none", "num_workers=0", f"compile={compiled}"])
-        engine = build_engine(cfg, ensure_dataset(cfg.task), "cuda")
+        engine = build_engine(cfg, ensure_dataset(cfg.task), resolve_runtime(cfg, "cuda"))
         return [engine.train_step().loss for _ in range(4)], engine
 
     eager_losses, eager = losses(compiled=False)

@@ -24,7 +24,7 @@ BIN = Path(sys.executable).parent
 @pytest.mark.skipif(not TATOEBA.exists(), reason=f"{TATOEBA} is absent (shared data lives outside the repo)")
 def test_prepared_real_text_trains_and_scores_bleu(tmp_path):
     data_dir = tmp_path / "tatoeba"
-    prepare = subprocess.run([sys.executable, "scripts/prepare_translation.py", "--tsv", str(TATOEBA),
+    prepare = subprocess.run([str(BIN / "tlc-prepare"), "translation", "--tsv", str(TATOEBA),
                               "--valid", "300", "--test", "300", "--raw-dir", str(tmp_path / "raw"),
                               "--out", str(data_dir), "--src", "en", "--tgt", "fr", "--vocab-size", "2000"],
                              cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import compose_train, subprocess_env, tlc_train
-from train_large.config import config_id
 from train_large.data.datasets import ensure_dataset
+from train_large.run_names import config_id
 
 pytestmark = pytest.mark.e2e
 

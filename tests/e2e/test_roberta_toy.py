@@ -10,10 +10,10 @@ import pytest
 
 from tests.conftest import compose_train, kinds, only_run_dir, tlc_train
 from tests.glue_fixtures import write_mnli, write_sst2
+from tests.wandb_log import read_offline_run
 from train_large.data.datasets import ensure_dataset
 from train_large.data.prepare_glue import prepare_glue
 from train_large.rundir import read_records
-from train_large.wandb_sink import read_offline_run
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TLC_TRAIN, compose_train, kinds, subprocess_env, tlc_train
-from train_large.config import run_name
 from train_large.data.datasets import ensure_dataset
+from train_large.run_names import run_name
 from train_large.rundir import read_records
 from train_large.runlock import hold_run_lock
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TLC_TRAIN, expected_runtime, kinds, only_run_dir, subprocess_env, tlc_train
+from tests.wandb_log import read_offline_history
 from train_large.checkpoint import checkpoint_path, load_checkpoint
 from train_large.rundir import read_records
-from train_large.wandb_sink import read_offline_history
 
 pytestmark = pytest.mark.e2e
 

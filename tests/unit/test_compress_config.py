@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.errors import ConfigCompositionException
 
 from compress.checkpoint import compressed_state, load_compressed, restore_compressed
 from compress.cli import compose_compress, job_problems, sweeper_params
@@ -21,8 +22,8 @@ from compress.targets import select_targets
 from tests.conftest import REPO, subprocess_env
 from tests.unit.test_compress_prune import tiny_translation_model
 from train_large.checkpoint import save_checkpoint
-from train_large.config import run_name
-from train_large.preflight import job_overrides
+from train_large.preflight import job_overrides, preflight
+from train_large.run_names import run_name
 
 TLC_COMPRESS = str(Path(sys.executable).parent / "tlc-compress")
 
@@ -49,10 +50,6 @@ BAD_VALUES = [
     (["compression=prune", "compression.sparsity=-0.1"], "compression.sparsity=-0.1 must be in [0, 1)"),
     (["compression=quantize", "compression.bits=1"], "compression.bits=1 must be in 2..16 (or 32 for fp32)"),
     (["compression=quantize", "compression.bits=17"], "compression.bits=17 must be in 2..16"),
-    (["compression.method=distill"], "compression.method='distill' is not allowed; choose one of: none, prune"),
-    (["compression=prune", "compression.scope=row"], "compression.scope='row' is not allowed"),
-    (["compression=quantize", "compression.granularity=group"], "compression.granularity='group' is not allowed"),
-    (["compression=prune", "compression.schedule=gradual"], "compression.schedule='gradual' is not allowed"),
     (["compression=prune", "compression.steps=0"], "compression.steps=0 must be >= 1"),
     (["compression=prune", "compression.ratio=0"], "compression.ratio=0.0 must be > 0"),
     (["compression=prune", "compression.schedule=iterative"], "iterative needs compression.finetune_seconds > 0"),
@@ -69,6 +66,26 @@ def test_each_bad_value_is_one_line_naming_the_key(tmp_path, overrides, expected
     problems = problems_for([f"source='{fake_source(tmp_path)}'", *overrides])
     assert len(problems) == 1 and expected in problems[0], problems
     assert "\n" not in problems[0]
+
+
+BAD_CHOICES = [
+    (["compression.method=distill"],
+     "compression.method='distill' is not allowed; choose one of: none, prune, quantize, prune_quantize"),
+    (["compression=prune", "compression.scope=row"],
+     "compression.scope='row' is not allowed; choose one of: global, layer"),
+    (["compression=quantize", "compression.granularity=group"],
+     "compression.granularity='group' is not allowed; choose one of: channel, tensor, per_channel, per_tensor"),
+    (["compression=prune", "compression.schedule=gradual"],
+     "compression.schedule='gradual' is not allowed; choose one of: one_shot, iterative"),
+    (["device=tpu"], "device='tpu' is not allowed; choose one of: auto, cpu, cuda"),
+]
+
+
+@pytest.mark.parametrize("overrides,expected", BAD_CHOICES, ids=[" ".join(o) for o, _ in BAD_CHOICES])
+def test_bad_choice_fails_at_compose_time_and_preflight_names_the_choices(overrides, expected):
+    with pytest.raises(ConfigCompositionException):
+        compose_compress(overrides)
+    assert preflight(overrides, compose_compress, lambda cfg, _: check(cfg)) == [expected]
 
 
 def test_good_settings_and_the_issue_spelling_of_granularity_pass(tmp_path):

@@ -201,7 +201,7 @@ def test_targets_from_another_model_are_refused() -> None:
 
 
 # The compression maths and what it saves and counts with: pure torch. The pipeline and its CLI
-# (compress/cli.py, config.py, source.py, finetune.py, pipeline.py, bench_models.py) use the
+# (compress/cli.py, config.py, source.py, finetune.py, pipeline.py) use the
 # training side, and reach fairseq only through train_large.engine.
 PURE_TORCH = ("__init__", "targets", "prune", "quantize", "footprint", "skeleton", "checkpoint")
 

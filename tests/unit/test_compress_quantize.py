@@ -7,8 +7,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from compress.prune import make_permanent, prune_magnitude
-from compress.quantize import (attach_fake_quant, detach_fake_quant, int8_dynamic, quantize_tensor,
-                               quantize_weights)
+from compress.quantize import (
+    attach_fake_quant,
+    detach_fake_quant,
+    int8_dynamic,
+    quantize_tensor,
+    quantize_weights,
+)
 from compress.targets import select_targets
 from tests.unit.test_compress_prune import snapshot, tiny_translation_model
 
@@ -98,6 +103,22 @@ def test_fake_quant_forwards_deployed_weights_and_passes_gradients_straight_thro
     upstream = torch.randn_like(deployed)
     (fc1.weight * upstream).sum().backward()
     assert torch.equal(fc1.parametrizations.weight.original.grad, upstream)
+
+
+def test_codes_round_half_to_even() -> None:
+    w = torch.tensor([[0.5, 1.5, 2.5, -0.5, -2.5, 7.0]])  # scale 7 / 7 = 1: codes are w rounded
+    assert quantize_tensor(w, 4, "tensor").codes.tolist() == [[0, 2, 2, 0, -2, 7]]
+
+
+def test_fake_quant_of_a_bf16_weight_deploys_its_fp32_codes_with_a_straight_through_gradient() -> None:
+    fc = nn.Linear(32, 16).to(torch.bfloat16)
+    expected = quantize_tensor(fc.weight, 3, "channel").dequantize().to(torch.bfloat16)
+    model = nn.Sequential()
+    model.add_module("fc1", fc)
+    attach_fake_quant(model, select_targets(model), 3, "channel")
+    assert fc.weight.dtype == torch.bfloat16 and torch.equal(fc.weight, expected)
+    fc.weight.sum().backward()
+    assert torch.equal(fc.parametrizations.weight.original.grad, torch.ones(16, 32, dtype=torch.bfloat16))
 
 
 def test_detach_fake_quant_bakes_values_into_plain_shared_parameters() -> None:

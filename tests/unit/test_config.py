@@ -1,12 +1,24 @@
 """Config composition, derived defaults and the validation table."""
 from __future__ import annotations
 
+import json
+import pickle
+
 import pytest
+from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from tests.conftest import compose_train
 from train_large.cli import check_group_overrides, group_choices
-from train_large.config import MAX_WORKERS_PER_GPU, check, resolve_num_workers, resolve_precision
+from train_large.config import (
+    MAX_WORKERS_PER_GPU,
+    Precision,
+    check,
+    resolve_num_workers,
+    resolve_precision,
+    to_container,
+)
+from train_large.preflight import preflight
 
 
 def problems_for(overrides, cuda=False):
@@ -45,14 +57,11 @@ BAD_VALUES = [
     (["precision=fp16"], "precision=fp16 needs a CUDA device"),
     (["precision=bf16", "device=cpu"], "precision=bf16 needs a CUDA device"),
     (["device=cuda"], "device=cuda but no CUDA device is visible"),
-    (["model.norm=middle"], "model.norm='middle' is not allowed; choose one of: pre, post"),
-    (["optim.schedule=cosine"], "optim.schedule='cosine' is not allowed"),
     (["optim.schedule=polynomial_decay"], "needs budget.max_updates"),
     (["model.dropout=1.5"], "model.dropout=1.5 must be in [0, 1)"),
     (["optim.max_tokens=null", "optim.batch_size=null"], "set at least one"),
     (["optim.warmup_updates=0"], "optim.warmup_updates=0 must be > 0"),
     (["task.target_lang=en"], "task.target_lang='en' equals task.source_lang"),
-    (["logger.mode=loud"], "logger.mode='loud' is not allowed"),
     (["model.depth=0"], "model.depth=0 must be > 0"),
 ]
 
@@ -63,6 +72,34 @@ def test_bad_value_gives_one_line_naming_the_key(overrides, expected):
     assert len(problems) == 1, problems
     assert expected in problems[0]
     assert "\n" not in problems[0]
+
+
+BAD_CHOICES = [
+    (["model.norm=middle"], "model.norm='middle' is not allowed; choose one of: pre, post"),
+    (["optim.schedule=cosine"],
+     "optim.schedule='cosine' is not allowed; choose one of: inverse_sqrt, fixed, polynomial_decay, budget"),
+    (["logger.mode=loud"], "logger.mode='loud' is not allowed; choose one of: auto, online, offline, disabled"),
+    (["precision=fp8"], "precision='fp8' is not allowed; choose one of: auto, fp32, fp16, bf16"),
+    (["task.kind=regression"], "task.kind='regression' is not allowed; choose one of: translation, masked_lm, "
+                               "classification"),
+]
+
+
+@pytest.mark.parametrize("overrides,expected", BAD_CHOICES, ids=[" ".join(o) for o, _ in BAD_CHOICES])
+def test_bad_choice_fails_at_compose_time_and_preflight_names_the_choices(overrides, expected):
+    with pytest.raises(ConfigCompositionException):
+        compose_train(overrides)
+    assert preflight(overrides, compose_train, lambda cfg, _: check(cfg, cuda_available=False)) == [expected]
+
+
+def test_choices_read_as_plain_strings_and_are_saved_as_strings():
+    cfg = compose_train(["precision=fp16", "optim.schedule=budget"])
+    assert cfg.precision == "fp16" and f"{cfg.precision}|{cfg.precision:>5}" == "fp16| fp16"
+    assert str(cfg.optim.schedule) == "budget" and {"budget": 1}[cfg.optim.schedule] == 1
+    assert json.dumps({"precision": cfg.precision}) == '{"precision": "fp16"}'
+    saved = to_container(cfg)
+    assert type(saved["precision"]) is str and type(saved["optim"]["decay"]) is str
+    assert pickle.loads(pickle.dumps(Precision.bf16)) is Precision.bf16  # Ray and submitit pickle configs
 
 
 def test_fp16_is_accepted_when_cuda_is_present():

@@ -65,11 +65,11 @@ def test_toy_cls_without_vocab_from_says_what_to_set(tmp_path):
 
 def test_real_classification_reports_an_unprepared_pretraining_corpus(tmp_path):
     task = TaskConfig(name="mnli", kind="classification", data_dir=str(tmp_path / "mnli"),
-                      vocab_from=str(tmp_path / "wiki"), prepare_hint="python scripts/prepare_glue.py ...")
+                      vocab_from=str(tmp_path / "wiki"), prepare_hint="tlc-prepare glue ...")
     data_line, vocab_line = missing_data(task)
     assert data_line.startswith(f"task.data_dir={tmp_path / 'mnli'} is not a prepared dataset")
     assert vocab_line == (f"task.vocab_from={tmp_path / 'wiki'} is not a prepared pretraining corpus "
-                          "(no prepared.json); prepare it first with: python scripts/prepare_mlm_corpus.py "
+                          "(no prepared.json); prepare it first with: tlc-prepare mlm "
                           f"--raw-dir RAW --out {tmp_path / 'wiki'}")
     # once prepared, the data carries its vocabulary: the pretraining corpus is no longer needed
     (tmp_path / "mnli").mkdir()

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from tests.conftest import compose_train
 from train_large.engine import fairseq_args
-from train_large.runtime import resolve_runtime
+from train_large.runtime import resolve_runtime, with_runtime
 
 
 def train_argv(cfg, data_bin, device, **kwargs):
-    return fairseq_args.train_argv(resolve_runtime(cfg, device, 1), data_bin, device, **kwargs)
+    return fairseq_args.train_argv(with_runtime(cfg, resolve_runtime(cfg, device)), data_bin, device, **kwargs)
 
 
 def flag(argv, name):

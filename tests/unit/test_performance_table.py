@@ -1,6 +1,6 @@
-"""The README's Performance table is what scripts/render_performance.py renders from the committed
-results in scripts/results/, each row names the file it comes from, and a goal reads "met" only
-when the figure's whole 95% interval clears it (scripts/bench_stats.py)."""
+"""The Performance table of docs/performance.md is what scripts/render_performance.py renders from
+the committed results in scripts/results/, each row names the file it comes from, and a goal reads
+"met" only when the figure's whole 95% interval clears it (scripts/bench/stats.py)."""
 from __future__ import annotations
 
 import json
@@ -15,17 +15,18 @@ from tests.conftest import REPO
 @pytest.fixture
 def scripts(monkeypatch):
     monkeypatch.syspath_prepend(str(REPO / "scripts"))
-    import bench_stats
     import render_performance
+
+    from scripts.bench import stats as bench_stats
 
     return render_performance, bench_stats
 
 
-def test_readme_performance_table_is_rendered_from_the_committed_results(scripts):
+def test_performance_page_table_is_rendered_from_the_committed_results(scripts):
     render_performance, _ = scripts
-    readme = (REPO / "README.md").read_text()
-    assert render_performance.block(readme) == render_performance.render(), (
-        "README.md's Performance table differs from scripts/results/: run python scripts/render_performance.py")
+    page = (REPO / "docs" / "performance.md").read_text()
+    assert render_performance.block(page) == render_performance.render(), (
+        "docs/performance.md's Performance table differs from scripts/results/: run python scripts/render_performance.py")
 
 
 def test_every_row_names_a_committed_result_file(scripts):
@@ -40,19 +41,19 @@ def test_every_row_names_a_committed_result_file(scripts):
 
 def test_check_fails_when_a_committed_figure_changes(scripts, tmp_path):
     render_performance, _ = scripts
-    results, readme = tmp_path / "results", tmp_path / "README.md"
+    results, page = tmp_path / "results", tmp_path / "performance.md"
     shutil.copytree(render_performance.RESULTS, results)
-    readme.write_text(f"# x\n{render_performance.BEGIN}\nold\n{render_performance.END}\ntail\n")
-    assert render_performance.main(["--check", "--results", str(results), "--readme", str(readme)]) == 1
-    assert render_performance.main(["--results", str(results), "--readme", str(readme)]) == 0
-    assert render_performance.main(["--check", "--results", str(results), "--readme", str(readme)]) == 0
-    assert readme.read_text().endswith(f"{render_performance.END}\ntail\n")
+    page.write_text(f"# x\n{render_performance.BEGIN}\nold\n{render_performance.END}\ntail\n")
+    assert render_performance.main(["--check", "--results", str(results), "--page", str(page)]) == 1
+    assert render_performance.main(["--results", str(results), "--page", str(page)]) == 0
+    assert render_performance.main(["--check", "--results", str(results), "--page", str(page)]) == 0
+    assert page.read_text().endswith(f"{render_performance.END}\ntail\n")
 
     cpu = results / render_performance.CPU
     result = json.loads(cpu.read_text())
     result["sections"]["overhead"]["ratio"]["mean"] += 0.01
     cpu.write_text(json.dumps(result))
-    assert render_performance.main(["--check", "--results", str(results), "--readme", str(readme)]) == 1
+    assert render_performance.main(["--check", "--results", str(results), "--page", str(page)]) == 1
 
 
 def test_t_interval_of_the_mean(scripts):

@@ -20,7 +20,6 @@ from train_large.data.prepare import (
     split_tsv,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 TATOEBA = Path(__file__).resolve().parents[3] / "shared" / "data" / "tatoeba-en-fr-18k.tsv"
 SPLITS = ("train", "valid", "test")
 
@@ -178,7 +177,7 @@ def test_held_out_references_are_kept_byte_for_byte_beside_the_normalised_ones(t
 
 
 def test_load_prepared_without_marker_says_how_to_prepare(tmp_path):
-    with pytest.raises(PrepareError, match="no prepared.json.*prepare_translation.py"):
+    with pytest.raises(PrepareError, match="no prepared.json.*tlc-prepare translation --raw-dir"):
         load_prepared(tmp_path)
 
 
@@ -216,7 +215,7 @@ def test_cli_reports_misaligned_input_in_one_line_with_status_2(tmp_path):
     write_lines(tmp_path / "raw" / "train.en", ["One.", "Two."])
     write_lines(tmp_path / "raw" / "train.fr", ["Un."])
     result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "prepare_translation.py"), "--raw-dir",
+        [str(Path(sys.executable).parent / "tlc-prepare"), "translation", "--raw-dir",
          str(tmp_path / "raw"), "--out", str(tmp_path / "data"), "--src", "en", "--tgt", "fr"],
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 2

@@ -229,8 +229,8 @@ def test_an_sst2_test_file_without_label_or_index_is_one_line(tmp_path, pretrain
 
 def test_vocab_from_must_be_a_prepared_masked_lm_corpus(tmp_path, pretraining):
     write_sst2(tmp_path / "SST-2", labelled_test=False)
-    with pytest.raises(PrepareError, match="prepare the pretraining corpus first: python scripts/"
-                                           "prepare_mlm_corpus.py") as err:
+    with pytest.raises(PrepareError, match="prepare the pretraining corpus first: tlc-prepare mlm "
+                                           "--raw-dir RAW") as err:
         prepare_glue("sst2", tmp_path / "SST-2", tmp_path / "a", vocab_from=tmp_path / "nothing")
     assert "\n" not in str(err.value)
     prepare_glue("sst2", tmp_path / "SST-2", tmp_path / "a", vocab_from=pretraining.data_dir)

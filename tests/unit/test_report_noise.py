@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sweeps.report.noise import difference, estimate, seeds_needed, spread
-from train_large.config import config_id
+from train_large.run_names import config_id
 
 
 def test_replicas_share_the_name_without_its_seed():

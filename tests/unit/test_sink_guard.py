@@ -70,7 +70,6 @@ class BrokenRun:
 
     def __init__(self) -> None:
         self.log_calls = 0
-        self.settings = type("Settings", (), {"x_skip_transaction_log": True})()
         self.summary: dict = {}
 
     def define_metric(self, *args, **kwargs) -> None:
@@ -111,6 +110,21 @@ def test_no_api_key_in_auto_mode_writes_an_offline_run(tmp_path, caplog):
     assert list((tmp_path / "wandb").glob("offline-run-*"))
 
 
+def test_wandb_core_exiting_with_an_error_at_close_is_one_warning(tmp_path, monkeypatch, caplog):
+    real_teardown = wandb.teardown
+
+    def teardown_then_exit(exit_code=None):
+        real_teardown(exit_code)
+        raise SystemExit(1)  # what wandb.teardown does when wandb-core exits with status 1
+
+    monkeypatch.setattr(wandb, "teardown", teardown_then_exit)
+    sinks = fan_out(JsonlSink(tmp_path / "metrics.jsonl"), {"W&B": open_wandb(tmp_path, mode="offline")})
+    log_all(sinks)
+    assert read_records(tmp_path / "metrics.jsonl") == RECORDS
+    (warning,) = wandb_warnings(caplog)
+    assert "W&B service exited with status 1 at close" in warning
+
+
 class FailingTruth(MemorySink):
     def log(self, record: dict) -> None:
         raise OSError(28, "No space left on device")
@@ -125,12 +139,11 @@ def test_a_failing_metrics_log_stops_the_run(tmp_path):
 
 def test_the_training_and_compression_runs_open_wandb_behind_the_guard(tmp_path, monkeypatch, caplog):
     from compress.cli import compose_compress
-    from compress.pipeline import open_sinks as open_compress_sinks
-    from train_large.run import open_sinks as open_train_sinks
+    from train_large.core.run_records import open_sinks
 
     monkeypatch.setattr(wandb, "init", refuse_init)
-    train = open_train_sinks(compose_train([f"paths.runs_root={tmp_path}"]), tmp_path / "train", "train")
-    compress = open_compress_sinks(compose_compress([f"source={tmp_path}"]), tmp_path / "compress", "compress")
+    train = open_sinks(compose_train([f"paths.runs_root={tmp_path}"]), tmp_path / "train", "train", "train")
+    compress = open_sinks(compose_compress([f"source={tmp_path}"]), tmp_path / "compress", "compress", "compress")
     for sinks in (train, compress):
         assert [type(s).__name__ for s in sinks.sinks] == ["JsonlSink"]
         log_all(sinks)

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO, TLC_TRAIN, compose_train, subprocess_env
 from train_large.cli import sweeper_params
-from train_large.config import check, run_name
+from train_large.config import check
 from train_large.preflight import job_overrides
+from train_large.run_names import run_name
 
 SWEEPS = sorted(p.stem for p in (REPO / "sweeps").glob("*.yaml"))
 PAPER = ["batch_size", "finetune", "mt_depth", "mt_width", "roberta_depth", "roberta_width"]

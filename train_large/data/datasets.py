@@ -47,7 +47,7 @@ def missing_data(task: Any) -> list[str]:
     vocab_from = _vocab_from(task) if getattr(task, "kind", "") == "classification" else None
     if vocab_from is not None and not is_prepared(vocab_from):
         problems.append(f"task.vocab_from={vocab_from} is not a prepared pretraining corpus (no "
-                        f"prepared.json); prepare it first with: python scripts/prepare_mlm_corpus.py "
+                        f"prepared.json); prepare it first with: tlc-prepare mlm "
                         f"--raw-dir RAW --out {vocab_from}")
     return problems
 

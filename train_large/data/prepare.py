@@ -19,6 +19,7 @@ import random
 import shutil
 import time
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -188,6 +189,17 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
                                    "convert it with: iconv -f <its encoding> -t UTF-8") from err
 
 
+@contextmanager
+def preparing(data_dir: Path, started: float) -> Iterator[None]:
+    """Hold `data_dir`'s preparation lock while it is (re)written. Its prepared.json, which marks a
+    finished preparation, goes first; the caller writes the new one last, inside the block."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(data_dir / ".prepare.lock")):
+        (data_dir / PREPARED_FILE).unlink(missing_ok=True)
+        yield
+    log.info("prepared %s in %.1f s", data_dir, time.perf_counter() - started)
+
+
 def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, target_lang: str,
                         vocab_size: int = 8000, splits: Sequence[str] = ("train", "valid", "test"),
                         max_train_sentences_for_spm: int = 2_000_000, seed: int = 0) -> PreparedData:
@@ -212,9 +224,7 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
              for split in splits}
     log.info("checked %s in %s: %s pairs (%.1f s)", "/".join(splits), raw_dir,
              "/".join(map(str, lines.values())), time.perf_counter() - started)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(data_dir / ".prepare.lock")):
-        (data_dir / PREPARED_FILE).unlink(missing_ok=True)
+    with preparing(data_dir, started):
         untouched = keep_untouched(raw_dir, data_dir, splits, target_lang)
         step = time.perf_counter()
         for split in splits:
@@ -223,12 +233,9 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
         log.info("normalised %d files into %s (%.1f s)", 2 * len(splits), data_dir / "raw",
                  time.perf_counter() - step)
 
-        step = time.perf_counter()
         spm_pieces = train_spm([data_dir / "raw" / f"train.{lang}" for lang in langs],
-                                data_dir / "spm", vocab_size=vocab_size,
-                                max_sentences=max_train_sentences_for_spm, seed=seed)
-        log.info("trained sentencepiece: %d pieces (%d asked) (%.1f s)", spm_pieces, vocab_size,
-                 time.perf_counter() - step)
+                               data_dir / "spm", vocab_size=vocab_size,
+                               max_sentences=max_train_sentences_for_spm, seed=seed)
 
         dictionary_size = _encode_and_binarize(data_dir, langs, splits)
         prepared = PreparedData(data_dir, source_lang, target_lang, dictionary_size, lines,
@@ -240,7 +247,6 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
             "spm_model": "spm.model",  # relative to the data dir, so the dir can move
             "raw_dir": str(raw_dir.resolve()), "seed": seed, "untouched": untouched,
         })
-    log.info("prepared %s in %.1f s", data_dir, time.perf_counter() - started)
     return prepared
 
 
@@ -296,6 +302,7 @@ def _normalize_pair(src: Path, tgt: Path, src_out: Path, tgt_out: Path) -> None:
 def train_spm(files: list[Path], prefix: Path, *, vocab_size: int, max_sentences: int,
                seed: int) -> int:
     """Train one unigram model on all `files` into `prefix`.model/.vocab; returns its size."""
+    started = time.perf_counter()
     # For whatever sentencepiece draws at random; with sentencepiece 0.2.3 the sample was the
     # same for seeds 0 and 1, and runs with equal inputs gave byte-identical models.
     spm.set_random_generator_seed(seed)
@@ -315,7 +322,10 @@ def train_spm(files: list[Path], prefix: Path, *, vocab_size: int, max_sentences
         message = " ".join(str(err).split())
         raise PrepareError(f"sentencepiece could not train on {files[0].parent}/train.*: "
                            f"{message}; change the vocab size") from err
-    return spm.SentencePieceProcessor(model_file=f"{prefix}.model").get_piece_size()
+    pieces = spm.SentencePieceProcessor(model_file=f"{prefix}.model").get_piece_size()
+    log.info("trained sentencepiece: %d pieces (%d asked) (%.1f s)", pieces, vocab_size,
+             time.perf_counter() - started)
+    return pieces
 
 
 def write_pieces(processor: spm.SentencePieceProcessor, text: Path, out: Path) -> None:
@@ -342,7 +352,7 @@ def load_prepared(data_dir: Path) -> PreparedData:
     path = data_dir / PREPARED_FILE
     if not path.is_file():
         raise PrepareError(f"{data_dir} is not a prepared dataset (no {PREPARED_FILE}); prepare "
-                           f"it with: python scripts/prepare_translation.py --raw-dir RAW "
+                           f"it with: tlc-prepare translation --raw-dir RAW "
                            f"--out {data_dir} --src SRC --tgt TGT")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))

@@ -31,11 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sentencepiece as spm
-from filelock import FileLock
 
 from train_large.rundir import atomic_write_json
 
-from .prepare import (PREPARED_FILE, PrepareError, PreparedData, load_prepared, normalize_line,
+from .prepare import (PREPARED_FILE, preparing, PrepareError, PreparedData, load_prepared, normalize_line,
                       numbered_lines, write_pieces)
 from .prepare_mlm import file_sha1
 
@@ -100,9 +99,7 @@ def prepare_glue(task_name: str, glue_dir: Path, data_dir: Path, *, vocab_from: 
              time.perf_counter() - started)
 
     pairs, labels = len(layout.text_columns) == 2, sorted(layout.labels)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(data_dir / ".prepare.lock")):
-        (data_dir / PREPARED_FILE).unlink(missing_ok=True)
+    with preparing(data_dir, started):
         _write_raw(examples, data_dir / "raw", "label")
         _write_raw(unlabelled, data_dir / "raw", INDEX_COLUMN)
         _encode_and_binarize(data_dir, pretraining, list(examples), list(unlabelled), pairs, labels)
@@ -123,7 +120,6 @@ def prepare_glue(task_name: str, glue_dir: Path, data_dir: Path, *, vocab_from: 
                                     for split, c in counts.items()},
             "submission": submission,
         })
-    log.info("prepared %s in %.1f s", data_dir, time.perf_counter() - started)
     return PreparedData(data_dir, "", "", pretraining.vocab_size, lines, kind="classification",
                         labels=labels, sentence_pairs=pairs, dictionary_sha1=sha1, submission=submission)
 
@@ -134,7 +130,7 @@ def check_vocab_from(vocab_from: Path) -> PreparedData:
     Raises:
         PrepareError: it is absent, unfinished, of another kind, or lacks spm.model or bin/dict.txt.
     """
-    prepare = (f"prepare the pretraining corpus first: python scripts/prepare_mlm_corpus.py "
+    prepare = (f"prepare the pretraining corpus first: tlc-prepare mlm "
                f"--raw-dir RAW --out {vocab_from}")
     try:
         prepared = load_prepared(vocab_from)

@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Iterator, Optional, TextIO
 
 import sentencepiece as spm
-from filelock import FileLock
 
 from train_large.rundir import atomic_write_json
 
-from .prepare import (PREPARED_FILE, SPM_THREADS, PrepareError, PreparedData, normalize_line,
+from .prepare import (PREPARED_FILE, preparing, SPM_THREADS, PrepareError, PreparedData, normalize_line,
                       numbered_lines, train_spm, write_pieces)
 from .references import file_digest
 
@@ -98,9 +97,7 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
     log.info("checked %s: %s text lines, layouts %s (%.1f s)", raw_dir,
              "/".join(str(f.lines) for f in files.values()),
              "/".join(f.layout for f in files.values()), time.perf_counter() - started)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(data_dir / ".prepare.lock")):
-        (data_dir / PREPARED_FILE).unlink(missing_ok=True)
+    with preparing(data_dir, started):
         step = time.perf_counter()
         spm_input = data_dir / "raw" / "train.spm_sample"
         keep = min(1.0, max_train_sentences_for_spm / files["train"].spm_chunks)
@@ -115,12 +112,9 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
         log.info("normalised %d files into %s: %s documents (%.1f s)", len(files), data_dir / "raw",
                  "/".join(map(str, documents.values())), time.perf_counter() - step)
 
-        step = time.perf_counter()
         spm_pieces = train_spm([spm_input], data_dir / "spm", vocab_size=vocab_size,
                                max_sentences=max_train_sentences_for_spm, seed=seed)
         spm_input.unlink()
-        log.info("trained sentencepiece: %d pieces (%d asked) (%.1f s)", spm_pieces, vocab_size,
-                 time.perf_counter() - step)
 
         dictionary_size = _encode_and_binarize(data_dir)
         sha1 = file_sha1(data_dir / "bin" / "dict.txt")
@@ -132,7 +126,6 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
             "spm_model": "spm.model",  # relative to the data dir, so the dir can move
             "dictionary_sha1": sha1, "raw_dir": str(raw_dir.resolve()), "seed": seed,
         })
-    log.info("prepared %s in %.1f s", data_dir, time.perf_counter() - started)
     return PreparedData(data_dir, "", "", dictionary_size, lines, kind="masked_lm",
                         dictionary_sha1=sha1)
 

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import torch
 
 from ..flops import FlopModel
-from ..runtime import resolve_runtime
+from ..runtime import Runtime, with_runtime
 from . import fairseq_import
 
 with fairseq_import():
@@ -332,14 +332,15 @@ def flop_model(model: torch.nn.Module, kind: str) -> FlopModel:
     return FlopModel(width, stack_weights(encoder), len(encoder.layers), head_params=head)
 
 
-def build_engine(cfg: Any, data: Any, device: str, *, world_size: int = 1, rank: int = 0) -> Engine:
+def build_engine(cfg: Any, data: Any, runtime: Runtime, *, rank: int = 0) -> Engine:
     """Build the fairseq task, model, criterion and trainer for a validated config.
 
-    `data` is the run's `PreparedData`: its `bin_dir` is what the fairseq task loads. With
-    `world_size` > 1 the torch.distributed process group must already be initialised; fairseq
-    then shards the data by `rank` and averages gradients across processes.
+    `data` is the run's `PreparedData`: its `bin_dir` is what the fairseq task loads. `runtime`
+    (`train_large.runtime.resolve_runtime`) says where and at what precision. With
+    `runtime.world_size` > 1 the torch.distributed process group must already be initialised;
+    fairseq then shards the data by `rank` and averages gradients across processes.
     """
-    cfg = resolve_runtime(cfg, device, world_size)
+    cfg, device, world_size = with_runtime(cfg, runtime), runtime.device, runtime.world_size
     parser = options.get_training_parser(default_task="translation")
     argv = train_argv(cfg, data.bin_dir, device, num_classes=data.num_classes, world_size=world_size, rank=rank)
     args = options.parse_args_and_arch(parser, input_args=argv)

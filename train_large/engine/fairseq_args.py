@@ -76,7 +76,7 @@ def optim_flags(optim: Any, budget: Any, world_size: int = 1) -> list[str]:
 def runtime_flags(cfg: Any, device: str) -> list[str]:
     if cfg.precision not in ("fp32", "fp16", "bf16") or cfg.num_workers is None:
         raise ValueError(f"precision={cfg.precision}, num_workers={cfg.num_workers}: resolve them for the "
-                         "device first (train_large.runtime.resolve_runtime)")
+                         "device first (train_large.runtime.with_runtime)")
     flags = ["--seed", str(cfg.seed), "--num-workers", str(cfg.num_workers),
              "--max-tokens-valid", str(cfg.task.eval.max_tokens),
              "--skip-invalid-size-inputs-valid-test", "--log-format", "simple"]

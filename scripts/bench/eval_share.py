@@ -1,10 +1,12 @@
-"""Eval share of the paper presets, computed from their default eval settings (for `scripts/bench.py`).
+"""The eval-share section: evaluation seconds over wall seconds, goal <= 10%. The toy presets are
+measured through the real loop at their sweep budgets (measure.loop_run); the paper presets are
+estimated from their default eval settings, as below.
 
 Their data (WMT14, Wikipedia + BookCorpus, GLUE) and their GPUs are not on a CPU machine, so the
 share is estimated: eval seconds = FLOPs of the evaluation / the FLOP rate it runs at, with
 
-- the training FLOP rate R of the preset's largest model: measured by `bench.py --gpu` on this
-  device when there is one, else ASSUMED_TRAIN_FLOPS (stated in the output);
+- the training FLOP rate R of the preset's largest model: measured by the gpu section on this
+  device when it ran first, else ASSUMED_TRAIN_FLOPS (stated in the output);
 - loss evaluation (a forward pass, 1/3 of training FLOPs per token) at R;
 - beam-search decoding (translation BLEU) at DECODE_EFFICIENCY x R: one token per step for
   beam x sentences rows, far smaller products than training's.
@@ -22,9 +24,12 @@ from typing import Any
 from train_large.cli import compose_train
 from train_large.flops import FlopModel
 
+from .runs import Workspace
+from .toy import Sizes, toy_setup
+
 GOAL = 0.10
 # One H100 (SXM) at 40% of its 989 TFLOP/s dense bf16: an assumption, replaced by the measured
-# rate when bench.py runs with --gpu.
+# rate when the gpu section runs first (`--gpu`).
 ASSUMED_TRAIN_FLOPS = 0.4 * 989e12
 # Decoding's FLOP rate over training's (assumed): per step it multiplies beam x sentences rows
 # by each weight matrix once, and pays a Python step of fairseq's SequenceGenerator per token.
@@ -46,7 +51,7 @@ class Workload:
     preset: str
     sweep: str  # the sweep whose budget is T
     budget_seconds: float
-    gpu_model: str  # bench_device.GPU_MODELS key whose measured rate stands for this preset
+    gpu_model: str  # measure.GPU_MODELS key whose measured rate stands for this preset
     flops: FlopModel
     valid: tuple[int, float, float]  # sequences, mean source tokens, mean target tokens (0: encoder only)
     test: tuple[int, float, float] | None
@@ -112,3 +117,23 @@ def paper_eval_shares(measured_flops: dict[str, float] | None = None) -> list[di
     measured_flops = measured_flops or {}
     return [eval_share(w, measured_flops.get(w.gpu_model, ASSUMED_TRAIN_FLOPS), w.gpu_model in measured_flops)
             for w in WORKLOADS]
+
+
+# What a toy run's figures keep of measure.loop_run's.
+KEPT = ("eval_share", "checkpoint_share", "records", "spent", "total_seconds", "clock_error", "clock_check")
+
+
+def run(space: Workspace, sizes: Sizes, report: dict) -> dict:
+    """Toy presets measured through the real loop; paper presets estimated, at the GPU section's
+    measured rates when it ran first."""
+    from .measure import loop_run
+
+    budget = sizes.toy_seconds
+    toy = {}
+    for task in sizes.toy_tasks:
+        cfg, data = toy_setup(space, f"task={task}", f"budget.train_seconds={budget}", *sizes.toy_eval)
+        measured = loop_run(cfg, data, "cpu", space.fresh_runs())
+        toy[task] = {"budget_seconds": budget, "overrides": list(sizes.toy_eval), **{k: measured[k] for k in KEPT}}
+        print(f"  {task}: eval share {measured['eval_share']:.1%} at a {budget} s budget", flush=True)
+    gpu_rates = report["sections"].get("gpu", {}).get("train_flops_per_second")
+    return {"toy": toy, "paper": paper_eval_shares(gpu_rates), "goal": 0.10}

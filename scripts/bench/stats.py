@@ -1,4 +1,4 @@
-"""Intervals and goal verdicts for `scripts/bench.py` and `scripts/render_performance.py`.
+"""Intervals and goal verdicts for the benchmark's sections and `scripts/render_performance.py`.
 
 A benchmark figure is said to meet its goal only when its whole 95% interval does: a mean over
 repeats whose interval straddles the goal, or a figure measured once, is "not shown". Intervals

@@ -1,6 +1,5 @@
-#!/usr/bin/env python
-"""CPU latency of what ships: the model rebuilt from a packed compressed file against its fp32
-source, on the same batches.
+"""The int8 section: CPU latency of what ships, the model rebuilt from a packed compressed file,
+against its fp32 source on the same batches.
 
 The compressed model is restored from the file (`compress.checkpoint.load_compressed` and
 `restore_compressed`). Where the file holds 8-bit codes for the weight of an `nn.Linear`, that
@@ -14,29 +13,24 @@ are not a plain `nn.Linear`'s (`nn.MultiheadAttention` reads its packed `in_proj
 and its zeros are multiplied like any weight. Each case in the JSON says which ran where.
 
 Two sources of files:
-- default: a toy encoder-decoder laid out as fairseq's (attention through its q/k/v/out_proj
-  Linears; width 128, 2 + 2 layers, vocabulary 1000, untied output projection), compressed here
+- default: a toy encoder-decoder laid out as fairseq's (`models.ToyTranslationModel`), compressed here
   by the package's own functions for each `--case` (attention and FFN weights, as
   `tlc-compress` targets them) and packed by `pack_compressed` into a temporary file;
 - `--run DIR`: the file a `tlc-compress` run of a translation model wrote, against its source run's
-  best checkpoint (both rebuilt through the training engine; `compress.bench_models`).
+  best checkpoint (both rebuilt through the training engine; `models.from_run`).
 
 Latency is the median over `--repeats` of one forward pass of one batch, fp32 and compressed
 alternating so that drift in the machine's speed hits both; `speedup` is the median of the paired
 ratios (fp32 pass / the compressed pass right after it). Inputs are built before timing.
 
-    python scripts/bench_int8.py --threads 1 --out scripts/results/bench_int8.json
+    python -m scripts.bench int8 --threads 1 --out scripts/results/bench_int8.json
 """
 from __future__ import annotations
 
 import argparse
 import copy
-import datetime
 import json
-import os
-import platform
 import statistics
-import sys
 import tempfile
 import time
 import warnings
@@ -45,84 +39,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from compress.checkpoint import FILE, load_compressed, pack_compressed, quantized_tensors, restore_compressed
+from compress.footprint import model_bytes
+from compress.prune import make_permanent, prune_magnitude
+from compress.quantize import QuantizedTensor, quantize_weights
+from compress.targets import select_targets
 
-from compress.checkpoint import (FILE, load_compressed, pack_compressed, quantized_tensors,  # noqa: E402
-                                 restore_compressed)
-from compress.footprint import model_bytes  # noqa: E402
-from compress.prune import make_permanent, prune_magnitude  # noqa: E402
-from compress.quantize import QuantizedTensor, quantize_weights  # noqa: E402
-from compress.targets import select_targets  # noqa: E402
-from machine_info import cpu_model  # noqa: E402
+from .machine import describe_cpu
+from .models import TOY, from_run, toy_model
 
 DEFAULT_CASES = ("quantize:8", "prune_quantize:8:0.5", "quantize:4", "prune:0.5")
-TOY = "toy encoder-decoder, fairseq module layout, d128 2+2 layers 4 heads ffn 512 vocab 1000, untied output"
-
-
-class Attention(nn.Module):
-    """Multi-head attention through four `nn.Linear`s that it calls, as fairseq's runs outside
-    incremental decoding (see `compress.bench_models`), so each projection can be an int8 Linear."""
-
-    def __init__(self, width: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(width, width) for _ in range(4))
-
-    def forward(self, x: torch.Tensor, memory: torch.Tensor, causal: bool = False) -> torch.Tensor:
-        batch, length, width = x.shape
-
-        def heads(y: torch.Tensor) -> torch.Tensor:
-            return y.view(batch, -1, self.heads, width // self.heads).transpose(1, 2)
-
-        out = nn.functional.scaled_dot_product_attention(heads(self.q_proj(x)), heads(self.k_proj(memory)),
-                                                         heads(self.v_proj(memory)), is_causal=causal)
-        return self.out_proj(out.transpose(1, 2).reshape(batch, length, width))
-
-
-class Layer(nn.Module):
-    """A post-norm Transformer layer with fairseq's module names (decoder layers: `cross`)."""
-
-    def __init__(self, width: int, heads: int, ffn: int, cross: bool) -> None:
-        super().__init__()
-        self.self_attn, self.self_attn_layer_norm = Attention(width, heads), nn.LayerNorm(width)
-        if cross:
-            self.encoder_attn, self.encoder_attn_layer_norm = Attention(width, heads), nn.LayerNorm(width)
-        self.fc1, self.fc2, self.final_layer_norm = nn.Linear(width, ffn), nn.Linear(ffn, width), nn.LayerNorm(width)
-
-    def forward(self, x: torch.Tensor, memory: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.self_attn_layer_norm(x + self.self_attn(x, x, causal=memory is not None))
-        if memory is not None:
-            x = self.encoder_attn_layer_norm(x + self.encoder_attn(x, memory))
-        return self.final_layer_norm(x + self.fc2(torch.relu(self.fc1(x))))
-
-
-class ToyTranslationModel(nn.Module):
-    def __init__(self, vocab: int = 1000, width: int = 128, layers: int = 2, heads: int = 4,
-                 ffn: int = 512, length: int = 32) -> None:
-        super().__init__()
-        self.vocab, self.length = vocab, length  # length: tokens per source and target sentence
-        self.embed_tokens = nn.Embedding(vocab, width)
-        self.encoder = nn.ModuleList(Layer(width, heads, ffn, cross=False) for _ in range(layers))
-        self.decoder = nn.ModuleList(Layer(width, heads, ffn, cross=True) for _ in range(layers))
-        self.output_projection = nn.Linear(width, vocab, bias=False)
-
-    def forward(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        memory, x = self.embed_tokens(source), self.embed_tokens(target)
-        for layer in self.encoder:
-            memory = layer(memory)
-        for layer in self.decoder:
-            x = layer(x, memory)
-        return self.output_projection(x)
-
-    def example_inputs(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        generator = torch.Generator().manual_seed(0)
-        return tuple(torch.randint(0, self.vocab, (batch, self.length), generator=generator) for _ in range(2))
-
-
-def toy_model() -> ToyTranslationModel:
-    torch.manual_seed(0)
-    return ToyTranslationModel().eval()
 
 
 def int8_linear(linear: nn.Linear, q: QuantizedTensor) -> nn.Module:
@@ -217,16 +143,12 @@ def with_int8_kernels(model: nn.Module, root: nn.Module, state: dict) -> tuple[n
     return twin, kernels(state, quantized, use_int8_kernels(root, quantized))
 
 
+
 def run_models(run_dir: Path) -> tuple[nn.Module, nn.Module, nn.Module, dict, dict]:
     """(fp32 source, compressed, its dequantized twin, kernel counts, figures) of a tlc-compress run."""
-    from compress import bench_models
-    from compress.pipeline import reload
-
     result = json.loads((run_dir / "result.json").read_text())
-    os.environ[bench_models.ENV] = result["source"]["run_dir"]  # the factory's one argument
-    source = bench_models.toy_from_checkpoint()
-    engine, _, _ = reload(run_dir)
-    compressed = bench_models.TranslationForward(engine.model)
+    source = from_run(Path(result["source"]["run_dir"]))
+    compressed = from_run(run_dir)
     twin, counts = with_int8_kernels(compressed, compressed.model, load_compressed(run_dir / "checkpoints" / FILE))
     figures = {key: result.get(key) for key in ("method", "bits", "sparsity", "granularity", "bytes", "file_bytes")}
     return source, compressed, twin, counts, figures
@@ -269,13 +191,6 @@ def measure(fp32: nn.Module, compressed: nn.Module, dequantized: nn.Module, args
                                              "vs_dequantized_file": relative_error(shipped, twin)}}
 
 
-def machine(threads: int) -> dict:
-    # Key names as scripts/bench.py's machine description, so one reader serves both.
-    return {"cpu_model": cpu_model() or "unknown", "cpu_cores": os.cpu_count(), "threads": threads, "torch": torch.__version__,
-            "quantized_engine": torch.backends.quantized.engine, "python": platform.python_version(),
-            "load_average": list(os.getloadavg()),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-
 
 def parse_case(text: str) -> tuple[str, int | None, float]:
     """(method, bits, sparsity) of "quantize:BITS", "prune_quantize:BITS[:SPARSITY]" or "prune[:SPARSITY]"."""
@@ -286,8 +201,8 @@ def parse_case(text: str) -> tuple[str, int | None, float]:
     return method, bits, float(rest[1]) if len(rest) > 1 else (0.5 if method == "prune_quantize" else 0.0)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", type=Path, default=None, help="a tlc-compress run dir (translation): time its "
                         f"checkpoints/{FILE} against its source; default: the toy, compressed here per --case")
     parser.add_argument("--case", action="append", default=None, help="toy only: method:bits[:sparsity], "
@@ -296,44 +211,51 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64, help="sentences per batch")
     parser.add_argument("--repeats", type=int, default=50, help="timed forward passes per model")
     parser.add_argument("--warmup", type=int, default=3, help="untimed passes per model first")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch intra-op threads")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, default=Path("bench_int8.json"))
-    args = parser.parse_args()
 
-    torch.set_num_threads(args.threads)
-    cases = []
-    if args.run is not None:
-        source, compressed, dequantized, counts, figures = run_models(args.run.resolve())
-        cases.append({"case": str(args.run), **figures, **counts, **measure(source, compressed, dequantized, args)})
-        model_name = f"tlc-compress run {args.run}"
-    else:
-        fp32, model_name = toy_model(), TOY
-        with tempfile.TemporaryDirectory() as folder:
-            for text in args.case or DEFAULT_CASES:
-                method, bits, sparsity = parse_case(text)
-                path = compress_toy(fp32, method, bits, sparsity, args.granularity, Path(folder))
-                state = load_compressed(path)
-                compressed = toy_model()
-                restore_compressed(compressed, state)
-                dequantized, counts = with_int8_kernels(compressed, compressed, state)
-                reported = state["compression"]["bytes"]
-                cases.append({"case": text, "method": method, "bits": bits, "sparsity": sparsity,
-                              "granularity": args.granularity if bits else None, "bytes": reported,
-                              "file_bytes": path.stat().st_size, **counts,
-                              **measure(fp32, compressed, dequantized, args)})
-    result = {"model": model_name, "batch": args.batch, "repeats": args.repeats, "warmup": args.warmup,
-              "machine": machine(args.threads), "fp32_bytes": None if args.run else model_bytes(toy_model()).bytes,
-              "cases": cases}
+
+def toy_cases(args: argparse.Namespace) -> list[dict]:
+    """Each --case: the toy compressed, packed to a temporary file, restored from it and timed."""
+    fp32, cases = toy_model(), []
+    with tempfile.TemporaryDirectory() as folder:
+        for text in args.case or DEFAULT_CASES:
+            method, bits, sparsity = parse_case(text)
+            path = compress_toy(fp32, method, bits, sparsity, args.granularity, Path(folder))
+            state = load_compressed(path)
+            compressed = toy_model()
+            restore_compressed(compressed, state)
+            dequantized, counts = with_int8_kernels(compressed, compressed, state)
+            cases.append({"case": text, "method": method, "bits": bits, "sparsity": sparsity,
+                          "granularity": args.granularity if bits else None, "bytes": state["compression"]["bytes"],
+                          "file_bytes": path.stat().st_size, **counts, **measure(fp32, compressed, dequantized, args)})
+    return cases
+
+
+def print_cases(result: dict) -> None:
     print(f"{'case':24}{'file bytes':>12}{'fp32 ms':>10}{'packed ms':>11}{'speedup':>9}  kernel")
-    for case in cases:
+    for case in result["cases"]:
         ms = case["median_ms_per_batch"]
         print(f"{case['case'][-24:]:24}{case['file_bytes']:>12,}{ms['fp32']:>10.2f}{ms['compressed']:>11.2f}"
               f"{case['speedup']:>8.2f}x  {case['kernel']}")
-    print(f"{args.threads} thread(s), batch {args.batch}, {args.repeats} repeats, {result['machine']['cpu_model']}")
+    machine = result["machine"]
+    print(f"{machine['threads']} thread(s), batch {result['batch']}, {result['repeats']} repeats, "
+          f"{machine['cpu_model']}")
+
+
+def main(args: argparse.Namespace) -> None:
+    threads = args.threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    if args.run is not None:
+        source, compressed, dequantized, counts, figures = run_models(args.run.resolve())
+        cases = [{"case": str(args.run), **figures, **counts, **measure(source, compressed, dequantized, args)}]
+        model_name = f"tlc-compress run {args.run}"
+    else:
+        cases, model_name = toy_cases(args), TOY
+    result = {"model": model_name, "batch": args.batch, "repeats": args.repeats, "warmup": args.warmup,
+              "machine": describe_cpu(threads), "fp32_bytes": None if args.run else model_bytes(toy_model()).bytes,
+              "cases": cases}
+    print_cases(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
-
-
-if __name__ == "__main__":
-    main()

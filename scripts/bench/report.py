@@ -1,11 +1,11 @@
-"""The report section of `scripts/bench.py`: how long `tlc-report` takes over many finished runs.
+"""The report section: how long `tlc-report` takes over many finished runs.
 
 It writes synthetic run directories in the formats tlc-train writes (tests/report_runs.py, the
 same writer the report's tests use): sweeps of widths, every width in several seeds, each run with
 12 validations and 12 train records (24 records), and times the real `tlc-report` command over
 all of them, from its start to its exit (imports, reading, tables, figures, claims and advice), a
-few times; the figure is their mean with its 95% interval (bench_stats), the median kept beside it.
-Goal: 200 runs in under 10 s.
+few times; the figure is their mean with its 95% interval (stats), the median kept beside it.
+Goal: 200 runs in under 10 s. Must not import torch or fairseq: tlc-report runs as a subprocess.
 """
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from bench_stats import interval
+from .runs import Workspace
+from .stats import interval
+from .toy import Sizes
 
-REPO = Path(__file__).resolve().parents[1]
 TLC_REPORT = str(Path(sys.executable).parent / "tlc-report")
 WIDTHS = (32, 64, 128, 256, 512)
 SEEDS = 4
@@ -28,7 +29,6 @@ GOAL_SECONDS = 10.0
 def write_runs(root: Path, count: int) -> int:
     """`count` finished training runs (rounded down to whole sweeps of WIDTHS x SEEDS) under `root`;
     returns how many were written. Each seed shifts its curve a little, as a seed would."""
-    sys.path.insert(0, str(REPO))
     from tests.report_runs import rising, write_training_run
 
     per_sweep = len(WIDTHS) * SEEDS
@@ -43,7 +43,7 @@ def write_runs(root: Path, count: int) -> int:
     return written
 
 
-def report_section(work: Path, runs: int, repeats: int) -> dict:
+def time_report(work: Path, runs: int, repeats: int) -> dict:
     """Seconds `tlc-report --claims --advise` takes over `runs` synthetic runs (median of `repeats`)."""
     root = work / "report_runs"
     shutil.rmtree(root, ignore_errors=True)
@@ -59,3 +59,7 @@ def report_section(work: Path, runs: int, repeats: int) -> dict:
     return {"runs": written, "records_per_run": 24, "seconds": [round(s, 2) for s in seconds],
             "median_seconds": round(statistics.median(seconds), 2), "interval": interval(seconds),
             "goal_seconds": GOAL_SECONDS}
+
+
+def run(space: Workspace, sizes: Sizes, report: dict) -> dict:
+    return time_report(space.root, sizes.report_runs, sizes.report_repeats)

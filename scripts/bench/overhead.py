@@ -1,125 +1,27 @@
-"""The command-line parts of `scripts/bench.py`: runs of the real `tlc-train`, of plain
-`fairseq-train` and of a Ray sweep, timed from outside the process.
+"""The overhead section: tokens/s of plain `fairseq-train` over `tlc-train` on the same toy config
+and flags (engine.fairseq_args), in pairs A B A B; the mean ratio with its 95% interval over the
+pairs, goal <= 1.01 (met only when the interval's upper end is). Also tlc-train's own time between
+updates, from its records (the same run, so other jobs on the machine cancel out), and what the
+first tlc-train run imports (`-X importtime`), which the startup section reports.
 
-Every run gets fresh run directories, so none is skipped as already done. Output lines are read
-as they arrive (PYTHONUNBUFFERED) with their arrival times, and the run's metrics.jsonl is watched
-for its first record, so the moment training starts is known without touching the harness.
+Both commands run as subprocesses; this module must not import torch or fairseq.
 """
 from __future__ import annotations
 
-import json
-import os
 import re
 import statistics
-import subprocess
-import sys
-import tempfile
-import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench_stats import interval
+from .runs import BIN, NO_EVAL, BenchError, Workspace, run_command, tlc_train
+from .stats import interval
+from .toy import TOY, Sizes, toy_setup
 
-BIN = Path(sys.executable).parent
 # Optional packages tlc-train must not import unless the run uses them (a logger, a launcher, plots).
 HEAVY_UNLESS_USED = ("wandb", "ray", "submitit", "matplotlib")
-# Validation in the timed loop off (the overhead runs compare update throughput only) and the
-# final evaluation as small as it goes: these runs are timed, not scored.
-NO_EVAL = ["budget.eval_every_seconds=100000", "budget.checkpoint_every_seconds=100000", "task.eval.beam=1",
-           "task.eval.test_beam=1", "task.eval.bleu_sentences=10", "task.eval.test_sentences=10"]
 # The overhead runs stop at a number of updates (fairseq-train then runs as many); their records come
 # at the cadence of a toy sweep's 20 s budget (budget.log_every_seconds = train_seconds / 100), far
 # more records per second than a run of hours writes.
 BY_UPDATES = ["budget.train_seconds=100000", "budget.log_every_seconds=0.2"]
-
-
-class BenchError(RuntimeError):
-    """A benchmarked command failed; the message holds the end of its output."""
-
-
-@dataclass
-class CommandRun:
-    seconds: float  # the command's wall time
-    lines: list[tuple[float, str]]  # (seconds after the start, line) of stdout and stderr
-    first_record: float | None = None  # seconds after the start at which metrics.jsonl got its first line
-    started_at: float = 0.0  # time.time() at the start
-
-    def first(self, pattern: str) -> float | None:
-        """Arrival time of the first output line matching `pattern`."""
-        return next((at for at, line in self.lines if re.search(pattern, line)), None)
-
-    def tail(self, chars: int = 3000) -> str:
-        return "\n".join(line for _, line in self.lines)[-chars:]
-
-
-@dataclass
-class Workspace:
-    """Where the benchmark's data and runs live; `env` points tlc-train at them."""
-
-    root: Path
-    threads: int | None = None  # OMP_NUM_THREADS of every run; None: torch's default
-    env: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.env = {**os.environ, "TLC_DATA_ROOT": str(self.data), "PYTHONUNBUFFERED": "1",
-                    "WANDB_MODE": "offline", "RAY_USAGE_STATS_ENABLED": "0"}
-        self.env.pop("WANDB_API_KEY", None)
-        if self.threads:
-            self.env["OMP_NUM_THREADS"] = str(self.threads)
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    def fresh_runs(self) -> Path:
-        (self.root / "runs").mkdir(exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix="r", dir=self.root / "runs"))
-
-
-def run_command(argv: list[str], env: dict, *, watch: Path | None = None, timeout: float = 900) -> CommandRun:
-    """Run `argv`, collecting its output with arrival times; with `watch`, also note when the
-    first metrics.jsonl under that folder gets its first line (polled every 20 ms)."""
-    started_at, start = time.time(), time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-    lines: list[tuple[float, str]] = []
-
-    def read() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            lines.append((time.perf_counter() - start, line.rstrip("\n")))
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    first_record = None
-    while proc.poll() is None:
-        if watch is not None and first_record is None and has_a_record(watch):
-            first_record = time.perf_counter() - start
-        if time.perf_counter() - start > timeout:
-            proc.kill()
-            raise BenchError(f"{Path(argv[0]).name} ran past {timeout:.0f} s")
-        time.sleep(0.02)
-    seconds = time.perf_counter() - start
-    reader.join()
-    run = CommandRun(seconds, lines, first_record, started_at)
-    if proc.returncode != 0:
-        raise BenchError(f"{' '.join(argv[:3])} ... exited with {proc.returncode}:\n{run.tail()}")
-    return run
-
-
-def has_a_record(runs: Path) -> bool:
-    return any(path.stat().st_size > 0 for path in runs.rglob("metrics.jsonl"))
-
-
-def tlc_train(space: Workspace, overrides: list[str], *,
-              env: dict | None = None) -> tuple[CommandRun, dict, list[dict]]:
-    """One `tlc-train` run: (the command, its result.json, its records)."""
-    runs = space.fresh_runs()
-    run = run_command([str(BIN / "tlc-train"), *overrides], {**space.env, "TLC_RUNS_ROOT": str(runs), **(env or {})},
-                      watch=runs)
-    (result_file,) = runs.rglob("result.json")
-    records = [json.loads(line) for line in (result_file.parent / "metrics.jsonl").read_text().splitlines()]
-    return run, json.loads(result_file.read_text()), records
 
 
 def steady_state(records: list[dict]) -> tuple[float, float]:
@@ -221,28 +123,15 @@ def import_times(lines: list[tuple[float, str]]) -> dict:
             "package_seconds": packages}
 
 
-def fan_out(space: Workspace, jobs: int, slots: int, overrides: list[str]) -> dict:
-    """A Ray sweep of `jobs` equal toy runs (seeds 1..jobs) on `slots` CPU slots.
+def toy_pairs(space: Workspace, sizes: Sizes, pairs: int) -> dict:
+    """`pairs` overhead pairs on the toy config, `sizes.pair_updates` updates each."""
+    from train_large.engine.fairseq_args import train_argv
+    from train_large.runtime import resolve_runtime, with_runtime
 
-    Returns makespan / (sum of job times / slots), the job time being each run's span in
-    result.json (run.main start to end); the makespan is the sweep command's wall time, so Ray's
-    start and each fresh worker's imports count against the fan-out.
-    """
-    runs = space.fresh_runs()
-    seeds = ",".join(str(seed) for seed in range(1, jobs + 1))
-    argv = [str(BIN / "tlc-train"), "-m", "hydra/launcher=gpus", "hydra.launcher.gpus_per_job=0",
-            f"hydra.launcher.cpu_slots={slots}", "hydra.launcher.cpus_per_job=1", "experiment=fanout",
-            f"seed={seeds}", *overrides]
-    run = run_command(argv, {**space.env, "TLC_RUNS_ROOT": str(runs)})
-    results = [json.loads(p.read_text()) for p in runs.rglob("result.json")]
-    if len(results) != jobs:
-        raise BenchError(f"the fan-out sweep finished {len(results)} of {jobs} runs:\n{run.tail()}")
-    spans = [(r["placement"]["started_at"], r["placement"]["finished_at"]) for r in results]
-    job_seconds = [end - start for start, end in spans]
-    ideal = sum(job_seconds) / slots
-    jobs_span = max(end for _, end in spans) - min(start for start, _ in spans)
-    return {"jobs": jobs, "slots": slots, "makespan_seconds": run.seconds, "job_seconds": job_seconds,
-            "ratio": run.seconds / ideal, "jobs_only_ratio": jobs_span / ideal, "goal": 1.10,
-            # where the rest of the makespan went: before the first run started, after the last ended
-            "first_start_seconds": min(start for start, _ in spans) - run.started_at,
-            "after_last_seconds": run.started_at + run.seconds - max(end for _, end in spans)}
+    cfg, data = toy_setup(space)
+    return overhead_pairs(space, [*TOY, f"budget.max_updates={sizes.pair_updates}"],
+                          train_argv(with_runtime(cfg, resolve_runtime(cfg, "cpu")), data.bin_dir, "cpu"), pairs)
+
+
+def run(space: Workspace, sizes: Sizes, report: dict) -> dict:
+    return toy_pairs(space, sizes, sizes.pairs)

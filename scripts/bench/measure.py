@@ -1,7 +1,8 @@
-"""The in-process parts of `scripts/bench.py`: a device's measured matrix-multiply peak, an
-engine's training throughput and MFU, and one timed training loop (the clock check, eval share).
+"""What the device, gpu and eval-share sections measure in-process: a device's matrix-multiply
+peak, an engine's training throughput and MFU, and one timed training loop (the clock check, eval
+share).
 
-Each runs on the device its config names: on CPU with toy models in fp32, and with `--gpu` on
+Each runs on the device its config names: on CPU with toy models in fp32, and in the gpu section on
 CUDA at the paper's sizes in bf16 and fp16. MFU is the model's training FLOPs per second (the
 estimate of train_large.flops that every record carries) over the peak measured here, so it
 holds the engine to what this device really does, not to a datasheet.
@@ -73,9 +74,10 @@ def matmul_peak(device: str, dtype: torch.dtype, sizes: tuple[int, ...], seconds
 def build(cfg: Any, data: Any, device: str) -> tuple[Any, float]:
     """(engine, seconds to build it), fairseq's import excluded (done once, before)."""
     from train_large.engine import build_engine
+    from train_large.runtime import resolve_runtime
 
     start = time.perf_counter()
-    engine = build_engine(cfg, data, device)
+    engine = build_engine(cfg, data, resolve_runtime(cfg, device).for_world(1))
     device_sync(device)()
     return engine, time.perf_counter() - start
 
@@ -146,13 +148,7 @@ def loop_run(cfg: Any, data: Any, device: str, work: Path) -> dict:
     evaluator = Evaluator(engine, data, cfg.task.eval)
     work.mkdir(parents=True, exist_ok=True)
     sink = JsonlSink(work / "metrics.jsonl")  # the real sink: its writes are part of the loop's cost
-    emitted: dict[str, int] = {}
-
-    def emit(kind: str, metrics: dict) -> None:
-        sink.log({"kind": kind, "train_seconds": clock.train_seconds, "wall_seconds": clock.wall_seconds,
-                  "updates": progress.updates, "tokens": progress.tokens, **metrics})
-        progress.records += 1
-        emitted[kind] = emitted.get(kind, 0) + 1
+    emit, emitted = emitter(sink, clock, progress)
 
     def validate() -> None:
         emit("valid", evaluator.evaluate("valid", clock))
@@ -172,13 +168,31 @@ def loop_run(cfg: Any, data: Any, device: str, work: Path) -> dict:
         emit("test", evaluator.evaluate("test", clock, full=True))
     total = time.perf_counter() - start
     sink.close()
-    spent = dict(clock.spent)
     figures = {"train_seconds": clock.train_seconds, "loop_seconds": loop_seconds, "outside_seconds": outside,
                "clock_check": check, "clock_error": check["error"],
                "untimed_share": (loop_seconds - outside - clock.train_seconds) / clock.train_seconds,
-               "total_seconds": total, "spent": spent, "updates": progress.updates, "records": emitted,
-               "eval_share": (spent.get("eval", 0.0) + spent.get("bleu", 0.0)) / total,
-               "checkpoint_share": spent.get("checkpoint", 0.0) / total}
+               "total_seconds": total, "updates": progress.updates, "records": emitted, **shares(clock.spent, total)}
     del engine, evaluator
     release(device)
     return figures
+
+
+def emitter(sink: JsonlSink, clock: AuditedClock, progress: Progress) -> tuple[Callable[[str, dict], None],
+                                                                              dict[str, int]]:
+    """(emit, the count of records emitted by kind): emit writes one record as tlc-train's loop does."""
+    emitted: dict[str, int] = {}
+
+    def emit(kind: str, metrics: dict) -> None:
+        sink.log({"kind": kind, "train_seconds": clock.train_seconds, "wall_seconds": clock.wall_seconds,
+                  "updates": progress.updates, "tokens": progress.tokens, **metrics})
+        progress.records += 1
+        emitted[kind] = emitted.get(kind, 0) + 1
+
+    return emit, emitted
+
+
+def shares(spent: dict[str, float], total: float) -> dict:
+    """A loop run's seconds outside training by kind, and the evaluation's and checkpoints' shares
+    of its `total` wall seconds."""
+    return {"spent": dict(spent), "eval_share": (spent.get("eval", 0.0) + spent.get("bleu", 0.0)) / total,
+            "checkpoint_share": spent.get("checkpoint", 0.0) / total}

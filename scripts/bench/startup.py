@@ -1,0 +1,37 @@
+"""The startup section: seconds from the command to the first update (imports, config, data, model,
+optimizer), tlc-train against fairseq-train on the overhead section's runs; the first update's own
+time; what tlc-train imports (-X importtime) and whether it loads wandb, ray, submitit or
+matplotlib. Without the overhead section in the same run, one pair of its runs.
+
+Must not import torch or fairseq: the runs are subprocesses.
+"""
+from __future__ import annotations
+
+import statistics
+
+from .overhead import toy_pairs
+from .runs import Workspace
+from .stats import interval
+from .toy import Sizes
+
+
+def median(values: list[float | None]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def interval_or_none(values: list[float | None]) -> dict | None:
+    return interval(values) if any(v is not None for v in values) else None
+
+
+def run(space: Workspace, sizes: Sizes, report: dict) -> dict:
+    pairs = report["sections"].get("overhead", {}).get("pairs") or toy_pairs(space, sizes, 1)["pairs"]
+    unprofiled = [p["tlc"] for p in pairs if "imports" not in p["tlc"]] or [p["tlc"] for p in pairs]
+    tlc = [t["startup_seconds"] for t in unprofiled]
+    plain = [p["fairseq"]["startup_seconds"] for p in pairs]
+    first = [t["first_update_seconds"] for t in unprofiled]
+    return {"tlc_train_seconds": median(tlc), "fairseq_train_seconds": median(plain),
+            "first_update_seconds": median(first),
+            # the same over the runs, mean and 95% interval (the -X importtime run left out of tlc-train's)
+            "tlc_train": interval_or_none(tlc), "fairseq_train": interval_or_none(plain),
+            "first_update": interval_or_none(first), "imports": pairs[0]["tlc"]["imports"]}

@@ -1,0 +1,52 @@
+"""What a job shows on the terminal, as against what goes to its log file.
+
+Hydra's job logging (conf/hydra/job_logging/harness.yaml) sends every record to the run's log
+file (`train.log`, `compress.log`) and, through `ConsoleFilter`, all but two kinds to the
+terminal: fairseq's INFO lines (dictionary sizes, datasets loaded, batching settings: a dozen per
+job, each start) and the library warnings in HARMLESS_WARNINGS. The harness's own lines, and every
+warning or error of any library not listed, still reach the terminal. Hydra applies that config
+in every job process (local, Ray worker, SLURM task); a data-parallel process spawned by
+`train_large.distributed` sets up its own logging. Must not import fairseq, torch or wandb.
+"""
+from __future__ import annotations
+
+import logging
+
+# Warnings that library code raises on every run of this harness and that change nothing about
+# it, each matched by a piece of its message. They go to the log file only.
+HARMLESS_WARNINGS = (
+    # torch's DataLoader on a machine without a GPU: fairseq asks for pinned memory, which only
+    # speeds up copies to a GPU; torch skips the pinning and the batches are the same.
+    "'pin_memory' argument is set as true but no accelerator is found",
+    # fairseq 0.12 enters torch.cuda.amp.autocast(enabled=...), which torch renamed to
+    # torch.amp.autocast('cuda', ...); the old name does the same, and on CPU it is disabled.
+    "`torch.cuda.amp.autocast(args...)` is deprecated",
+    # fairseq's attention passes a boolean padding mask beside a float attention mask; torch
+    # turns the boolean one into the same float mask itself and warns that it may stop doing so.
+    "Support for mismatched key_padding_mask and attn_mask is deprecated",
+)
+_LIBRARY_CHATTER = ("fairseq", "fairseq_cli")  # loggers whose INFO lines stay in the log file
+
+
+class ConsoleFilter(logging.Filter):
+    """Keeps fairseq's INFO lines and HARMLESS_WARNINGS off the handler it is attached to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING and record.name.split(".")[0] in _LIBRARY_CHATTER:
+            return False
+        if record.name == "py.warnings":
+            message = record.getMessage()
+            return not any(known in message for known in HARMLESS_WARNINGS)
+        return True
+
+
+def console_filter() -> ConsoleFilter:
+    """The terminal handler's filter; Hydra builds it when it applies the job's logging config.
+
+    It also routes `warnings.warn` through logging (`logging.captureWarnings`), from then on in
+    this process: a warning is then a `py.warnings` record, written to the run's log file and
+    shown on the terminal unless it is known to be harmless. Without this, Python prints every
+    warning straight to stderr, past both handlers, and no log file has it.
+    """
+    logging.captureWarnings(True)
+    return ConsoleFilter()

@@ -1,0 +1,151 @@
+"""The console shell every `tlc-*` command that runs Hydra jobs shares (`tlc-train`, `tlc-compress`).
+
+Before Hydra starts, `source_sweep=<dir>` becomes a sweep over that folder's runs, the preset
+names are checked, and every job the command line describes is composed and checked
+(`train_large.preflight`). Only then does Hydra run the jobs, each handed to the command's own
+`run(cfg, run_dir, run_name)` under the run directory's lock (`train_large.jobs`). Bad input
+stops with one line naming the setting and what is allowed, and exit status 2, before any data
+or model is built. A command is a `Command` value: what differs between the two is data and
+two functions, not a second copy of this shell. Must not import fairseq or wandb.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+# Flags that only print (a config, help): they need no data or source on disk.
+PRINT_ONLY_FLAGS = ("--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help", "--resolve", "-p", "--package")
+
+
+class ConfigError(ValueError):
+    """A bad setting; the message is the one line shown to the user."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """What one `tlc-*` command adds to the shell."""
+
+    name: str  # "tlc-train": the prefix of every error line
+    config_name: str  # conf/<config_name>.yaml
+    groups: tuple[str, ...]  # config groups whose presets a command line picks by name
+    source_key: str  # the setting a `source_sweep=<dir>` sweeps over that folder's runs
+    register: Callable[[], None]  # registers the schemas and resolvers the config needs
+    # one line per problem with one composed job (overrides: its command line; inputs: also check
+    # what it reads from disk, its data and its source)
+    job_problems: Callable[[DictConfig, list[str], bool], list[str]]
+    run: Callable[[DictConfig, Path, str], dict | None]  # one job in its run directory; its result
+    expected_errors: tuple[type[Exception], ...] = ()  # bad input found inside a job: one line, status 2
+    resumable_keys: tuple[str, ...] = ()  # settings a finished run is compared on after it has run
+    inputs_checked_in_job: bool = True  # False: the job's own steps report missing inputs
+
+    def compose(self, overrides: list[str] | None = None, *, with_hydra: bool = False) -> DictConfig:
+        """The composed config for `overrides`, as the command sees it (for scripts and tests).
+
+        with_hydra: also return the `hydra` node (sweeper params, launcher), left unresolved.
+        """
+        from hydra import compose, initialize_config_dir
+
+        self.register()
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return compose(config_name=self.config_name, overrides=list(overrides or []),
+                           return_hydra_config=with_hydra)
+
+    def sweeper_params(self, fixed: list[str]) -> dict[str, str]:
+        """The `hydra.sweeper.params` that the configs named by `fixed` (a `+sweep=` file) add."""
+        try:
+            params = self.compose(fixed, with_hydra=True).hydra.sweeper.params
+        except Exception:  # noqa: BLE001 - composing each job reports the error in one line
+            return {}
+        return {str(key): str(value) for key, value in (params or {}).items()}
+
+    def check_group_overrides(self, overrides: list[str]) -> list[str]:
+        """One line per `group=choice` override naming a preset that does not exist."""
+        problems = []
+        for override in overrides:
+            key, sep, values = override.lstrip("+~").partition("=")
+            if not sep or key not in self.groups:
+                continue
+            known = group_choices(key)
+            problems += [f"{key}={value} is not a known {key}; choose one of: {', '.join(known)}"
+                         for value in values.split(",") if value and value not in known]
+        return problems
+
+    def command_line_problems(self, argv: list[str]) -> tuple[list[str], list[str], list[str]]:
+        """Everything wrong with a command line, found before Hydra starts.
+
+        Returns (argv with `source_sweep` expanded, notes to print, one line per problem).
+        """
+        from train_large.launchers import launcher_problems
+        from train_large.preflight import preflight
+        from train_large.source_sweep import SourceSweepError, expand, quote_run_dirs
+
+        try:
+            argv, notes = expand(quote_run_dirs(argv), self.source_key)
+        except SourceSweepError as err:
+            return argv, [], [str(err)]
+        inputs = not any(flag in argv for flag in PRINT_ONLY_FLAGS)
+        problems = self.check_group_overrides(argv) or preflight(
+            argv, self.compose, lambda cfg, overrides: self.job_problems(cfg, overrides, inputs),
+            self.sweeper_params, launcher_problems)
+        return argv, notes, problems
+
+    def fail(self, lines: list[str], status: int = 2) -> None:
+        """Stop with one line per problem on stderr; status 2 is bad input, 1 a crashed run."""
+        for line in lines:
+            print(f"{self.name}: error: {line}", file=sys.stderr)
+        raise SystemExit(status)
+
+    def sweep_dir(self, argv: list[str]) -> Path:
+        """The folder of this command line's multirun: runs_root / experiment."""
+        from train_large.preflight import job_overrides
+
+        cfg = self.compose(job_overrides(argv, self.sweeper_params)[0])
+        return Path(cfg.paths.runs_root) / cfg.experiment
+
+    def main(self, hydra_main: Callable[[], Any]) -> None:
+        """The console entry: check the whole command line, then run `hydra_main` (the command's
+        `@hydra.main` function, which calls `run_job`)."""
+        from train_large.jobs import launch
+
+        argv, notes, problems = self.command_line_problems(sys.argv[1:])
+        for note in notes:
+            print(note, file=sys.stderr)
+        if problems:
+            self.fail(problems)
+        sys.argv[1:] = argv  # Hydra reads the expanded overrides from sys.argv
+        self.register()
+        launch(argv, hydra_main, lambda: self.sweep_dir(argv))
+
+    def run_job(self, cfg: DictConfig) -> float | None:
+        """One Hydra job: checked again as it starts (a source may have changed since the pre-flight),
+        held against a run of other settings in the same folder, then run under the run's lock."""
+        from train_large.config import to_container
+        from train_large.data.datasets import DataMissing
+        from train_large.jobs import run_job, save_job_config
+        from train_large.rundir import CorruptFile
+        from train_large.saved_settings import SettingsChanged, check_same_settings
+
+        def job() -> dict | None:
+            hydra_cfg = HydraConfig.get()
+            problems = self.job_problems(cfg, list(hydra_cfg.overrides.task), self.inputs_checked_in_job)
+            if problems:
+                raise ConfigError(problems[0])
+            run_dir = Path(hydra_cfg.runtime.output_dir)
+            check_same_settings(run_dir, to_container(cfg), also_resumable=self.resumable_keys)
+            save_job_config(run_dir, cfg)
+            return self.run(cfg, run_dir, run_dir.name)  # named by its overrides (conf/*.yaml)
+
+        expected = (ConfigError, DataMissing, CorruptFile, SettingsChanged, *self.expected_errors)
+        return run_job(job, expected, self.fail)
+
+
+def group_choices(group: str) -> list[str]:
+    """The presets of a config group: the YAML files in conf/<group>/."""
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
