@@ -28,6 +28,7 @@ from train_large.data.datasets import ensure_dataset
 from train_large.evaluate import PRIMARY_METRIC, Evaluator
 from train_large.loop import Progress
 from train_large.outputs import OUTPUTS_DIR
+from train_large.console import FILE_ONLY
 from train_large.core.run_records import Emit, final_summary, open_sinks, publish, record_emitter, result_basics
 from train_large.runtime import Runtime, resolve_runtime
 from train_large.rundir import CHECKPOINT_DIR, METRICS_FILE, atomic_write_bytes, read_result, write_records
@@ -93,8 +94,8 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
         result = build_result(cfg, run_dir, run_name, engine_cfg, source, engine, clock, progress, figures,
                               final, footprint, metric)
         result.update(file=str(shipped), file_bytes=shipped.stat().st_size)
-        log.debug("%s: %d bytes on disk, %d reported (header and buffers: %d)", shipped, result["file_bytes"],
-                 footprint.bytes, result["file_bytes"] - footprint.bytes)
+        log.info("%s: %d bytes on disk, %d reported (header and buffers: %d)", shipped, result["file_bytes"],
+                 footprint.bytes, result["file_bytes"] - footprint.bytes, extra=FILE_ONLY)
         result["outputs"] = evaluator.saved
         return publish(sinks, run_dir, result, flat_summary(result), "compression")
     finally:
@@ -126,7 +127,7 @@ def load_source(engine: Any, source: SourceRun, *, fine_tunes: bool) -> None:
     if fine_tunes and last.is_file():
         engine.load_state_dict(ckpt.load_checkpoint(last)["engine"])
     engine.model.load_state_dict(load_weights(source))
-    log.debug("compressing %s", source.checkpoint)  # Hydra's job line already names the run
+    log.info("compressing %s", source.checkpoint, extra=FILE_ONLY)  # Hydra's job line names the run
 
 
 def apply(engine: Any, c: Any, clock: TrainingClock, progress: Progress, emit: Emit,

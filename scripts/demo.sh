@@ -31,7 +31,7 @@ echo "[demo] training toy_mt at widths 32, 64, 128 for ${DEMO_SECONDS:-60} train
 REPORT="$TLC_RUNS_ROOT/demo_report"
 echo "[demo] report on the training and compression runs"
 .venv/bin/tlc-report "$TLC_RUNS_ROOT/demo" "$TLC_RUNS_ROOT/demo_compress" --out "$REPORT" --claims \
-    --advise train_seconds="${DEMO_SECONDS:-60}" bytes=5e5 | grep -v '^|'
+    --advise train_seconds="${DEMO_SECONDS:-60}" bytes=5e5 | grep -v -e '^|' -e '^$'
 # The demo writes under $TLC_RUNS_ROOT only (ignored by git). README's figure is a committed copy of
 # this one, docs/images/demo_figure.png: copy it there by hand, and commit it, to refresh it.
 echo "[demo] report: $REPORT/report.md (figures in $REPORT/figures; W&B runs: ./scripts/sync_wandb.sh $TLC_RUNS_ROOT)"

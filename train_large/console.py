@@ -26,13 +26,18 @@ HARMLESS_WARNINGS = (
     "Support for mismatched key_padding_mask and attn_mask is deprecated",
 )
 _LIBRARY_CHATTER = ("fairseq", "fairseq_cli")  # loggers whose INFO lines stay in the log file
+# `log.info(..., extra=FILE_ONLY)`: a detail of the harness's own (a step of data preparation, a
+# file's size) that belongs in the run's log but would bury the progress lines on the terminal.
+FILE_ONLY = {"file_only": True}
 
 
 class ConsoleFilter(logging.Filter):
-    """Keeps fairseq's INFO lines and HARMLESS_WARNINGS off the handler it is attached to."""
+    """Keeps fairseq's INFO lines, the harness's FILE_ONLY details and HARMLESS_WARNINGS off the
+    handler it is attached to."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING and record.name.split(".")[0] in _LIBRARY_CHATTER:
+        if record.levelno < logging.WARNING and (record.name.split(".")[0] in _LIBRARY_CHATTER
+                                                 or getattr(record, "file_only", False)):
             return False
         if record.name == "py.warnings":
             message = record.getMessage()

@@ -17,16 +17,14 @@ STATUSES = ("finished", "skipped", "failed", RUNNING_ELSEWHERE)  # the order of 
 
 
 def summary_lines(sweep_dir: Path, since: float) -> tuple[list[str], int]:
-    """Lines for the end of a multirun, and how many runs failed: the counts, one line naming the
-    runs of each quiet status, and one line per failed run (or run held elsewhere) with its error."""
+    """Lines for the end of a multirun, and how many runs failed: the counts, then one line per
+    failed run (or run held elsewhere) with its error."""
     outcomes = read_outcomes(sweep_dir, since)
     by_status = {status: sorted(run for run, entry in outcomes.items() if entry["status"] == status)
                  for status in STATUSES}
     shown = [s for s in STATUSES if s != RUNNING_ELSEWHERE or by_status[s]]  # the rare one only when it happened
     lines = [f"sweep {sweep_dir}: " + ", ".join(f"{len(by_status[s])} {s}" for s in shown)]
     for status in STATUSES:
-        if status in ("finished", "skipped"):
-            lines += [f"  {status:<8} {', '.join(by_status[status])}"] if by_status[status] else []
-            continue
-        lines += [f"  {status:<8} {run}: {outcomes[run]['error']}" for run in by_status[status]]
+        if status not in ("finished", "skipped"):  # those are in result.json; the counts say how many
+            lines += [f"  {status:<8} {run}: {outcomes[run]['error']}" for run in by_status[status]]
     return lines, len(by_status["failed"])

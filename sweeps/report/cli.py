@@ -137,8 +137,9 @@ def report(args: argparse.Namespace, budget: Budget | None, target: tuple[str, s
         status = workspace(runs, target, out)
     print(f"report: {out / REPORT_FILE}")
     print(f"table:  {out / CSV_FILE}")
-    for figure in drawn:
-        print(f"figure: {figure.png} (+ .pdf)")
+    if drawn:
+        print(f"figures: {drawn[0].png.parent} ({len(drawn)} PNG, each with a PDF: "
+              f"{', '.join(figure.png.stem for figure in drawn)})")
     return status
 
 

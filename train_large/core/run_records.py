@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from train_large.clock import TrainingClock
 from train_large.config import to_container
+from train_large.console import FILE_ONLY
 from train_large.loop import Progress
 from train_large.rundir import METRICS_FILE, RESULT_FILE, run_id, write_result
 from train_large.sinks import JsonlSink, Sink, fan_out
@@ -73,5 +74,5 @@ def publish(sinks: Sink, run_dir: Path, result: dict, summary: dict, what: str =
     """The W&B summary, then result.json, written last: a run is finished once result.json exists."""
     sinks.summary(summary)
     write_result(run_dir, result)
-    log.info("%s complete: %s", what, run_dir / RESULT_FILE)
+    log.info("%s complete: %s", what, run_dir / RESULT_FILE, extra=FILE_ONLY)  # the sweep summary counts it
     return result

@@ -28,6 +28,7 @@ from typing import Iterable, Iterator, Sequence
 import sentencepiece as spm
 from filelock import FileLock
 
+from train_large.console import FILE_ONLY
 from train_large.rundir import atomic_write_json
 
 from .references import keep_untouched
@@ -223,7 +224,7 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
     lines = {split: check_parallel(*(raw_dir / f"{split}.{lang}" for lang in langs))
              for split in splits}
     log.info("checked %s in %s: %s pairs (%.1f s)", "/".join(splits), raw_dir,
-             "/".join(map(str, lines.values())), time.perf_counter() - started)
+             "/".join(map(str, lines.values())), time.perf_counter() - started, extra=FILE_ONLY)
     with preparing(data_dir, started):
         untouched = keep_untouched(raw_dir, data_dir, splits, target_lang)
         step = time.perf_counter()
@@ -231,7 +232,7 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
             _normalize_pair(*(raw_dir / f"{split}.{lang}" for lang in langs),
                             *(data_dir / "raw" / f"{split}.{lang}" for lang in langs))
         log.info("normalised %d files into %s (%.1f s)", 2 * len(splits), data_dir / "raw",
-                 time.perf_counter() - step)
+                 time.perf_counter() - step, extra=FILE_ONLY)
 
         spm_pieces = train_spm([data_dir / "raw" / f"train.{lang}" for lang in langs],
                                data_dir / "spm", vocab_size=vocab_size,
@@ -263,7 +264,7 @@ def _encode_and_binarize(data_dir: Path, langs: tuple[str, str], splits: Sequenc
             write_pieces(processor, data_dir / "raw" / f"{split}.{lang}",
                           data_dir / "pieces" / f"{split}.{lang}")
     log.info("encoded %d files into %s (%.1f s)", 2 * len(splits), data_dir / "pieces",
-             time.perf_counter() - step)
+             time.perf_counter() - step, extra=FILE_ONLY)
 
     step = time.perf_counter()
     source_lang, target_lang = langs
@@ -278,7 +279,7 @@ def _encode_and_binarize(data_dir: Path, langs: tuple[str, str], splits: Sequenc
                                     bin_dir / f"dict.{lang}.txt",
                                     bin_dir / f"{split}.{source_lang}-{target_lang}.{lang}")
     log.info("binarized %d files into %s, dictionary %d entries (%.1f s)", 2 * len(splits),
-             bin_dir, dictionary_size, time.perf_counter() - step)
+             bin_dir, dictionary_size, time.perf_counter() - step, extra=FILE_ONLY)
     return dictionary_size
 
 
@@ -324,7 +325,7 @@ def train_spm(files: list[Path], prefix: Path, *, vocab_size: int, max_sentences
                            f"{message}; change the vocab size") from err
     pieces = spm.SentencePieceProcessor(model_file=f"{prefix}.model").get_piece_size()
     log.info("trained sentencepiece: %d pieces (%d asked) (%.1f s)", pieces, vocab_size,
-             time.perf_counter() - started)
+             time.perf_counter() - started, extra=FILE_ONLY)
     return pieces
 
 

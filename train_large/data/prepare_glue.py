@@ -32,6 +32,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
+from train_large.console import FILE_ONLY
 from train_large.rundir import atomic_write_json
 
 from .prepare import (PREPARED_FILE, preparing, PrepareError, PreparedData, load_prepared, normalize_line,
@@ -96,7 +97,7 @@ def prepare_glue(task_name: str, glue_dir: Path, data_dir: Path, *, vocab_from: 
                   for split, rows in unlabelled.items()}
     log.info("checked %s %s: %s examples (%.1f s)", task_name, glue_dir,
              ", ".join(f"{split} {len(rows)}" for split, rows in {**examples, **unlabelled}.items()),
-             time.perf_counter() - started)
+             time.perf_counter() - started, extra=FILE_ONLY)
 
     pairs, labels = len(layout.text_columns) == 2, sorted(layout.labels)
     with preparing(data_dir, started):
@@ -264,4 +265,4 @@ def _encode_and_binarize(data_dir: Path, pretraining: PreparedData, labelled: li
         binarize.binarize_split(data_dir / "raw" / f"{split}.label", bin_dir / "label" / "dict.txt",
                                 bin_dir / "label" / split)
     log.info("encoded and binarized %s into %s, labels %s (%.1f s)", "/".join([*labelled, *unlabelled]), bin_dir,
-             labels, time.perf_counter() - step)
+             labels, time.perf_counter() - step, extra=FILE_ONLY)

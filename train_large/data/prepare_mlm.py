@@ -27,6 +27,7 @@ from typing import Iterator, Optional, TextIO
 
 import sentencepiece as spm
 
+from train_large.console import FILE_ONLY
 from train_large.rundir import atomic_write_json
 
 from .prepare import (PREPARED_FILE, preparing, SPM_THREADS, PrepareError, PreparedData, normalize_line,
@@ -96,7 +97,7 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
     files = {split: check_corpus_file(raw_dir / f"{split}.txt") for split in SPLITS}
     log.info("checked %s: %s text lines, layouts %s (%.1f s)", raw_dir,
              "/".join(str(f.lines) for f in files.values()),
-             "/".join(f.layout for f in files.values()), time.perf_counter() - started)
+             "/".join(f.layout for f in files.values()), time.perf_counter() - started, extra=FILE_ONLY)
     with preparing(data_dir, started):
         step = time.perf_counter()
         spm_input = data_dir / "raw" / "train.spm_sample"
@@ -110,7 +111,7 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
                     corpus, data_dir / "raw" / f"{split}.txt", spm_sample=sample,
                     keep=keep, rng=random.Random(seed))
         log.info("normalised %d files into %s: %s documents (%.1f s)", len(files), data_dir / "raw",
-                 "/".join(map(str, documents.values())), time.perf_counter() - step)
+                 "/".join(map(str, documents.values())), time.perf_counter() - step, extra=FILE_ONLY)
 
         spm_pieces = train_spm([spm_input], data_dir / "spm", vocab_size=vocab_size,
                                max_sentences=max_train_sentences_for_spm, seed=seed)
@@ -183,7 +184,7 @@ def _encode_and_binarize(data_dir: Path) -> int:
     for split in SPLITS:
         write_pieces(processor, data_dir / "raw" / f"{split}.txt", data_dir / "pieces" / f"{split}.txt")
     log.info("encoded %d files with %d threads (%.1f s)", len(SPLITS), SPM_THREADS,
-             time.perf_counter() - step)
+             time.perf_counter() - step, extra=FILE_ONLY)
 
     step = time.perf_counter()
     bin_dir = data_dir / "bin"
@@ -196,7 +197,7 @@ def _encode_and_binarize(data_dir: Path) -> int:
                                 bin_dir / split)
     shutil.rmtree(data_dir / "pieces")
     log.info("binarized %d splits into %s, dictionary %d entries (%.1f s)", len(SPLITS), bin_dir,
-             dictionary_size, time.perf_counter() - step)
+             dictionary_size, time.perf_counter() - step, extra=FILE_ONLY)
     return dictionary_size
 
 

@@ -10,6 +10,7 @@ import logging
 from collections import Counter
 from pathlib import Path
 
+from ..console import FILE_ONLY
 from . import fairseq_import
 from .hydra_compat import park_fairseq_configs
 
@@ -64,7 +65,7 @@ def binarize_split(piece_file: Path, dictionary_path: Path, out_prefix: Path) ->
             unknown += int((ids == dictionary.unk_index).sum())
     builder.finalize(f"{out_prefix}.idx")
     log.info("binarized %s: %d lines, %d tokens, %.3f%% <unk>",
-             Path(out_prefix).name, lines, tokens, 100 * unknown / max(tokens, 1))
+             Path(out_prefix).name, lines, tokens, 100 * unknown / max(tokens, 1), extra=FILE_ONLY)
     return lines
 
 
