@@ -45,9 +45,7 @@ COMPRESS = Command(name="tlc-compress", config_name="compress", groups=("compres
                    expected_errors=(ConfigError, SourceError),
                    # the source is compared by its resolved path when the run is found finished (pipeline)
                    resumable_keys=("source",))
-compose_compress = COMPRESS.compose
-sweeper_params = COMPRESS.sweeper_params
-command_line_problems = COMPRESS.command_line_problems
+compose_compress = COMPRESS.compose  # the compression config as tlc-compress composes it
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="compress", version_base="1.3")

@@ -44,9 +44,9 @@ def tlc_train(workdir: Path, experiment: str, *overrides: str) -> Path:
 
 def override_problems(option: str, overrides: list[str]) -> list[str]:
     """tlc-train's own pre-flight on a job's overrides: one line per problem, naming `option`."""
-    from train_large.cli import command_line_problems
+    from train_large.cli import TRAIN
 
-    _, _, problems = command_line_problems([*overrides, "logger=none"])
+    _, _, problems = TRAIN.command_line_problems([*overrides, "logger=none"])
     return [f"{option}: {problem}" for problem in problems]
 
 

@@ -36,10 +36,7 @@ def run(cfg: DictConfig, run_dir: Path, run_name: str) -> dict | None:
 TRAIN = Command(name="tlc-train", config_name="train", groups=("task", "model", "optim", "budget", "logger"),
                 source_key="init_from", register=register_configs, job_problems=job_problems, run=run,
                 expected_errors=(SourceError,), inputs_checked_in_job=False)
-compose_train = TRAIN.compose
-sweeper_params = TRAIN.sweeper_params
-check_group_overrides = TRAIN.check_group_overrides
-command_line_problems = TRAIN.command_line_problems
+compose_train = TRAIN.compose  # the training config as tlc-train composes it, for scripts and tests
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from compress import cli as compress_cli
+from compress.cli import COMPRESS as compress_cli
 from tests.unit.test_compress_config import fake_source
 from tests.unit.test_pretrained import pretraining_run
-from train_large import cli as train_cli
+from train_large.cli import TRAIN as train_cli
 
 TRAIN = [
     # task

@@ -12,7 +12,7 @@ import torch
 from hydra.errors import ConfigCompositionException
 
 from compress.checkpoint import compressed_state, load_compressed, restore_compressed
-from compress.cli import compose_compress, job_problems, sweeper_params
+from compress.cli import COMPRESS, compose_compress, job_problems
 from compress.config import check
 from compress.footprint import model_bytes, plan_for_ratio
 from compress.prune import make_permanent, prune_magnitude
@@ -160,7 +160,7 @@ def test_compressed_checkpoint_restores_the_exact_compressed_weights(tmp_path):
 
 @pytest.mark.parametrize("name", ["prune", "quantize", "toy_prune", "toy_quantize", "repro_compress"])
 def test_every_job_of_a_compress_sweep_composes_and_passes_the_checks(name):
-    jobs = job_overrides(["-m", f"+sweep={name}", "source='/runs/x/width=64'"], sweeper_params)
+    jobs = job_overrides(["-m", f"+sweep={name}", "source='/runs/x/width=64'"], COMPRESS.sweeper_params)
     for overrides in jobs:
         cfg = compose_compress(overrides)
         assert cfg.experiment == name and check(cfg) == [], overrides

@@ -9,7 +9,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from tests.conftest import compose_train
-from train_large.cli import check_group_overrides, group_choices
+from train_large.cli import TRAIN, group_choices
 from train_large.config import (
     MAX_WORKERS_PER_GPU,
     Precision,
@@ -107,12 +107,12 @@ def test_fp16_is_accepted_when_cuda_is_present():
 
 
 def test_unknown_task_is_named_with_the_choices():
-    problems = check_group_overrides(["task=wmt15", "model.width=64"])
+    problems = TRAIN.check_group_overrides(["task=wmt15", "model.width=64"])
     assert problems == [f"task=wmt15 is not a known task; choose one of: {', '.join(group_choices('task'))}"]
 
 
 def test_multirun_group_values_are_each_checked():
-    problems = check_group_overrides(["task=toy_mt,nope"])
+    problems = TRAIN.check_group_overrides(["task=toy_mt,nope"])
     assert len(problems) == 1 and problems[0].startswith("task=nope")
 
 

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from hydra_plugins.tlc_launchers import _slurm_launch
 from hydra_plugins.tlc_launchers.slurm_launcher import SlurmLauncher
 from tests.conftest import compose_train
-from train_large import cli as train_cli
+from train_large.cli import TRAIN as train_cli
 from train_large import jobs
 from train_large.launchers import launcher_problems
 from train_large.slurm_partition import Node, gpu_count, mem_mb, parse_sinfo, read_nodes

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from tests.conftest import REPO, TLC_TRAIN, compose_train, subprocess_env
-from train_large.cli import sweeper_params
+from train_large.cli import TRAIN
 from train_large.config import check
 from train_large.preflight import job_overrides
 from train_large.run_names import run_name
@@ -27,7 +27,7 @@ def test_every_paper_sweep_and_its_toy_twin_exist():
 
 @pytest.mark.parametrize("name", TRAIN_SWEEPS)
 def test_every_job_of_a_sweep_composes_and_passes_the_checks(name):
-    jobs = job_overrides(["-m", f"+sweep={name}"], sweeper_params)
+    jobs = job_overrides(["-m", f"+sweep={name}"], TRAIN.sweeper_params)
     names = set()
     for overrides in jobs:
         cfg = compose_train(overrides)
@@ -52,7 +52,7 @@ def test_every_sweep_file_says_what_it_reproduces(name):
 
 
 def test_sweep_run_names_hold_only_the_swept_keys():
-    (first, *_) = job_overrides(["-m", "+sweep=mt_width"], sweeper_params)
+    (first, *_) = job_overrides(["-m", "+sweep=mt_width"], TRAIN.sweeper_params)
     assert run_name(first) == "width=256"
 
 
