@@ -15,6 +15,8 @@ tests/unit/test_public_api.py, holds them to it):
 - `clock`, `loop`, `schedule`, `evaluate`, `engine`, `data`: the training clock, the budgeted
   loop's progress, learning-rate schedules, evaluation, the fairseq engine and datasets;
 - `wandb_sink`: the W&B sink's mode rules (`resolve_mode`).
+- `console`: what a job shows on the terminal, and `FILE_ONLY` for details meant for the run's
+  log file only.
 
 Everything else (the entry modules `cli` and `run`, pre-flight, launch and lock helpers) is
 private to `train_large`.

@@ -9,7 +9,7 @@ import train_large
 
 REPO = Path(__file__).resolve().parents[2]
 PUBLIC = ("core", "config", "run_names", "runtime", "rundir", "sinks", "checkpoint", "outputs", "outcomes", "clock", "loop",
-          "schedule", "evaluate", "engine", "data", "wandb_sink")
+          "schedule", "evaluate", "engine", "data", "wandb_sink", "console")
 
 
 def train_large_imports(path: Path) -> list[tuple[int, str]]:
