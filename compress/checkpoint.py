@@ -1,19 +1,12 @@
 """The compressed checkpoint: the file a deployment of the compressed model ships.
 
-`checkpoints/compressed.safetensors` (format "tlc-compressed/2") stores every parameter in the
-layout `footprint.model_bytes` chose and counted for it: k-bit codes bit-packed (see
-`compress.packing`), a pruned tensor dense, as a bitmask or as CSR, fp32 scales beside the codes;
-each tied tensor once, with every name it appears under. Beside them: the model's few
-non-parameter buffers, the input scales of activation quantization when QAT learned them, and,
-in the safetensors metadata as one JSON string, the layout of each tensor and the config that
-rebuilds the model. So the file's size is the reported `bytes` plus that header and those
-buffers, and nothing in it is unpickled: safetensors holds raw tensors and a JSON header only.
-`restore_compressed` puts it back into a freshly built model of the same architecture, which
-then computes exactly what the compressed model computed.
-
-Format "tlc-compressed/1" (`checkpoints/compressed.pt`, torch.save: pruned weights dense, codes
-unpacked as int8/int16) is still read, with `weights_only=True`, so older runs reload.
-Pure torch: must not import fairseq, wandb or train_large.
+`checkpoints/compressed.safetensors` (format "tlc-compressed/2") stores each parameter in the
+layout `footprint.model_bytes` counted for it (see `compress.packing`), each tied tensor once with
+all its names, plus the non-parameter buffers, QAT's activation scales and, as one JSON string in
+the safetensors metadata, each tensor's layout and the config that rebuilds the model. So the
+file is the reported `bytes` plus that header and those buffers, and nothing in it is unpickled.
+Format "tlc-compressed/1" (`compressed.pt`, torch.save, dense) is still read, `weights_only`, so
+older runs reload. Pure torch: must not import fairseq, wandb or train_large.
 """
 from __future__ import annotations
 
@@ -21,7 +14,7 @@ import json
 import pickle
 from collections import defaultdict
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from safetensors import safe_open
@@ -47,12 +40,9 @@ ACTIVATION_QUANT = ("input_fake_quant.amax", "input_fake_quant.observed")  # reb
 
 
 def activation_scales(model: nn.Module) -> dict[str, float]:
-    """max|input| each activation-quantized Linear learned during QAT, by module name.
-
-    Only Linears whose input was observed count: a parent may read a Linear's weight without
-    calling it (fairseq's attention outside incremental decoding), and an unobserved scale
-    would quantize to integer steps.
-    """
+    """max|input| each activation-quantized Linear learned during QAT, by module name. Only
+    observed ones: fairseq's attention may read a Linear's weight without calling it, and an
+    unobserved scale would quantize to integer steps."""
     return {name: float(module.input_fake_quant.amax) for name, module in model.named_modules()
             if isinstance(getattr(module, "input_fake_quant", None), InputFakeQuant)
             and bool(module.input_fake_quant.observed)}
@@ -73,22 +63,17 @@ def attach_activation_quant(model: nn.Module, scales: dict[str, float], bits: in
 def pack_compressed(model: nn.Module, footprint: Footprint, quantized: dict[str, QuantizedTensor], *,
                     activations: dict[str, float] | None = None, activation_bits: int = 8,
                     info: dict | None = None) -> bytes:
-    """The file of a compressed model (pruning permanent, fake quant detached), as bytes to write.
-
-    `footprint` is `model_bytes(model, quantized=...)`: each tensor is stored in the layout it
-    chose, and the stored bytes equal its count. `info` (config, compression settings) goes into
-    the header as JSON.
+    """The file of a compressed model, as bytes: each tensor in the layout `footprint` (its
+    `model_bytes`) chose, exactly its count; `info` (config, compression settings) in the header.
 
     Raises:
-        ValueError: a tensor of `footprint` or `quantized` is not a plain parameter of `model`
-            (make pruning permanent and detach fake quantization first).
-        RuntimeError: a tensor's stored bytes differ from its count (a bug: file and count agree).
+        ValueError: a tensor is not a plain parameter of `model` (pruning or fake quant still on).
+        RuntimeError: a tensor's stored bytes differ from its count (a bug).
     """
+    params = dict(model.named_parameters(remove_duplicate=False))
     names: dict[int, list[str]] = defaultdict(list)
-    params: dict[str, nn.Parameter] = {}
-    for name, param in model.named_parameters(remove_duplicate=False):
+    for name, param in params.items():
         names[id(param)].append(name)
-        params[name] = param
     missing = sorted(({row.name for row in footprint.rows} | set(quantized)) - set(params))
     if missing:
         raise ValueError(f"{missing[0]} is not a plain parameter of this model; make pruning permanent and "
@@ -115,63 +100,44 @@ def pack_compressed(model: nn.Module, footprint: Footprint, quantized: dict[str,
     return save_safetensors(tensors, metadata={METADATA_KEY: json.dumps(header, separators=(",", ":"))})
 
 
-def quantized_tensors(state: dict) -> dict[str, QuantizedTensor]:
-    """The k-bit weights of a format-2 checkpoint as codes (unpacked, dense) and scales, under
-    every name of each: what an int8 kernel needs, straight from the file."""
-    found = {}
-    grouped = _grouped(state)
-    for name, entry in state["layout"].items():
-        if entry["bits"]:
-            parts = grouped[name]
-            codes = decode(parts, entry["format"], entry["shape"], entry["bits"])
-            q = QuantizedTensor(codes, parts["scale"], entry["bits"], entry["granularity"])
-            found.update({alias: q for alias in entry["names"]})
-    return found
-
-
-def _grouped(state: dict) -> dict[str, dict[str, torch.Tensor]]:
-    """Stored parts by the tensor they belong to: "<name>:<part>" -> {name: {part: tensor}}."""
+def _decoded(state: dict) -> Iterator[tuple[dict, torch.Tensor | QuantizedTensor]]:
+    """(layout entry, dense tensor, or codes and scales when k-bit) of each parameter a format-2
+    checkpoint stores. Raises ValueError when its parts do not fit its shape (a damaged file)."""
     grouped: dict[str, dict[str, torch.Tensor]] = defaultdict(dict)
     for key, value in state["tensors"].items():
         owner, _, part = key.rpartition(":")
         grouped[owner][part] = value
-    return grouped
+    for name, entry in state["layout"].items():
+        parts, bits = grouped[name], entry["bits"]
+        value = decode(parts, entry["format"], entry["shape"], bits)
+        yield entry, QuantizedTensor(value, parts["scale"], bits, entry["granularity"]) if bits else value
+
+
+def quantized_tensors(state: dict) -> dict[str, QuantizedTensor]:
+    """The k-bit weights of a format-2 checkpoint as dense codes and scales, under every name."""
+    return {alias: q for entry, q in _decoded(state) if entry["bits"] for alias in entry["names"]}
 
 
 def unpacked_weights(state: dict) -> dict[str, torch.Tensor]:
-    """The state dict a format-2 checkpoint stores: codes dequantized to each weight's dtype,
-    sparse layouts expanded, tied tensors under every name, buffers.
-
-    Raises:
-        ValueError: a tensor's parts do not fit its recorded shape (a damaged file).
-    """
+    """The state dict a format-2 checkpoint stores, dense, dequantized at each weight's dtype."""
     weights = {name: state["tensors"][name] for name in state["buffers"]}
-    quantized = quantized_tensors(state)
-    grouped = _grouped(state)
-    for name, entry in state["layout"].items():
-        if name in quantized:
-            value = quantized[name].dequantize().to(getattr(torch, entry["dtype"]))
-        else:
-            value = decode(grouped[name], entry["format"], entry["shape"])
-        weights.update({alias: value for alias in entry["names"]})
+    for entry, value in _decoded(state):
+        if entry["bits"]:
+            value = value.dequantize().to(getattr(torch, entry["dtype"]))
+        weights.update(dict.fromkeys(entry["names"], value))
     return weights
 
 
 def restore_compressed(model: nn.Module, state: dict) -> None:
-    """Load a compressed checkpoint (either format, as `load_compressed` returns it) into a model of
-    its architecture; activation quantization is attached when the checkpoint has its scales.
-
-    Raises:
-        ValueError: not a compressed checkpoint, or it does not fit `model`.
-    """
+    """Load a checkpoint `load_compressed` read into a model of its architecture, with its
+    activation quantization if any. Raises ValueError if it is not one or does not fit `model`."""
     if state.get("format") == FORMAT:
         weights = unpacked_weights(state)
     elif state.get("format") == LEGACY_FORMAT:
         weights = dict(state["weights"])
         for entry in state["quantized"].values():
             value = QuantizedTensor(entry["codes"], entry["scale"], entry["bits"], entry["granularity"]).dequantize()
-            for name in entry["names"]:
-                weights[name] = value
+            weights.update(dict.fromkeys(entry["names"], value))
     else:
         raise ValueError(f"not a compressed checkpoint (format {state.get('format')!r}, expected {FORMAT!r})")
     try:
@@ -183,13 +149,8 @@ def restore_compressed(model: nn.Module, state: dict) -> None:
 
 
 def load_compressed(path: Path) -> dict:
-    """Read a compressed checkpoint: format 2 (safetensors: raw tensors and a JSON header, nothing
-    unpickled) as {"tensors": ..., **header}, or a format-1 torch file as it was saved.
-
-    Raises:
-        ValueError: the file is damaged, would need code to unpickle, or is not a compressed
-            checkpoint (one line naming it).
-    """
+    """A format-2 checkpoint as {"tensors": ..., **header}, or a format-1 one as it was saved.
+    Raises ValueError (one line naming it) if it is damaged, unsafe or not a compressed checkpoint."""
     path = Path(path)
     try:
         with path.open("rb") as handle:
@@ -217,16 +178,11 @@ def _damaged(path: Path, err: Exception) -> ValueError:
 def compressed_state(model: nn.Module, targets: Sequence[Target], quantized: dict[str, QuantizedTensor],
                      *, activations: dict[str, float] | None = None, activation_bits: int = 8,
                      info: dict | None = None) -> dict:
-    """A format-1 checkpoint (dense weights, unpacked codes), as runs before format 2 saved it.
-
-    Kept so the format-1 reader stays tested; `pack_compressed` writes what runs ship now.
-    """
+    """A format-1 checkpoint, as runs before format 2 saved it; kept to test the format-1 reader."""
     weights = {name: value for name, value in model.state_dict().items() if not name.endswith(ACTIVATION_QUANT)}
     codes = {}
-    for target in targets:
-        q = quantized.get(target.name)
-        if q is None:
-            continue
+    for target in (t for t in targets if t.name in quantized):
+        q = quantized[target.name]
         names = [target.name, *(alias for alias, _, _ in target.aliases)]
         for name in names:
             weights.pop(name, None)

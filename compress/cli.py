@@ -1,9 +1,6 @@
-"""`tlc-compress`: the console entry point of the compression side (the shared shell is
-`train_large.core.shell`).
-
-Each job's values are checked (`compress.config.check`), then its source (a finished training
-run) and, for a target ratio, whether that ratio is reachable on the source's weights. Then it
-is handed to `compress.pipeline.main`.
+"""`tlc-compress`: the console entry of the compression side, on the shell `train_large.core.shell`
+shares. Each job's values are checked, then its source and whether a target ratio is reachable
+on its weights; then `compress.pipeline.main` runs it.
 """
 from __future__ import annotations
 
@@ -14,13 +11,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from train_large.core.shell import CONF_DIR, Command
 
-from .config import ConfigError, check, register_configs
+from .config import check, register_configs
 from .source import SourceError
 
 
 def job_problems(cfg: DictConfig, overrides: list[str] | None = None, inputs: bool = True) -> list[str]:
-    """Problems with one job: its values first, then (with `inputs`, and only if those are fine) its
-    source and the source's data."""
+    """Problems with one job: its values, then (with `inputs`, if those are fine) its source and data."""
     from train_large.data.datasets import missing_data
 
     from .source import find_source, source_problems
@@ -42,7 +38,7 @@ def run(cfg: DictConfig, run_dir: Path, run_name: str) -> dict:
 
 COMPRESS = Command(name="tlc-compress", config_name="compress", groups=("compression", "logger"),
                    source_key="source", register=register_configs, job_problems=job_problems, run=run,
-                   expected_errors=(ConfigError, SourceError),
+                   expected_errors=(SourceError,),
                    # the source is compared by its resolved path when the run is found finished (pipeline)
                    resumable_keys=("source",))
 compose_compress = COMPRESS.compose  # the compression config as tlc-compress composes it

@@ -1,9 +1,6 @@
-"""Typed configuration of `tlc-compress`, and `check(cfg)` at the door.
-
-`conf/compress.yaml` and `conf/compression/*.yaml` hold values; these dataclasses hold types, so
-a misspelt key fails when Hydra composes. `check` returns one line per bad value; the checks
-that need the source run (is it finished, is the ratio reachable on its weights) live in
-`compress.source`. Must not import fairseq, wandb or torch.
+"""Typed configuration of `tlc-compress` (the schemas of `conf/compress.yaml` and
+`conf/compression/*.yaml`), and `check(cfg)`: one line per bad value. The checks that need the
+source run live in `compress.source`. Must not import fairseq, wandb or torch.
 """
 from __future__ import annotations
 
@@ -25,10 +22,6 @@ PruningSchedule = Choice("PruningSchedule", "one_shot iterative")
 Granularity = Choice("Granularity", "channel tensor per_channel per_tensor")
 MIN_BITS, MAX_BITS = 2, 16  # symmetric k-bit codes (compress.quantize); 1 bit leaves only zero
 FP32_BITS = 32  # bits=32: weights not quantized (kept at the source's precision), the quantize sweep's baseline
-
-
-class ConfigError(ValueError):
-    """A bad setting; the message is the one line shown to the user."""
 
 
 @dataclass
@@ -96,7 +89,7 @@ def check(cfg: Any) -> list[str]:
         problems.append(f"compression.sparsity={c.sparsity} must be in [0, 1) (fraction of targeted weights "
                         "set to zero)")
     for key, bits in (("compression.bits", c.bits), ("compression.activation_bits", c.activation_bits)):
-        if bits is not None and bits != FP32_BITS and not MIN_BITS <= bits <= MAX_BITS:
+        if quantizes(bits) and not MIN_BITS <= bits <= MAX_BITS:
             problems.append(f"{key}={bits} must be in {MIN_BITS}..{MAX_BITS} (or 32 for fp32); 1 bit leaves no "
                             "symmetric level but zero")
     if c.steps < 1:
@@ -107,13 +100,12 @@ def check(cfg: Any) -> list[str]:
         problems.append(f"compression.ratio={c.ratio} must be > 0 (fp32 bytes / compressed bytes)")
     if cfg.evaluation.bleu_sentences is not None and cfg.evaluation.bleu_sentences < 0:
         problems.append(f"evaluation.bleu_sentences={cfg.evaluation.bleu_sentences} must be >= 0 (0 = all)")
-    # Whether the settings fit the method is only asked of values that are fine on their own,
-    # so one bad value gives one line.
     return problems or _method_problems(c)
 
 
 def _method_problems(c: Any) -> list[str]:
-    """Settings that the chosen method would silently ignore, or that it is missing."""
+    """Settings the chosen method would silently ignore, or lacks; asked only of values fine on
+    their own, so one bad value gives one line."""
     prunes, quantizes_ = c.method in PRUNING_METHODS, c.method in QUANTIZING_METHODS
     problems = []
     if c.method == "none" and c.ratio is not None:

@@ -1,14 +1,8 @@
 """One compression run, top to bottom: run dir -> done? -> source -> data -> sinks -> engine with
-the source's best weights -> sparsity and bits (or a plan for a target ratio) -> prune (one-shot,
-or iterative with fine-tuning between rounds) -> quantize (post-training, or after QAT) -> bytes
--> the compressed file, written atomically -> the model rebuilt from that file -> evaluation of
-it -> result.json, written last. What result.json reports is the file's model, as it ships.
-
-The config arrives validated (see `compress.cli`). The model is rebuilt through the training
-engine from the source's own config and scored by the training side's `Evaluator`, so BLEU,
-accuracy and perplexity mean exactly what they mean on the training curves. The compression
-maths work on the engine's plain `nn.Module`. Must not import fairseq or wandb at module level:
-the engine and the W&B sink are imported where they are built.
+the source's best weights -> sparsity and bits (or a plan for a target ratio) -> prune -> quantize
+-> bytes -> the compressed file -> the model rebuilt from it -> evaluation by the training side's
+`Evaluator` -> result.json, written last: it reports the file's model, as it ships. Must not import
+fairseq or wandb at module level: the engine and the W&B sink are imported where they are built.
 """
 from __future__ import annotations
 
@@ -30,12 +24,13 @@ from train_large.loop import Progress
 from train_large.outputs import OUTPUTS_DIR
 from train_large.console import FILE_ONLY
 from train_large.core.run_records import Emit, final_summary, open_sinks, publish, record_emitter, result_basics
+from train_large.core.shell import ConfigError
 from train_large.runtime import Runtime, resolve_runtime
 from train_large.rundir import CHECKPOINT_DIR, METRICS_FILE, atomic_write_bytes, read_result, write_records
 
 from .checkpoint import (FILE, LEGACY_FILE, activation_scales, attach_activation_quant, load_compressed,
                          pack_compressed, restore_compressed)
-from .config import PRUNING_METHODS, ConfigError, granularity, quantizes
+from .config import PRUNING_METHODS, granularity, quantizes
 from .finetune import ZerosHeld, fine_tune
 from .footprint import Footprint, model_bytes, plan_for_ratio, state_bytes
 from .prune import make_permanent, measured_sparsity, prune_magnitude, sparsity_schedule
@@ -44,12 +39,13 @@ from .source import SourceRun, engine_config, find_source, load_weights, target_
 from .targets import Target, select_targets
 
 log = logging.getLogger(__name__)
+# The W&B summary beside the final figures: bytes and ratio are the x-axes of the compression plots.
+SUMMARY_KEYS = ("bytes", "file_bytes", "fp32_bytes", "source_bytes", "ratio", "sparsity", "bits", "remaining_params",
+                "params", "final_metric", "train_seconds", "precision")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What this run applies: given directly, or planned for `compression.ratio`."""
-
     sparsity: float  # of the targeted weights; 0 without pruning
     bits: Optional[int]  # None: weights stay at the precision the job holds them at
     predicted_ratio: Optional[float] = None  # the plan's prediction, when a ratio was asked for
@@ -57,8 +53,7 @@ class Settings:
 
 def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
     """Compress `cfg.source` into `run_dir` and return the result (at once if already done)."""
-    done = finished_result(cfg, run_dir)
-    if done is not None:
+    if (done := finished_result(cfg, run_dir)) is not None:
         return done
     source = find_source(cfg.source)
     engine_cfg = engine_config(source, cfg, resolve_device(cfg.device, torch.cuda.is_available()))
@@ -83,31 +78,26 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
             atomic_write_bytes(shipped, pack_compressed(
                 engine.model, footprint, quantized, activations=act_scales, activation_bits=c.activation_bits,
                 info={"config": to_container(engine_cfg), "compression": figures}), fault_point="checkpoint")
-            # The compressing engine (and its optimizer state) goes before the rebuild, so a large
-            # model is never held twice; the model evaluated is the one the file rebuilds, so the
-            # metric is the shipped model's, packing included.
+            # The compressing engine (and its optimizer state) goes first, so a large model is never
+            # held twice; the model evaluated is the one the file rebuilds, packing included.
             del targets, quantized, engine
-            engine = rebuild(shipped, data, runtime)
+            engine = rebuild(load_compressed(shipped), data, runtime)
         evaluator = Evaluator(engine, data, engine_cfg.task.eval, outputs_dir=run_dir / OUTPUTS_DIR)
         final = evaluate(evaluator, data, clock, emit, figures, test=cfg.evaluation.test)
         metric, _ = PRIMARY_METRIC[engine_cfg.task.kind]
         result = build_result(cfg, run_dir, run_name, engine_cfg, source, engine, clock, progress, figures,
                               final, footprint, metric)
-        result.update(file=str(shipped), file_bytes=shipped.stat().st_size)
+        result.update(file=str(shipped), file_bytes=shipped.stat().st_size, outputs=evaluator.saved)
         log.info("%s: %d bytes on disk, %d reported (header and buffers: %d)", shipped, result["file_bytes"],
                  footprint.bytes, result["file_bytes"] - footprint.bytes, extra=FILE_ONLY)
-        result["outputs"] = evaluator.saved
-        return publish(sinks, run_dir, result, flat_summary(result), "compression")
+        return publish(sinks, run_dir, result, final_summary(result, SUMMARY_KEYS), "compression")
     finally:
         sinks.close()
 
 
 def finished_result(cfg: Any, run_dir: Path) -> dict | None:
-    """The result of an earlier run of this job, or None.
-
-    Raises:
-        ConfigError: the run dir holds the compression of a different source with the same name.
-    """
+    """The result of an earlier run of this job, or None. Raises ConfigError when the run dir
+    holds the compression of another source with the same name."""
     done = read_result(run_dir)
     if done is None:
         return None
@@ -121,8 +111,8 @@ def finished_result(cfg: Any, run_dir: Path) -> dict | None:
 
 
 def load_source(engine: Any, source: SourceRun, *, fine_tunes: bool) -> None:
-    """The source's best weights. Before fine-tuning, first its last full state, so the optimizer
-    moments, learning-rate schedule and data order carry on where its training stopped."""
+    """The source's best weights; before fine-tuning, first its last full state, so the optimizer,
+    learning-rate schedule and data order carry on where its training stopped."""
     last = ckpt.checkpoint_path(source.run_dir)
     if fine_tunes and last.is_file():
         engine.load_state_dict(ckpt.load_checkpoint(last)["engine"])
@@ -132,16 +122,37 @@ def load_source(engine: Any, source: SourceRun, *, fine_tunes: bool) -> None:
 
 def apply(engine: Any, c: Any, clock: TrainingClock, progress: Progress, emit: Emit,
           optim: Any) -> tuple[list[Target], Settings, dict, dict[str, float]]:
-    """Prune, then quantize, the engine's model as `c` says; returns the targets, the settings
-    applied, the k-bit codes and scales by target name, and QAT's activation scales."""
-    targets = select_targets(engine.model, **target_kinds(c))
-    settings = settle(c, engine.model, targets)
+    """Prune (in one shot, or in rounds, each fine-tuned and leaving a `prune` record with the
+    valid loss after it), then quantize (after QAT when asked) the engine's model as `c` says.
+    Returns the targets, the settings, the k-bit codes and scales by target name, and the
+    activation scales QAT learned (kept on the model for evaluation)."""
+    model, per = engine.model, granularity(c.granularity)
+    targets = select_targets(model, **target_kinds(c))
+    settings = settle(c, model, targets)
     if c.method in PRUNING_METHODS:
-        prune(engine, targets, settings.sparsity, c, clock, progress, emit, optim)
-    quantized, act_scales = {}, {}
-    if quantizes(settings.bits):
-        quantized, act_scales = quantize(engine, targets, settings.bits, c, clock, progress, emit, optim)
-    return targets, settings, quantized, act_scales
+        rounds = sparsity_schedule(settings.sparsity, c.steps) if c.schedule == "iterative" else [settings.sparsity]
+        for number, sparsity in enumerate(rounds, start=1):
+            prune_magnitude(model, targets, sparsity, c.scope)
+            fine_tune(engine, clock, progress, c.finetune_seconds, emit, optim, phase="prune", round=number)
+            if len(rounds) > 1 or c.finetune_seconds > 0:
+                with clock.timed("eval"):
+                    metrics = engine.validate("valid")
+                emit("prune", {"round": number, "sparsity": measured_sparsity(model, targets), **metrics})
+        make_permanent(model)
+    if not quantizes(settings.bits):
+        return targets, settings, {}, {}
+    scales: dict[str, float] = {}
+    if c.qat:
+        trained = ZerosHeld(engine, targets) if c.method in PRUNING_METHODS else engine
+        attach_fake_quant(model, targets, settings.bits, per, activations=c.activations,
+                          activation_bits=c.activation_bits)
+        fine_tune(trained, clock, progress, c.finetune_seconds, emit, optim, phase="qat")
+        scales = activation_scales(model)
+        detach_fake_quant(model)
+    quantized = quantize_weights(model, targets, settings.bits, per)
+    if scales:
+        attach_activation_quant(model, scales, c.activation_bits)
+    return targets, settings, quantized, scales
 
 
 def settle(c: Any, model: torch.nn.Module, targets: list[Target]) -> Settings:
@@ -158,49 +169,11 @@ def settle(c: Any, model: torch.nn.Module, targets: list[Target]) -> Settings:
     return Settings(plan.sparsity, plan.bits, plan.predicted_ratio)
 
 
-def prune(engine: Any, targets: list[Target], sparsity: float, c: Any, clock: TrainingClock,
-          progress: Progress, emit, optim: Any = None) -> None:
-    """Magnitude pruning to `sparsity`, in one shot or over rounds with fine-tuning after each;
-    permanent at the end. Each round leaves a `prune` record with the valid loss after it."""
-    rounds = sparsity_schedule(sparsity, c.steps) if c.schedule == "iterative" else [sparsity]
-    for number, step_sparsity in enumerate(rounds, start=1):
-        prune_magnitude(engine.model, targets, step_sparsity, c.scope)
-        fine_tune(engine, clock, progress, c.finetune_seconds, emit, optim, phase="prune", round=number)
-        if len(rounds) > 1 or c.finetune_seconds > 0:
-            with clock.timed("eval"):
-                metrics = engine.validate("valid")
-            emit("prune", {"round": number, "sparsity": measured_sparsity(engine.model, targets), **metrics})
-    make_permanent(engine.model)
-
-
-def quantize(engine: Any, targets: list[Target], bits: int, c: Any, clock: TrainingClock, progress: Progress,
-             emit, optim: Any = None) -> tuple[dict, dict[str, float]]:
-    """k-bit weights (codes and scales by target name), after QAT when asked; and the activation
-    scales QAT learned, kept on the model for evaluation."""
-    scales: dict[str, float] = {}
-    if c.qat:
-        trained = ZerosHeld(engine, targets) if c.method in PRUNING_METHODS else engine
-        attach_fake_quant(engine.model, targets, bits, granularity(c.granularity), activations=c.activations,
-                          activation_bits=c.activation_bits)
-        fine_tune(trained, clock, progress, c.finetune_seconds, emit, optim, phase="qat")
-        scales = activation_scales(engine.model)
-        detach_fake_quant(engine.model)
-    quantized = quantize_weights(engine.model, targets, bits, granularity(c.granularity))
-    if scales:
-        attach_activation_quant(engine.model, scales, c.activation_bits)
-    return quantized, scales
-
-
 def compression_figures(c: Any, settings: Settings, footprint: Footprint, model: torch.nn.Module,
                         targets: list[Target]) -> dict:
-    """What was done and what it gives: every record and the result carry these.
-
-    `ratio` is `fp32_bytes` / `bytes` at any precision, so a bf16 and an fp32 source compare on
-    one scale; `bits` is k when quantized, else the bits of the dtype the weights are held at (16
-    in a bf16 or fp16 model, where `precision` names it).
-    """
-    with torch.no_grad():
-        remaining = sum(int(torch.count_nonzero(p)) for p in model.parameters())
+    """What was done and what it gives, for every record and the result. `ratio`: `fp32_bytes` /
+    `bytes` at any precision; `bits`: k when quantized, else the bits of the weights' dtype."""
+    remaining = sum(int(torch.count_nonzero(p.detach())) for p in model.parameters())
     quantized = settings.bits is not None
     return {"method": c.method, "bytes": footprint.bytes, "fp32_bytes": footprint.fp32_bytes,
             "ratio": footprint.ratio, "sparsity": measured_sparsity(model, targets),
@@ -211,9 +184,8 @@ def compression_figures(c: Any, settings: Settings, footprint: Footprint, model:
 
 
 def evaluate(evaluator: Evaluator, data: Any, clock: TrainingClock, emit, figures: dict, *, test: bool) -> dict:
-    """Valid (the training curves' subset and settings), then all of test at the final settings,
-    its translations saved; classification predictions saved for the dev sets (and, with `test`,
-    GLUE submission files for prepared unlabelled test sets)."""
+    """Valid (as on the training curves), then all of test at the final settings; predictions
+    saved (with `test`, GLUE submission files too)."""
     final = {"valid": evaluator.evaluate("valid", clock)}
     emit("valid", {**final["valid"], **figures})
     if test and "test" in data.lines:
@@ -226,9 +198,8 @@ def evaluate(evaluator: Evaluator, data: Any, clock: TrainingClock, emit, figure
 def build_result(cfg: Any, run_dir: Path, run_name: str, engine_cfg: Any, source: SourceRun, engine: Any,
                  clock: TrainingClock, progress: Progress, figures: dict, final: dict, footprint: Footprint,
                  metric: str) -> dict:
-    """result.json: the common fields (`result_basics`), what compression did and gave, and the
-    source. `source_bytes`: the source's checkpoint at its own precision, beside `fp32_bytes`, the
-    baseline of `ratio`; they differ for a bf16 or fp16 source."""
+    """result.json: the common fields, what compression did and gave, and the source.
+    `source_bytes`: the source's checkpoint at its own precision (`fp32_bytes` is `ratio`'s baseline)."""
     return {**result_basics(cfg, run_dir, run_name, engine_cfg.task, engine.parameter_count(), final, metric),
             **figures, "source_bytes": state_bytes(load_weights(source)), "source_run_id": source.run_id,
             "source": {"run_dir": str(source.run_dir), "run_id": source.run_id, "checkpoint": str(source.checkpoint),
@@ -239,30 +210,21 @@ def build_result(cfg: Any, run_dir: Path, run_name: str, engine_cfg: Any, source
             "compression": to_container(cfg.compression), "config": to_container(cfg)}
 
 
-def flat_summary(result: dict) -> dict:
-    """The W&B summary: bytes and ratio (the x-axes of the compression plots) beside the final figures."""
-    return {**final_summary(result, ("bytes", "file_bytes", "fp32_bytes", "source_bytes", "ratio", "sparsity",
-                                     "bits", "remaining_params", "params", "final_metric", "train_seconds")),
-            "precision": result["precision"]}
-
-
 def reload(run_dir: Path, device: str = "cpu") -> tuple[Any, Any, Any]:
-    """(engine, data, config) of a finished compression run, its compressed weights loaded (from
-    `compressed.pt` for a run that predates the packed file)."""
+    """(engine, data, config) of a finished compression run, its compressed weights loaded."""
     path = Path(run_dir) / CHECKPOINT_DIR / FILE
     if not path.is_file() and (path.parent / LEGACY_FILE).is_file():
         path = path.parent / LEGACY_FILE
     state = load_compressed(path)
     engine_cfg = OmegaConf.create(state["config"])
     data = ensure_dataset(engine_cfg.task)
-    return rebuild(path, data, resolve_runtime(engine_cfg, device).for_world(1), state), data, engine_cfg
+    return rebuild(state, data, resolve_runtime(engine_cfg, device).for_world(1)), data, engine_cfg
 
 
-def rebuild(path: Path, data: Any, runtime: Runtime, state: dict | None = None) -> Any:
-    """A fresh engine built from a compressed file's own config, holding the file's weights."""
+def rebuild(state: dict, data: Any, runtime: Runtime) -> Any:
+    """A fresh engine built from a compressed checkpoint's own config, holding its weights."""
     from train_large.engine import build_engine
 
-    state = load_compressed(path) if state is None else state
     engine = build_engine(OmegaConf.create(state["config"]), data, runtime)
     restore_compressed(engine.model, state)
     return engine

@@ -1,9 +1,7 @@
 """Magnitude pruning on `nn.Module`s, with masks that stay fixed during fine-tuning.
 
-Masks live as `torch.nn.utils.prune` reparametrisations (`weight_orig` trained, `weight_mask`
-fixed, `weight = weight_orig * weight_mask` recomputed before every forward), so pruned weights
-stay at zero through iterative fine-tuning; `refresh_masks` recomputes `weight` for any writer
-of either. `make_permanent` bakes the masks in before saving.
+Masks are `torch.nn.utils.prune` reparametrisations (`weight = weight_orig * weight_mask`, the
+mask fixed), so pruned weights stay zero through fine-tuning; `make_permanent` bakes them in.
 Pure torch: must not import Hydra, fairseq, wandb or train_large.
 """
 from __future__ import annotations
@@ -20,24 +18,16 @@ SCOPES = ("global", "layer")
 
 
 def check_sparsity(sparsity: float) -> None:
-    """Raises ValueError (one line) when `sparsity` is outside [0, 1)."""
     if not 0.0 <= sparsity < 1.0:
         raise ValueError(f"compression.sparsity must be in [0, 1) (fraction of targeted weights set "
                          f"to zero), got {sparsity}")
 
 
 def sparsity_schedule(final: float, steps: int) -> list[float]:
-    """Sparsities for iterative pruning, strictly increasing and ending exactly at `final`.
-
-    Cubic schedule of Zhu & Gupta 2017 ("To prune, or not to prune", arXiv 1710.01878) with
-    s_0 = 0: s_t = final * (1 - (1 - t/steps)^3), t = 1..steps. It prunes most while many weights
-    are redundant and little near the end, where each removed weight costs more accuracy and
-    fine-tuning has fewer steps left to recover; it is the schedule their gradual-pruning results
-    (and the Transformer pruning work the paper builds on) use.
-
-    Raises:
-        ValueError: `final` outside [0, 1) or `steps` < 1.
-    """
+    """Sparsities for iterative pruning, strictly increasing and ending exactly at `final`: the
+    cubic schedule of Zhu & Gupta 2017 (arXiv 1710.01878), s_t = final * (1 - (1 - t/steps)^3),
+    which prunes most early, while many weights are redundant and fine-tuning has time to recover.
+    Raises ValueError for `final` outside [0, 1) or `steps` < 1."""
     check_sparsity(final)
     if steps < 1:
         raise ValueError(f"compression.steps must be >= 1 (pruning rounds), got {steps}")
@@ -47,15 +37,15 @@ def sparsity_schedule(final: float, steps: int) -> list[float]:
 
 
 def pruned_places(model: nn.Module) -> list[tuple[nn.Module, str]]:
-    """(module, tensor name) of every tensor in `model` under a pruning mask, in module order."""
+    """(module, tensor name) of every tensor in `model` under a pruning mask."""
     return [(module, name) for module in model.modules()
             for name in [n[: -len("_mask")] for n in list(module._buffers) if n.endswith("_mask")]
             if is_pruned(module, name)]
 
 
 def refresh_masks(places: Iterable[tuple[nn.Module, str]]) -> None:
-    """Recompute `<name> = <name>_orig * <name>_mask` at each pruned place (others are skipped):
-    torch does it only in the module's own forward pre-hook, which a reader may not wait for."""
+    """Recompute `<name> = <name>_orig * <name>_mask` at each pruned place: torch does it only in
+    the module's own forward pre-hook, which a reader may not wait for."""
     for module, name in places:
         if is_pruned(module, name):
             setattr(module, name, effective_weight(module, name))
@@ -64,25 +54,21 @@ def refresh_masks(places: Iterable[tuple[nn.Module, str]]) -> None:
 def _scores(target: Target) -> torch.Tensor:
     """|w| flattened, with weights already masked scored -1 so they are pruned again first."""
     module, name = target.module, target.param_name
-    with torch.no_grad():
-        scores = target.parameter.detach().abs().flatten().float()
-        if is_pruned(module, name):
-            scores = scores.masked_fill(module._buffers[f"{name}_mask"].flatten() == 0, -1.0)
+    scores = target.parameter.detach().abs().flatten().float()
+    if is_pruned(module, name):
+        scores = scores.masked_fill(module._buffers[f"{name}_mask"].flatten() == 0, -1.0)
     return scores
 
 
 def _smallest(scores: torch.Tensor, sparsity: float) -> torch.Tensor:
-    """Boolean mask of exactly round(sparsity * n) smallest scores, or of every score already
-    masked (-1) if there are more; ties go to the lowest index."""
+    """Mask of the round(sparsity * n) smallest scores (at least every -1); ties to the lowest index."""
     count = max(round(sparsity * scores.numel()), int((scores < 0).sum()))
     chosen = torch.zeros_like(scores, dtype=torch.bool)
-    if count == 0:
-        return chosen
-    threshold = torch.kthvalue(scores, count).values
-    chosen |= scores < threshold
-    # kthvalue's tie order is unspecified; take the remaining ties in index order instead.
-    ties = (scores == threshold).nonzero().flatten()[: count - int(chosen.sum())]
-    chosen[ties] = True
+    if count:
+        threshold = torch.kthvalue(scores, count).values
+        chosen |= scores < threshold
+        # kthvalue's tie order is unspecified; take the remaining ties in index order instead.
+        chosen[(scores == threshold).nonzero().flatten()[: count - int(chosen.sum())]] = True
     return chosen
 
 
@@ -99,17 +85,10 @@ def _apply_mask(target: Target, pruned: torch.Tensor) -> None:
 
 def prune_magnitude(model: nn.Module, targets: Sequence[Target], sparsity: float,
                     scope: str = "global") -> None:
-    """Zero the smallest-magnitude targeted weights, in place, as fixed masks.
-
-    global: exactly round(sparsity * n) zeros over all n targeted weights, smallest |w| first.
-    layer: exactly round(sparsity * n_t) zeros in each target of n_t weights.
-    Weights an earlier call pruned stay pruned (they are chosen first); if they already exceed
-    the count, nothing more is pruned. Ties in |w| go to the earlier target, then lower index, so
-    counts are exact. Untargeted weights are not touched.
-
-    Raises:
-        ValueError: sparsity outside [0, 1), unknown scope, or targets not in `model`.
-    """
+    """Zero the smallest-|w| targeted weights in place, as fixed masks: exactly round(sparsity * n)
+    of all n targeted weights (global) or of each target's (layer). Weights pruned earlier stay
+    pruned and are counted first; ties go to the earlier target, then the lower index. Raises
+    ValueError for a sparsity outside [0, 1), an unknown scope, or targets not in `model`."""
     check_sparsity(sparsity)
     if scope not in SCOPES:
         raise ValueError(f"compression.scope must be one of {', '.join(SCOPES)}, got {scope!r}")
@@ -124,10 +103,7 @@ def prune_magnitude(model: nn.Module, targets: Sequence[Target], sparsity: float
 
 
 def make_permanent(model: nn.Module) -> int:
-    """Remove every pruning reparametrisation, leaving zeros in plain Parameters; returns how many.
-
-    Tied tensors keep a single Parameter shared by all their places.
-    """
+    """Bake every pruning mask into plain Parameters (tied ones stay shared); returns how many."""
     places = pruned_places(model)
     for module, name in places:
         prune.remove(module, name)

@@ -1,13 +1,10 @@
 """k-bit weight quantization: post-training, quantization-aware training, and torch's int8 path.
 
-Symmetric uniform quantization: a weight w is stored as an integer code
-c = clamp(round(w / scale), -q, q) with q = 2^(k-1) - 1, and read back as c * scale, where
-scale = max|w| / q over the tensor (granularity "tensor") or over each output row, dim 0
-("channel"). Zero stays exactly zero, so pruning survives quantization. The rounding is
-torch's own `fake_quantize_per_channel_affine` kernel (zero point 0, range [-q, q]) on every
-path: weights, QAT and activations. `quantize_weights` is the accounting path (its codes and
-scales are what `footprint.model_bytes` counts); `int8_dynamic` is the deployment path
-(torch's own int8 kernels, for measuring CPU latency).
+Symmetric uniform: w is stored as c = clamp(round(w / scale), -q, q), q = 2^(k-1) - 1, read
+back as c * scale, with scale = max|w| / q per tensor or per output row (dim 0, "channel"). Zero
+stays zero, so pruning survives. Every path (weights, QAT, activations) rounds with torch's
+`fake_quantize_per_channel_affine`. `quantize_weights` gives the codes `footprint` counts;
+`int8_dynamic` runs torch's int8 kernels, for CPU latency.
 Pure torch: must not import Hydra, fairseq, wandb or train_large.
 """
 from __future__ import annotations
@@ -48,22 +45,16 @@ def check_quantization(bits: int, granularity: str) -> None:
         raise ValueError(f"compression.granularity must be one of {', '.join(GRANULARITIES)}, got {granularity!r}")
 
 
-def _levels(bits: int) -> int:
-    return 2 ** (bits - 1) - 1
-
-
 def _groups(weight: torch.Tensor, granularity: str) -> torch.Tensor:
     """`weight` as (groups, n): one row per output channel, or a single row for the tensor."""
     return weight.flatten(1) if granularity == "channel" else weight.reshape(1, -1)
 
 
 def _round_trip(groups: torch.Tensor, amax: torch.Tensor, bits: int) -> torch.Tensor:
-    """Each row of `groups` (fp32) quantized at scale amax[row] / q and read back, by torch's kernel.
-
-    It rounds x * (1 / scale) half to even. The hand-written round(x / scale) it replaced gave one
-    step more or less at near-ties: 1 weight in 1e6 at 8 bits, 1.5e-4 at 16, none at 6 or fewer.
-    """
-    levels = _levels(bits)
+    """Each row of `groups` (fp32) quantized at scale amax[row] / q and read back, by torch's
+    kernel. It rounds x * (1 / scale) half to even; the round(x / scale) it replaced differed at
+    near-ties: 1 weight in 1e6 at 8 bits, 1.5e-4 at 16, none at 6 or fewer."""
+    levels = 2 ** (bits - 1) - 1
     scale = amax.float() / levels
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # an all-zero row: codes 0, no NaN
     zero_point = torch.zeros_like(scale, dtype=torch.int32)
@@ -76,7 +67,7 @@ def quantize_tensor(weight: torch.Tensor, bits: int, granularity: str = "channel
     with torch.no_grad():
         groups = _groups(weight.detach().float(), granularity)
         amax = groups.abs().amax(dim=1)
-        scale = amax / _levels(bits)
+        scale = amax / (2 ** (bits - 1) - 1)
         # exact: the kernel's values are integer codes times the scale (1 for an all-zero row)
         codes = torch.round(_round_trip(groups, amax, bits) / torch.where(amax > 0, scale, 1.0).unsqueeze(1))
     return QuantizedTensor(codes.view(weight.shape).to(torch.int8 if bits <= 8 else torch.int16),
@@ -85,14 +76,9 @@ def quantize_tensor(weight: torch.Tensor, bits: int, granularity: str = "channel
 
 def quantize_weights(model: nn.Module, targets: Sequence[Target], bits: int,
                      granularity: str = "channel") -> dict[str, QuantizedTensor]:
-    """Quantize each target and write the dequantized values back, so `model` evaluates as deployed.
-
-    Returns the codes and scales by target name (what `footprint.model_bytes` counts). Running
-    it twice gives the same codes.
-
-    Raises:
-        ValueError: bits outside 2..16, unknown granularity, or targets not in `model`.
-    """
+    """Quantize each target and write the dequantized values back, so `model` evaluates as deployed;
+    returns the codes and scales by target name (idempotent). Raises ValueError for bad bits or
+    granularity, or targets not in `model`."""
     check_quantization(bits, granularity)
     check_targets(model, list(targets))
     quantized = {}
@@ -114,21 +100,17 @@ class FakeQuant(nn.Module):
         self.bits, self.granularity = bits, granularity
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        # At fp32 whatever the weight's dtype, cast back once: QAT trains on the values that
-        # `quantize_tensor`'s fp32 codes and scales deploy (the kernel takes bf16 too, but would
-        # scale at bf16). Its backward passes the gradient wherever the code is in range, which
-        # with scale = max|w| / q is everywhere: a straight-through estimator.
+        # At fp32 whatever the weight's dtype: QAT trains on the values `quantize_tensor`'s fp32
+        # codes and scales deploy (in bf16 the kernel would scale at bf16). Its backward passes
+        # the gradient wherever the code is in range: everywhere, with scale = max|w| / q.
         groups = _groups(weight.float(), self.granularity)
         return _round_trip(groups, groups.detach().abs().amax(dim=1), self.bits).view(weight.shape).to(weight.dtype)
 
 
 class InputFakeQuant(nn.Module):
-    """Per-tensor fake quantization of a Linear's input, scaled by a running max-abs observer.
-
-    The observer is an exponential moving average of each training batch's max|x| (the rule of
-    torch's MovingAverageMinMaxObserver): a running maximum would let one outlier batch set the
-    scale for good. In eval mode the scale is frozen.
-    """
+    """Per-tensor fake quantization of a Linear's input. The scale follows an exponential moving
+    average of each training batch's max|x| (as torch's MovingAverageMinMaxObserver): a running
+    maximum would let one outlier batch set it for good. Frozen in eval mode."""
 
     def __init__(self, bits: int, momentum: float = 0.01) -> None:
         super().__init__()
@@ -156,15 +138,9 @@ def _quantize_input(module: nn.Module, args: tuple) -> tuple:
 
 def attach_fake_quant(model: nn.Module, targets: Sequence[Target], bits: int, granularity: str = "channel",
                       *, activations: bool = False, activation_bits: int = 8) -> None:
-    """Quantization-aware training: every targeted weight is fake-quantized in each forward.
-
-    `activations` also fake-quantizes the inputs of targeted `nn.Linear`s (per tensor, at
-    `activation_bits`). `detach_fake_quant` removes all of it and leaves the quantized values.
-
-    Raises:
-        ValueError: bad bits or granularity, targets not in `model`, or a target still under a
-            pruning mask (make the pruning permanent first: the mask would not see the scale).
-    """
+    """Quantization-aware training: every targeted weight (and with `activations`, the input of
+    every targeted `nn.Linear`, per tensor) is fake-quantized in each forward. Raises ValueError
+    for bad bits or granularity, targets not in `model`, or ones still under a pruning mask."""
     check_quantization(bits, granularity)
     check_targets(model, list(targets))
     for target in targets:
@@ -180,10 +156,7 @@ def attach_fake_quant(model: nn.Module, targets: Sequence[Target], bits: int, gr
 
 
 def detach_fake_quant(model: nn.Module) -> int:
-    """Remove fake quantization, baking the quantized weights into plain Parameters; returns how many.
-
-    Tied tensors keep one shared Parameter.
-    """
+    """Bake the fake-quantized weights into plain Parameters (tied ones stay shared); returns how many."""
     parametrized = [(module, name) for module in model.modules() if parametrize.is_parametrized(module)
                     for name, plist in module.parametrizations.items()
                     if any(isinstance(p, FakeQuant) for p in plist)]
@@ -202,14 +175,9 @@ def detach_fake_quant(model: nn.Module) -> int:
 
 
 def int8_dynamic(model: nn.Module) -> nn.Module:
-    """A copy of `model` whose `nn.Linear`s run torch's int8 kernels (dynamic activation scales).
-
-    Deployment path for measuring CPU latency and serialized size, not the accounting path:
-    torch picks its own scales (per tensor, qint8) and skips Linears it cannot swap (e.g. the
-    `out_proj` of `nn.MultiheadAttention`). `torch.ao.quantization` warns that it is deprecated
-    in favour of torchao; it is still the int8 CPU path that ships with torch, so the warning is
-    silenced here.
-    """
+    """A copy of `model` whose `nn.Linear`s run torch's int8 kernels, with torch's own scales (it
+    skips Linears it cannot swap, e.g. `nn.MultiheadAttention.out_proj`). The deprecation warning
+    of `torch.ao.quantization` (for torchao) is silenced: it is still torch's int8 CPU path."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")

@@ -1,11 +1,7 @@
-"""The run being compressed: a finished `tlc-train` run directory named by `source`.
-
-Its `result.json` holds the full resolved training config, so the compression run rebuilds the
-same engine (task, model, optimizer for fine-tuning) from it, and its best checkpoint (else its
-last) holds the weights. The door checks that need the source live here too: is it a finished
-training run, and can the target ratio be reached on its weights (counted on a skeleton of its
-state dict, before any data is loaded or model built). A damaged result.json or checkpoint, or
-one that would run code when loaded, is one line naming the file. Must not import fairseq or wandb.
+"""The run being compressed: a finished `tlc-train` run directory (`source`), whose result.json
+holds the config that rebuilds its engine and whose best checkpoint (else last) the weights; and
+the door checks that need it (finished? target ratio reachable?), one line each. Must not import
+fairseq or wandb.
 """
 from __future__ import annotations
 
@@ -16,7 +12,7 @@ from typing import Any
 from omegaconf import DictConfig, open_dict
 
 from train_large import checkpoint as ckpt
-from train_large.config import typed_config
+from train_large.config import resolve_device, typed_config
 from train_large.core.source_run import (SourceError, SourceRun, load_weights, run_directory,  # noqa: F401
                                          whole_checkpoint)
 from train_large.rundir import CorruptFile, read_result, run_id
@@ -25,12 +21,8 @@ from .config import granularity
 
 
 def find_source(source: str) -> SourceRun:
-    """The finished training run `source` names.
-
-    Raises:
-        SourceError: it does not exist, has not finished (or its result.json is damaged), is
-            itself a compression run, or has no whole checkpoint that loads safely.
-    """
+    """The finished training run `source` names. Raises SourceError when it is missing, unfinished,
+    damaged, a compression run, or has no safe checkpoint."""
     run_dir = run_directory("source", source, "a finished tlc-train run directory")
     try:
         result = read_result(run_dir)
@@ -50,8 +42,7 @@ def find_source(source: str) -> SourceRun:
 
 
 def engine_config(source: SourceRun, cfg: Any, device: str) -> DictConfig:
-    """The source's training config, to rebuild its engine here: on `device`, at fp32 on CPU, with
-    this run's seed and evaluation settings."""
+    """The source's training config on `device` (fp32 on CPU), with this run's seed and evaluation."""
     engine_cfg = typed_config(source.config)
     with open_dict(engine_cfg):
         engine_cfg.device = device
@@ -63,19 +54,13 @@ def engine_config(source: SourceRun, cfg: Any, device: str) -> DictConfig:
     return engine_cfg
 
 
-@lru_cache(maxsize=16)
-def _skeleton_of(checkpoint: Path, modified: float, as_fp32: bool):
-    """A skeleton of the checkpoint's weights (cached: a sweep checks one source many times), cast
-    to fp32 when the compress job will hold them so (on CPU: `engine_config`).
-
-    Raises:
-        CorruptFile: the checkpoint is damaged, foreign or unsafe.
-    """
-    import torch
-
+@lru_cache(maxsize=16)  # a sweep checks one source many times; `modified` keys the cache
+def _skeleton_of(checkpoint: Path, modified: float, dtype: Any):
+    """A skeleton of the checkpoint's weights, cast to `dtype` unless None. Raises CorruptFile
+    when the checkpoint is damaged, foreign or unsafe."""
     from .skeleton import skeleton
 
-    return skeleton(ckpt.load_checkpoint(checkpoint)["engine"]["model"], torch.float32 if as_fp32 else None)
+    return skeleton(ckpt.load_checkpoint(checkpoint)["engine"]["model"], dtype)
 
 
 def source_problems(cfg: Any) -> list[str]:
@@ -85,14 +70,17 @@ def source_problems(cfg: Any) -> list[str]:
     except SourceError as err:
         return [str(err)]
     c = cfg.compression
-    if c.ratio is None or c.method not in ("prune", "quantize", "prune_quantize"):
+    if c.ratio is None or c.method == "none":
         return []
+    import torch
+
     from .footprint import plan_for_ratio
     from .targets import select_targets
 
+    # The ratio a bf16 source reaches depends on the precision the job holds it at: fp32 on CPU.
+    on_cpu = resolve_device(cfg.device, torch.cuda.is_available()) == "cpu"
     try:
-        # The ratio a bf16 source reaches depends on the precision the job holds it at: fp32 on CPU.
-        model = _skeleton_of(source.checkpoint, source.checkpoint.stat().st_mtime, _runs_on_cpu(cfg))
+        model = _skeleton_of(source.checkpoint, source.checkpoint.stat().st_mtime, torch.float32 if on_cpu else None)
         targets = select_targets(model, **target_kinds(c))
         plan_for_ratio(model, targets, c.ratio, c.method, granularity=granularity(c.granularity),
                        sparse_format=c.sparse_format)
@@ -101,14 +89,6 @@ def source_problems(cfg: Any) -> list[str]:
     except ValueError as err:
         return [f"{str(err).splitlines()[0]} (source={source.run_dir.name})"]
     return []
-
-
-def _runs_on_cpu(cfg: Any) -> bool:
-    import torch
-
-    from train_large.config import resolve_device
-
-    return resolve_device(cfg.device, torch.cuda.is_available()) == "cpu"
 
 
 def target_kinds(compression: Any) -> dict[str, bool]:

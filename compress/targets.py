@@ -1,20 +1,15 @@
-"""Which weights a compression method touches.
+"""Which weights a compression method touches, chosen by module type and name (never by fairseq
+class, so fairseq models, RoBERTa and `torch.nn.Transformer` follow the same rules):
 
-Targets are chosen by module type and name, never by fairseq class, so the same rules cover
-fairseq translation models, RoBERTa and `torch.nn.Transformer`:
-
-- attention: `nn.Linear`s named `*_proj` whose parent is an attention module (its name holds
-  `attn`/`attention`, or its class name holds `Attention`), plus the packed `in_proj_weight` of
-  `nn.MultiheadAttention`;
-- ffn: `nn.Linear`s named `fc1`/`fc2` (fairseq) or `linear1`/`linear2` (torch);
-- embeddings: the weights of `nn.Embedding`s, learned positions included;
+- attention: `*_proj` Linears under a module named `*attn*`/`*attention*` or of an `*Attention`
+  class, and `nn.MultiheadAttention`'s packed `in_proj_weight`;
+- ffn: Linears named `fc1`/`fc2` (fairseq) or `linear1`/`linear2` (torch);
+- embeddings: `nn.Embedding` weights, learned positions included;
 - output: weights under `output_projection`, `lm_head` or `classification_heads`.
 
-Biases, norms and any tensor with fewer than two dimensions are never targets. A tied tensor
-(one Parameter reachable under several names) is one target, selected when any of its places
-is, named after its first selected place; its other places are kept as `aliases` so that masks
-and parametrisations go onto every module that reads it. Pure torch: must not import Hydra,
-fairseq, wandb or train_large.
+Never biases or tensors of fewer than two dimensions. A tied tensor is one target, named after
+its first selected place, its other places kept as `aliases` so that masks and parametrisations
+go onto every module that reads it. Pure torch: must not import Hydra, fairseq, wandb or train_large.
 """
 from __future__ import annotations
 
@@ -25,11 +20,6 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-ATTENTION = "attention"
-FFN = "ffn"
-EMBEDDING = "embedding"
-OUTPUT = "output"
-
 FFN_NAMES = frozenset({"fc1", "fc2", "linear1", "linear2"})
 OUTPUT_NAMES = frozenset({"output_projection", "lm_head", "classification_heads"})
 PACKED_ATTENTION_WEIGHTS = frozenset({"in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight"})
@@ -37,11 +27,8 @@ PACKED_ATTENTION_WEIGHTS = frozenset({"in_proj_weight", "q_proj_weight", "k_proj
 
 @dataclass(frozen=True, eq=False)
 class Target:
-    """One weight tensor to compress: where it lives and what it is called.
-
-    `module.<param_name>` reads the effective weight (masked under pruning, fake-quantized under
-    QAT); `parameter` is the trainable tensor behind it (`weight_orig` under pruning).
-    """
+    """One weight tensor to compress. `module.<param_name>` is the weight as computed with (masked,
+    fake-quantized); `parameter` the trainable tensor behind it (`weight_orig` under pruning)."""
 
     name: str  # qualified name, e.g. "encoder.layers.0.fc1.weight"
     module: nn.Module
@@ -59,7 +46,6 @@ class Target:
 
     @property
     def weight(self) -> torch.Tensor:
-        """The weight as the model computes with it now (masks applied)."""
         return effective_weight(self.module, self.param_name)
 
     def numel(self) -> int:
@@ -88,10 +74,8 @@ def effective_weight(module: nn.Module, name: str) -> torch.Tensor:
 
 
 def own_weights(module: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
-    """(attribute name, stored Parameter) for each parameter `module` holds directly.
-
-    A pruned `weight_orig` is reported as `weight`, a parametrised tensor under its own name.
-    """
+    """(attribute name, stored Parameter) of each parameter `module` holds directly; a pruned
+    `weight_orig` is named `weight`, a parametrised tensor by its own name."""
     if isinstance(module, parametrize.ParametrizationList):
         return  # reached through the module that owns the parametrisation
     for name, param in module._parameters.items():
@@ -107,7 +91,7 @@ def own_weights(module: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
 
 def weight_places(model: nn.Module) -> dict[int, list[tuple[str, nn.Module, str]]]:
     """id(stored Parameter) -> every (qualified name, module, attribute) that reads it, in module
-    registration order: one entry per tensor, tied ones included once."""
+    registration order."""
     places: dict[int, list[tuple[str, nn.Module, str]]] = {}
     for module_name, module in model.named_modules(remove_duplicate=False):
         for name, param in own_weights(module):
@@ -127,32 +111,27 @@ def _kind(qualified: str, module: nn.Module, param_name: str, modules: dict[str,
     parent_name = module_name.rpartition(".")[0]
     parts = module_name.split(".")
     if OUTPUT_NAMES.intersection(parts):
-        return OUTPUT
+        return "output"
     if isinstance(module, nn.Embedding) and param_name == "weight":
-        return EMBEDDING
+        return "embedding"
     if isinstance(module, nn.Linear) and param_name == "weight":
         if parts[-1] in FFN_NAMES:
-            return FFN
+            return "ffn"
         if parts[-1].endswith("_proj") and module_name and _is_attention(parent_name, modules[parent_name]):
-            return ATTENTION
+            return "attention"
     if param_name in PACKED_ATTENTION_WEIGHTS and _is_attention(module_name, module):
-        return ATTENTION
+        return "attention"
     return None
 
 
 def select_targets(model: nn.Module, *, attention: bool = True, ffn: bool = True,
                    embeddings: bool = False, output: bool = False) -> list[Target]:
-    """The weights to compress, in module registration order (deterministic).
-
-    Raises:
-        ValueError: nothing in `model` matches the chosen kinds.
-    """
-    wanted = {ATTENTION: attention, FFN: ffn, EMBEDDING: embeddings, OUTPUT: output}
+    """The weights to compress, in module registration order. Raises ValueError when none match."""
+    wanted = {"attention": attention, "ffn": ffn, "embedding": embeddings, "output": output}
     modules = dict(model.named_modules(remove_duplicate=False))
     targets = []
     for found in weight_places(model).values():
-        kinds = [_kind(*place, modules) for place in found]
-        chosen = [(place, kind) for place, kind in zip(found, kinds) if kind is not None and wanted[kind]]
+        chosen = [(place, kind) for place in found if (kind := _kind(*place, modules)) and wanted[kind]]
         if not chosen:
             continue
         (name, module, param_name), kind = chosen[0]

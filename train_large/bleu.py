@@ -1,10 +1,5 @@
-"""BLEU as the paper reports it: sacrebleu on detokenized output, never re-tokenised by us.
-
-Hypotheses arrive as sentencepiece pieces and are decoded with the dataset's own model. The
-validation BLEU scores them against the normalised target lines; the final test BLEU against the
-references as distributed (`data.references`), with the hypotheses saved so that the sacrebleu
-CLI gives the same score (`recompute_command`). Must not import fairseq.
-"""
+"""BLEU as the paper reports it: sacrebleu on output detokenized with the dataset's sentencepiece
+model, never re-tokenised by us, and the sacrebleu CLI command for it. Must not import fairseq."""
 from __future__ import annotations
 
 import shlex
@@ -13,10 +8,7 @@ from pathlib import Path
 import sacrebleu
 import sentencepiece as spm
 
-from .data.references import read_lines
-
-# sacrebleu's default for every target language this project trains (ja, ko and zh would differ);
-# passed explicitly so the CLI command names the same tokenizer as the signature.
+# sacrebleu's default for our target languages (not ja, ko, zh); explicit so the CLI command names it.
 STANDARD_TOKENIZE = "13a"
 TOKENIZERS = tuple(sacrebleu.BLEU.TOKENIZERS)  # the --tokenize choices of the sacrebleu CLI
 
@@ -29,17 +21,9 @@ class Detokenizer:
         return self._sp.decode_pieces(pieces)
 
 
-def read_references(path: Path) -> list[str]:
-    return read_lines(path)
-
-
 def corpus_bleu(hypotheses: list[str], references: list[str],
                 tokenize: str = STANDARD_TOKENIZE) -> tuple[float, str]:
-    """(BLEU score, sacrebleu signature) of line-aligned hypotheses and references.
-
-    Raises:
-        ValueError: the two lists differ in length.
-    """
+    """(BLEU score, sacrebleu signature) of line-aligned hypotheses and references (ValueError if not)."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references")
     metric = sacrebleu.BLEU(tokenize=tokenize)
@@ -48,8 +32,8 @@ def corpus_bleu(hypotheses: list[str], references: list[str],
 
 
 def bleu_scores(hypotheses: list[str], references: list[str], extra_tokenize: str | None) -> dict:
-    """`bleu` and `sacrebleu_signature` with the standard tokenizer, and with `extra_tokenize` (if
-    any) `bleu_<name>` and `sacrebleu_signature_<name>` beside them, never instead."""
+    """`bleu` and `sacrebleu_signature`, and with `extra_tokenize` `bleu_<name>` and
+    `sacrebleu_signature_<name>` beside them, never instead."""
     bleu, signature = corpus_bleu(hypotheses, references)
     scores = {"bleu": bleu, "sacrebleu_signature": signature}
     if extra_tokenize:
@@ -60,8 +44,7 @@ def bleu_scores(hypotheses: list[str], references: list[str], extra_tokenize: st
 
 def recompute_command(references: Path, hypotheses: Path, scored_lines: int, reference_lines: int,
                       tokenize: str = STANDARD_TOKENIZE) -> str:
-    """The shell command that prints this BLEU from the files with the sacrebleu CLI (4 decimals,
-    as the score rounds to). With a test subset, the references' first `scored_lines` (bash)."""
+    """The sacrebleu CLI command (bash) that prints this BLEU from the files, to 4 decimals."""
     ref = shlex.quote(str(references))
     if scored_lines < reference_lines:
         ref = f"<(head -n {scored_lines} {ref})"

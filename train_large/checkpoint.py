@@ -1,17 +1,8 @@
-"""Checkpoints: atomic save, safe load.
+"""Checkpoints: atomic save, safe load. Must not import fairseq or wandb.
 
-A checkpoint holds the engine state (weights, optimizer, schedule, data position), the training
-clock, the number of records already in metrics.jsonl and the resolved config. It is written to
-a temporary name and renamed, so a kill never leaves a half-written file that looks complete.
-
-Every file is loaded with `weights_only=True`, ours included. A marker inside a file cannot make
-it safe to unpickle: whoever can plant a file can copy the marker into it, and `torch.load` has
-already run the pickle by the time the marker can be read. So the harness writes nothing that
-needs full unpickling (tensors and plain Python values only, checked when it saves), loads every
-file without running code from it, and only then reads the marker (`HARNESS_KEY`) to recognise
-its own files: a file that loads but lacks the marker, written by some other program, is refused
-by name. Must not import fairseq or wandb.
-"""
+Every file is loaded with `weights_only=True`, ours included: a marker inside a file cannot make
+it safe to unpickle, since `torch.load` has run the pickle before the marker can be read. So we
+save tensors and plain values only, and read the marker (`HARNESS_KEY`) after a safe load."""
 from __future__ import annotations
 
 import io
@@ -44,12 +35,8 @@ def best_or_last(run_dir: Path) -> Path | None:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Write `state` (with the harness marker) atomically to `path`.
-
-    Raises:
-        TypeError: `state` holds an object that only full unpickling could restore (a harness bug:
-            the file could never be loaded safely, so it is not written).
-    """
+    """Write `state` (with the harness marker) atomically; TypeError if it holds an object only full
+    unpickling could restore (a harness bug)."""
     buffer = io.BytesIO()
     torch.save({**state, HARNESS_KEY: HARNESS}, buffer)
     buffer.seek(0)
@@ -61,12 +48,8 @@ def save_checkpoint(path: Path, state: dict) -> None:
 
 
 def check_checkpoint(path: Path) -> None:
-    """Cheaply check that `path` is a whole checkpoint that loads safely, without reading its tensors:
-    the archive's directory (at its end, so a truncated file has none) and the pickle's globals.
-
-    Raises:
-        CorruptFile: truncated or not a torch checkpoint; UnsafeCheckpoint: it would run code.
-    """
+    """CorruptFile unless `path` is whole (a truncated archive lacks its directory, at the end),
+    UnsafeCheckpoint if it would run code; its tensors are not read."""
     try:
         unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
     except (RuntimeError, OSError, ValueError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
@@ -76,19 +59,9 @@ def check_checkpoint(path: Path) -> None:
 
 
 def load_checkpoint(path: Path) -> dict:
-    """Load a checkpoint written by `save_checkpoint`, without running any code stored in it.
-
-    Raises:
-        UnsafeCheckpoint: it holds objects only full unpickling could restore (never unpickled);
-        CorruptFile: truncated, not a checkpoint, or not written by this harness. Each message is
-            one line naming the file and what to do.
-    """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:  # what weights_only raises for a global it does not allow
-        raise _unsafe(path, ", ".join(_unsafe_globals(path)) or _first_line(err)) from err
-    except Exception as err:  # noqa: BLE001 - torch raises many types for a damaged file
-        raise _damaged(path, err) from err
+    """Load a checkpoint of `save_checkpoint` without running code from it. Raises UnsafeCheckpoint
+    or CorruptFile (truncated, not a checkpoint, or not written by this harness)."""
+    state = _safe_load(path)
     if not isinstance(state, dict) or state.get(HARNESS_KEY) != HARNESS:
         raise CorruptFile(f"{path} was not written by this harness (no {HARNESS_KEY}={HARNESS} marker); "
                           "give a run directory that tlc-train trained, or delete the file")
@@ -96,20 +69,21 @@ def load_checkpoint(path: Path) -> dict:
 
 
 def read_saved_config(path: Path) -> dict | None:
-    """The resolved config a checkpoint was saved with, without reading its tensors: they are
-    memory-mapped, never loaded, so this costs the same for a 10 GB checkpoint as for a toy one.
+    """The resolved config a checkpoint was saved with (tensors memory-mapped, never read); raises as
+    `load_checkpoint`."""
+    state = _safe_load(path, mmap=True)
+    config = state.get("config") if isinstance(state, dict) else None
+    return config if isinstance(config, dict) else None
 
-    Raises:
-        CorruptFile: truncated, not a checkpoint, or would run code (as `load_checkpoint`).
-    """
+
+def _safe_load(path: Path, mmap: bool | None = None) -> object:
+    """Raises UnsafeCheckpoint or CorruptFile, one line naming the file and what to do."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except pickle.UnpicklingError as err:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as err:  # what weights_only raises for a global it does not allow
         raise _unsafe(path, ", ".join(_unsafe_globals(path)) or _first_line(err)) from err
     except Exception as err:  # noqa: BLE001 - torch raises many types for a damaged file
         raise _damaged(path, err) from err
-    config = state.get("config") if isinstance(state, dict) else None
-    return config if isinstance(config, dict) else None
 
 
 def _unsafe_globals(path: Path) -> list[str]:

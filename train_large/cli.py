@@ -1,8 +1,5 @@
-"""`tlc-train`: the console entry point (the shared shell is `train_large.core.shell`).
-
-Each job is checked (`job_problems`: a fine-tuning run first takes its source's architecture),
-then handed to `run.main`.
-"""
+"""`tlc-train`: the console entry point on the shared shell (`train_large.core.shell`); each checked
+job is handed to `run.main`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +13,8 @@ from .pretrained import SourceError, resolve_init
 
 
 def job_problems(cfg: DictConfig, overrides: list[str], inputs: bool) -> list[str]:
-    """Problems with one job's config, after `init_from` has given it the source's architecture;
-    with `inputs`, also its prepared data."""
+    """Problems with one job's config once `init_from` gave it the source's architecture; with
+    `inputs`, also its prepared data."""
     import torch
 
     from .data.datasets import missing_data

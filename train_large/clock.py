@@ -1,11 +1,6 @@
-"""The training clock: the paper's x-axis.
-
-It counts only the time spent inside `with clock.training():` (the updates). Validation, BLEU
-decoding and checkpointing run outside it and are timed with `clock.timed(name)`, reported
-separately and never charged to the budget. On CUDA the clock synchronises the device before
-reading the time, so queued kernels are charged to the update that launched them.
-Must not import fairseq or wandb.
-"""
+"""The training clock, the paper's x-axis: only time inside `with clock.training():` counts; eval
+and checkpoints are timed outside the budget (`clock.timed`). On CUDA it synchronises before each
+reading, so queued kernels are charged to their update. Must not import fairseq or wandb."""
 from __future__ import annotations
 
 import time
@@ -25,8 +20,7 @@ class TrainingClock:
 
     def __init__(self, sync: Callable[[], None] | None = None, now: Callable[[], float] = time.perf_counter,
                  state: dict | None = None, agree: Callable[[float], float] | None = None) -> None:
-        """agree: makes data-parallel processes share one reading (rank 0's) after each update, so
-        every process stops, validates and checkpoints at the same update."""
+        """agree: makes data-parallel processes share rank 0's reading after each update."""
         self._sync = sync or (lambda: None)
         self._agree = agree or (lambda seconds: seconds)
         self._now = now
@@ -57,10 +51,8 @@ class TrainingClock:
 
     @contextmanager
     def timed(self, name: str) -> Iterator[Lap]:
-        """Time the enclosed work under `name` (eval, bleu, checkpoint), outside the budget.
-
-        The yielded lap holds this piece's seconds once the block has ended.
-        """
+        """Time the enclosed work under `name` (eval, bleu, checkpoint), outside the budget; the
+        yielded lap holds its seconds once the block has ended."""
         lap = Lap()
         start = self._now()
         try:

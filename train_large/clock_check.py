@@ -1,36 +1,24 @@
 """The clock check: does the training clock charge each update what it really took?
 
-`AuditedClock` stands in for a `TrainingClock` in the training loop and times every update a
-second, independent way, from inside the clock's own `training()` block:
-
-- on CUDA, with a pair of CUDA events on the device's timeline. A clock that stops before the
-  update's queued kernels finish (a missing synchronisation) reads the launches only, while the
-  events see the kernels run; the time would otherwise surface unnoticed in the evaluation that
-  next waits for the device.
-- on CPU, with a second host timer that this module reads itself (CLOCK_MONOTONIC_RAW, not the
-  clock's perf_counter). Nothing is queued on a CPU, so what can fail there is the clock's own
-  time keeping: a clock on the wrong time source (process time misses an update's waits for its
-  data and counts every thread's CPU time) or one that charges time outside its updates.
-
-`AuditedClock.check()` compares the totals: error = (clock - independent) / independent, goal
-within 1%. `self_test(device)` runs synthetic updates with a correct clock and a deliberately
-broken one (CUDA: synchronisation off; CPU: a process-time clock) and says whether the check
-told them apart. Used by the benchmark (python -m scripts.bench); must not import fairseq or wandb.
+`AuditedClock` stands in for a `TrainingClock` and times each update a second way. CUDA events catch
+a clock that stops before the queued kernels finish (the time would surface unnoticed in the next
+evaluation); on CPU a second host timer catches a clock on the wrong time source (process time) or
+one that charges time outside its updates. Used by scripts.bench; must not import fairseq or wandb.
 """
 from __future__ import annotations
 
+import functools
 import time
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Protocol
 
-from .clock import Lap, TrainingClock, cuda_sync
+from .clock import TrainingClock, cuda_sync
 
 GOAL = 0.01  # |clock - independent| / independent
 
 
 class Timer(Protocol):
-    """start() gives a mark, stop(mark) adds the interval since it, seconds() the sum (on CUDA it
-    waits for the device to reach the last mark)."""
+    """stop(start()) adds the interval between the two; seconds() is the sum (CUDA: after waiting)."""
 
     name: str
 
@@ -41,18 +29,16 @@ class Timer(Protocol):
     def seconds(self) -> float: ...
 
 
-def _raw_monotonic() -> float:
-    # Not the clock's perf_counter (CLOCK_MONOTONIC): another kernel clock, never slewed by NTP.
-    return time.clock_gettime(time.CLOCK_MONOTONIC_RAW)
-
-
 class HostTimer:
     """Sums host-clock intervals (seconds); `now` is replaceable for tests."""
 
     name = "host timer"
 
     def __init__(self, now: Callable[[], float] | None = None) -> None:
-        self._now = now or (_raw_monotonic if hasattr(time, "CLOCK_MONOTONIC_RAW") else time.monotonic)
+        if now is None and hasattr(time, "CLOCK_MONOTONIC_RAW"):
+            # Not the clock's perf_counter (CLOCK_MONOTONIC): another kernel clock, never slewed by NTP.
+            now = functools.partial(time.clock_gettime, time.CLOCK_MONOTONIC_RAW)
+        self._now = now or time.monotonic
         self._seconds = 0.0
 
     def start(self) -> float:
@@ -107,8 +93,8 @@ def independent_timer(device: str) -> Timer:
 
 
 class AuditedClock:
-    """`clock` for the training loop, with every update also timed by `timer` (from inside the
-    clock's training block, so both measure the same update)."""
+    """`clock` for the training loop (every other attribute is the clock's), with each update also
+    timed by `timer`."""
 
     def __init__(self, clock: TrainingClock, timer: Timer) -> None:
         self.clock = clock
@@ -116,17 +102,8 @@ class AuditedClock:
         self.updates = 0
         self._clock_before = clock.train_seconds  # a resumed clock starts above zero
 
-    @property
-    def train_seconds(self) -> float:
-        return self.clock.train_seconds
-
-    @property
-    def wall_seconds(self) -> float:
-        return self.clock.wall_seconds
-
-    @property
-    def spent(self) -> dict[str, float]:
-        return self.clock.spent
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.clock, name)
 
     @contextmanager
     def training(self) -> Iterator[None]:
@@ -138,15 +115,9 @@ class AuditedClock:
                 self.timer.stop(mark)
                 self.updates += 1
 
-    def timed(self, name: str) -> AbstractContextManager[Lap]:
-        return self.clock.timed(name)
-
-    def state_dict(self) -> dict:
-        return self.clock.state_dict()
-
     def check(self, goal: float = GOAL) -> dict:
-        """The clock's seconds since this wrapper began against the timer's, for the updates
-        run through it. error is signed: below zero, the clock missed time."""
+        """The clock's seconds since this wrapper began against the timer's; a negative error means
+        the clock missed time."""
         clock_seconds = self.clock.train_seconds - self._clock_before
         timed = self.timer.seconds()
         error = (clock_seconds - timed) / timed if timed > 0 else float("inf")
@@ -167,15 +138,12 @@ def run_updates(clock: TrainingClock, timer: Timer, update: Callable[[], None], 
 
 
 def self_test(device: str, updates: int = 10) -> dict:
-    """The check on a correct clock and on a deliberately broken one, over synthetic updates.
+    """The check on a correct clock and a deliberately broken one; {'fault', 'correct', 'faulty',
+    'caught'}, caught when the correct clock passes and the broken one fails.
 
-    CUDA: each update queues about 20 ms of fp16 matrix products and returns without waiting (as
-    an optimizer step does); each evaluation waits for the device. The broken clock has its
-    synchronisation off. CPU: each update waits 10 ms for its batch (a sleep, as on a data-loader
-    worker) and computes a little; the broken clock reads process time.
-
-    Returns {'fault', 'correct', 'faulty', 'caught'}: caught when the correct clock passes and
-    the broken one fails.
+    CUDA: updates queue ~20 ms of fp16 products without waiting (as an optimizer step does), each
+    evaluation waits; the broken clock has no synchronisation. CPU: updates wait 10 ms for their
+    batch (as on a data-loader worker) and compute a little; the broken clock reads process time.
     """
     if device == "cuda":
         update, evaluate = _queued_products()
@@ -221,4 +189,3 @@ def _waits_for_data(wait_seconds: float = 0.01) -> Callable[[], None]:
         torch.mm(a, a)
 
     return update
-

@@ -1,36 +1,31 @@
 """Typed configuration: the schemas of every config group, and `check(cfg)` at the door.
 
-`conf/` holds values; these dataclasses hold types. Each group YAML names its schema in its
-defaults list, so a misspelt key fails when Hydra composes. `check` then returns one line per bad
-value, before any data or model is built. Must not import fairseq, torch or wandb.
+`conf/` holds values; these dataclasses hold types, so a misspelt key or a value outside a `Choice`
+fails when Hydra composes. `check` then returns one line per bad value, before any data or model
+is built. Must not import fairseq, torch or wandb.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import Any, Iterable, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from .run_names import run_name
+
 
 class Choice(str, Enum):
-    """A setting with a fixed set of values, so OmegaConf refuses any other when Hydra composes.
-
-    A member is its plain string everywhere else: f"{x}", x == "fp16", json.dumps(x) and dict
-    lookups by string all work. OmegaConf converts `key=value` by member name, so names are the
-    values: `Choice("Decay", "linear cosine")` (enum.StrEnum's rule; Python 3.10 has no StrEnum).
-    """
+    """A setting with a fixed set of values, which OmegaConf enforces; a member reads as its plain
+    string (f"{x}", ==, json.dumps, dict keys). OmegaConf converts `key=value` by member name, so names
+    are the values: `Choice("Decay", "linear cosine")` (StrEnum's rule; Python 3.10 has no StrEnum)."""
 
     def _generate_next_value_(name: str, start: int, count: int, last_values: list) -> str:  # type: ignore[override]
         return name
 
-    def __str__(self) -> str:
+    def __str__(self) -> str:  # f-strings and format() use it too
         return str(self.value)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self.value), spec)
 
 
 TaskKind = Choice("TaskKind", "translation masked_lm classification")
@@ -38,8 +33,7 @@ Arch = Choice("Arch", "transformer roberta")
 # The architecture each task kind trains: fairseq's encoder-decoder, or the RoBERTa encoder.
 ARCH_FOR_KIND = {"translation": "transformer", "masked_lm": "roberta", "classification": "roberta"}
 Norm = Choice("Norm", "pre post")
-# budget: warmup and decay over the training-seconds budget (train_large.schedule); the others
-# are fairseq's, on update counts.
+# budget: warmup and decay over training seconds (train_large.schedule); the others: fairseq's, on updates
 Schedule = Choice("Schedule", "inverse_sqrt fixed polynomial_decay budget")
 Decay = Choice("Decay", "linear cosine")  # the budget schedule's decay to zero
 Device = Choice("Device", "auto cpu cuda")
@@ -58,8 +52,7 @@ class EvalConfig:
     max_len_a: float = 1.2  # max output length = a * source length + b (tokens)
     max_len_b: int = 10
     max_tokens: int = 8000  # tokens per validation / decoding batch
-    # A second sacreBLEU tokenizer scored beside the standard 13a one, recorded as bleu_<name>
-    # with its own signature: null (none) or one of sacrebleu's --tokenize choices (intl, char, ...).
+    # null, or a sacrebleu --tokenize choice (intl, char, ...) also scored beside 13a, as bleu_<name>
     extra_bleu_tokenize: Optional[str] = None
 
 
@@ -157,35 +150,27 @@ class TrainConfig:
     world_size: Optional[int] = None  # data-parallel processes; null = every visible GPU (1 on CPU)
 
 
-def register_resolvers() -> None:
-    """Resolvers behind the derived defaults (heads from width, FFN from width)."""
-    if not OmegaConf.has_resolver("heads_for"):
-        OmegaConf.register_new_resolver("heads_for", lambda width: max(1, int(width) // 64))
-    if not OmegaConf.has_resolver("times"):
-        OmegaConf.register_new_resolver("times", lambda a, b: int(a) * int(b))
-    if not OmegaConf.has_resolver("div"):
-        OmegaConf.register_new_resolver("div", lambda a, b: float(a) / float(b))
-    if not OmegaConf.has_resolver("min"):
-        OmegaConf.register_new_resolver("min", lambda a, b: min(float(a), float(b)))
-    if not OmegaConf.has_resolver("run_name"):
-        from .run_names import run_name
-
-        OmegaConf.register_new_resolver("run_name", run_name)  # names run directories (conf/*.yaml)
-    if not OmegaConf.has_resolver("sqrt_scaled"):
-        # lr for a batch size, scaled by sqrt(batch / base batch) from a base lr (batch-size sweep).
-        OmegaConf.register_new_resolver(
-            "sqrt_scaled", lambda base_lr, base_batch, batch: float(base_lr) * (float(batch) / float(base_batch)) ** 0.5)
+_RESOLVERS = {
+    "heads_for": lambda width: max(1, int(width) // 64),
+    "times": lambda a, b: int(a) * int(b),
+    "div": lambda a, b: float(a) / float(b),
+    "min": lambda a, b: min(float(a), float(b)),
+    "run_name": run_name,  # names run directories (conf/*.yaml)
+    # lr for a batch size, scaled by sqrt(batch / base batch) from a base lr (batch-size sweep)
+    "sqrt_scaled": lambda base_lr, base_batch, batch: float(base_lr) * (float(batch) / float(base_batch)) ** 0.5,
+}
 
 
 def register_configs() -> None:
-    register_resolvers()
+    """Registers the schemas and the resolvers behind the derived defaults (idempotent)."""
+    for name, resolver in _RESOLVERS.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
-    store.store(group="task", name="task_schema", node=TaskConfig)
-    store.store(group="model", name="model_schema", node=ModelConfig)
-    store.store(group="optim", name="optim_schema", node=OptimConfig)
-    store.store(group="budget", name="budget_schema", node=BudgetConfig)
-    store.store(group="logger", name="logger_schema", node=LoggerConfig)
+    for group, node in [("task", TaskConfig), ("model", ModelConfig), ("optim", OptimConfig),
+                        ("budget", BudgetConfig), ("logger", LoggerConfig)]:
+        store.store(group=group, name=f"{group}_schema", node=node)
 
 
 @dataclass(frozen=True)
@@ -199,26 +184,19 @@ class BatchPlan:
 
     @property
     def sequences(self) -> Optional[int]:
-        """Sequences per update (the effective batch size), when batches count sequences."""
-        if self.device_batch_size is None:
-            return None
-        return self.device_batch_size * self.update_freq * self.world_size
+        """Sequences per update (the effective batch size); None when batches are token-limited."""
+        return None if self.device_batch_size is None else self.device_batch_size * self.update_freq * self.world_size
 
     @property
     def tokens(self) -> Optional[int]:
-        """The most tokens one update can hold, when batches are token-limited."""
-        if self.max_tokens is None:
-            return None
-        return self.max_tokens * self.update_freq * self.world_size
+        """The most tokens one update can hold; None when batches are sequence-limited."""
+        return None if self.max_tokens is None else self.max_tokens * self.update_freq * self.world_size
 
 
 def batch_plan(optim: Any, world_size: int = 1) -> BatchPlan:
-    """Per-device batch and accumulation that reach `optim.batch_size` sequences per update.
-
-    With update_freq unset it is the fewest accumulation steps whose per-device batch fits in
-    `device_batch_size`; the per-device batch is then spread evenly, so 100 sequences at
-    32 per device run as 4 x 25.
-    """
+    """Per-device batch and accumulation that reach `optim.batch_size` sequences per update: with
+    update_freq unset, the fewest accumulation steps whose per-device batch fits `device_batch_size`,
+    the batch spread evenly (100 sequences at 32 per device run as 4 x 25)."""
     wanted, fits = optim.batch_size, optim.device_batch_size
     if wanted is None:
         return BatchPlan(fits, optim.update_freq or 1, world_size, optim.max_tokens)
@@ -250,12 +228,17 @@ def folder_name_problems(key: str, value: str) -> list[str]:
 
 
 def check(cfg: Any, *, cuda_available: bool) -> list[str]:
-    """Every problem with a resolved training config, one line each; [] when it is usable.
-
-    Checks values only: data presence is checked by `train_large.data.ensure_dataset`.
-    """
+    """Every problem with a resolved training config, one line each; [] when it is usable. Values only:
+    `train_large.data.ensure_dataset` checks the data. (OmegaConf has checked each Choice's value.)"""
     t, m, o = cfg.task, cfg.model, cfg.optim
-    problems = _choice_problems(cfg) + _range_problems(cfg)
+    problems = []
+    if m.arch != ARCH_FOR_KIND[t.kind]:
+        problems.append(f"model.arch={m.arch} cannot train task.kind={t.kind}; use model={ARCH_FOR_KIND[t.kind]}")
+    if t.eval.extra_bleu_tokenize is not None:
+        from .bleu import TOKENIZERS  # sacrebleu's own list; imported only when the key is set
+
+        problems += one_of("task.eval.extra_bleu_tokenize", t.eval.extra_bleu_tokenize, TOKENIZERS)
+    problems += folder_name_problems("experiment", cfg.experiment) + _range_problems(cfg)
     if m.width > 0 and m.heads > 0 and m.width % m.heads:
         problems.append(f"model.width={m.width} is not divisible by model.heads={m.heads}; "
                         f"choose heads that divide the width (default: width/64)")
@@ -279,25 +262,6 @@ def check(cfg: Any, *, cuda_available: bool) -> list[str]:
     if cfg.device == "cuda" and not cuda_available:
         problems.append("device=cuda but no CUDA device is visible; use device=auto or device=cpu")
     return problems
-
-
-def _choice_problems(cfg: Any) -> list[str]:
-    """Whether the model fits the task, and the choices no Choice type holds (the values of the
-    Choice fields were checked when Hydra composed)."""
-    t, m = cfg.task, cfg.model
-    problems = []
-    if m.arch != ARCH_FOR_KIND[t.kind]:
-        problems.append(f"model.arch={m.arch} cannot train task.kind={t.kind}; use model={ARCH_FOR_KIND[t.kind]}")
-    problems += _tokenize_problems(getattr(t.eval, "extra_bleu_tokenize", None))
-    return problems + folder_name_problems("experiment", cfg.experiment)
-
-
-def _tokenize_problems(name: str | None) -> list[str]:
-    if name is None:
-        return []
-    from .bleu import TOKENIZERS  # sacrebleu's own list; imported only when the key is set
-
-    return one_of("task.eval.extra_bleu_tokenize", name, TOKENIZERS)
 
 
 def _range_problems(cfg: Any) -> list[str]:
@@ -352,8 +316,7 @@ def _batch_problems(o: Any) -> list[str]:
         return [f"optim.update_freq={o.update_freq} must be > 0 (or null to derive it)"]
     if o.batch_size is None or o.update_freq is None or not o.device_batch_size or o.batch_size <= 0:
         return []
-    plan = batch_plan(o)
-    if plan.device_batch_size > o.device_batch_size:
+    if o.batch_size > o.update_freq * o.device_batch_size:  # the per-device batch would not fit
         needed = -(-o.batch_size // o.device_batch_size)
         return [f"optim.batch_size={o.batch_size} needs optim.update_freq >= {needed} at "
                 f"optim.device_batch_size={o.device_batch_size}, not {o.update_freq}; "
@@ -389,8 +352,8 @@ MAX_WORKERS_PER_GPU = 8
 
 
 def resolve_num_workers(num_workers: Optional[int], device: str, cpus: int, gpus: int) -> int:
-    """As set, else 1 on CPU (workers there take cores from training) and, on CUDA, this
-    process's share of the CPUs, up to MAX_WORKERS_PER_GPU."""
+    """As set, else 1 on CPU (workers there take cores from training), else this process's share of
+    the CPUs, up to MAX_WORKERS_PER_GPU."""
     if num_workers is not None:
         return int(num_workers)
     if device != "cuda":
@@ -406,15 +369,10 @@ def to_container(cfg: Any) -> dict:
 
 
 def typed_config(config: dict) -> DictConfig:
-    """A saved training config (result.json's, a checkpoint's, or one handed to a worker process) on
-    today's schema, typed again: settings added to the schema since it was saved take their
-    defaults, which reproduce the old behaviour."""
+    """A saved training config (result.json's, a checkpoint's, a worker's) typed again on today's schema:
+    settings added since it was saved take their defaults, which reproduce the old behaviour."""
     register_configs()
     try:
         return OmegaConf.merge(OmegaConf.structured(TrainConfig), config)  # type: ignore[return-value]
     except Exception:  # noqa: BLE001 - a setting since removed: use the config as it is
         return OmegaConf.create(config)
-
-
-def data_dir(cfg: Any) -> Path:
-    return Path(cfg.task.data_dir).expanduser().resolve()

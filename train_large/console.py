@@ -1,12 +1,10 @@
 """What a job shows on the terminal, as against what goes to its log file.
 
-Hydra's job logging (conf/hydra/job_logging/harness.yaml) sends every record to the run's log
-file (`train.log`, `compress.log`) and, through `ConsoleFilter`, all but two kinds to the
-terminal: fairseq's INFO lines (dictionary sizes, datasets loaded, batching settings: a dozen per
-job, each start) and the library warnings in HARMLESS_WARNINGS. The harness's own lines, and every
-warning or error of any library not listed, still reach the terminal. Hydra applies that config
-in every job process (local, Ray worker, SLURM task); a data-parallel process spawned by
-`train_large.distributed` sets up its own logging. Must not import fairseq, torch or wandb.
+Hydra's job logging (conf/hydra/job_logging/harness.yaml, applied in every local, Ray or SLURM job
+process) sends every record to the run's log file and, through `ConsoleFilter`, all but fairseq's
+INFO lines (a dozen per job start), FILE_ONLY details and HARMLESS_WARNINGS to the terminal. A
+process spawned by `train_large.distributed` sets up its own logging. Must not import fairseq,
+torch or wandb.
 """
 from __future__ import annotations
 
@@ -32,9 +30,6 @@ FILE_ONLY = {"file_only": True}
 
 
 class ConsoleFilter(logging.Filter):
-    """Keeps fairseq's INFO lines, the harness's FILE_ONLY details and HARMLESS_WARNINGS off the
-    handler it is attached to."""
-
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING and (record.name.split(".")[0] in _LIBRARY_CHATTER
                                                  or getattr(record, "file_only", False)):
@@ -46,12 +41,8 @@ class ConsoleFilter(logging.Filter):
 
 
 def console_filter() -> ConsoleFilter:
-    """The terminal handler's filter; Hydra builds it when it applies the job's logging config.
-
-    It also routes `warnings.warn` through logging (`logging.captureWarnings`), from then on in
-    this process: a warning is then a `py.warnings` record, written to the run's log file and
-    shown on the terminal unless it is known to be harmless. Without this, Python prints every
-    warning straight to stderr, past both handlers, and no log file has it.
-    """
+    """The terminal handler's filter, built by Hydra's logging config. It also routes `warnings.warn`
+    through logging for the rest of the process, so a warning reaches the log file too (Python would
+    otherwise print it straight to stderr, past both handlers)."""
     logging.captureWarnings(True)
     return ConsoleFilter()

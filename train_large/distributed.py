@@ -1,13 +1,6 @@
-"""Data-parallel runs: one process per GPU (or per CPU slot, for tests).
-
-Two ways in. On one machine, the process that `tlc-train` started spawns `world_size` workers.
-Under SLURM with several tasks (`hydra.launcher.tasks_per_node`), srun has already started one
-process per task: each joins from SLURM's variables (rank SLURM_PROCID of
-SLURM_STEP_NUM_TASKS, rendezvous on the job's first node), across nodes too. Either way every
-process joins one torch.distributed process group (NCCL on CUDA, gloo on CPU), and fairseq's
-trainer shards the data and averages gradients across them. Rank 0 alone writes records,
-checkpoints and result.json; the other ranks only train. Must not import fairseq or wandb.
-"""
+"""Data-parallel runs: one process per GPU (or CPU slot, for tests) in one torch.distributed group,
+spawned here on one machine or started by srun under SLURM (across nodes too). Rank 0 alone
+writes records, checkpoints and result.json. Must not import fairseq or wandb."""
 from __future__ import annotations
 
 import datetime
@@ -24,8 +17,7 @@ import torch.multiprocessing as mp
 
 from .console import console_filter
 
-# Rank 0 validates and checkpoints while the other ranks wait at their next gradient
-# all-reduce; a long BLEU decode must not look like a dead peer.
+# The other ranks wait at their next all-reduce while rank 0 validates: a long BLEU decode is no dead peer.
 PEER_TIMEOUT = datetime.timedelta(hours=3)
 
 
@@ -36,11 +28,8 @@ def free_port() -> int:
 
 
 def spawn(worker: Callable[..., Any], world_size: int, device: str, log_file: Path, *args: Any) -> None:
-    """Run `worker(rank, world_size, device, *args)` in `world_size` fresh processes; wait for all.
-
-    Raises:
-        torch.multiprocessing.ProcessRaisedException: a worker failed (its traceback is in it).
-    """
+    """Run `worker(rank, world_size, device, *args)` in `world_size` fresh processes and wait; a failed
+    worker raises torch.multiprocessing.ProcessRaisedException."""
     mp.spawn(_join, args=(worker, world_size, device, free_port(), log_file, args), nprocs=world_size, join=True)
 
 
@@ -49,14 +38,19 @@ def _join(rank: int, worker: Callable[..., Any], world_size: int, device: str, p
     _log_to(log_file, rank)
     if device == "cuda":
         torch.cuda.set_device(rank)
-    dist.init_process_group("nccl" if device == "cuda" else "gloo", init_method=f"tcp://127.0.0.1:{port}",
+    _in_process_group(f"tcp://127.0.0.1:{port}", rank, world_size, device, worker, args)
+
+
+def _in_process_group(init_method: str, rank: int, world_size: int, device: str, worker: Callable[..., Any],
+                      args: tuple) -> Any:
+    dist.init_process_group("nccl" if device == "cuda" else "gloo", init_method=init_method,
                             rank=rank, world_size=world_size, timeout=PEER_TIMEOUT)
     try:
-        worker(rank, world_size, device, *args)
-        # Gloo aborts a rank ("terminate called without an active exception") whose peer tore the
-        # group down while its own background work was still in flight: leave together. Not after
-        # a failure, where the peer may never arrive.
+        value = worker(rank, world_size, device, *args)
+        # Gloo aborts a rank ("terminate called without an active exception") whose peer tore the group
+        # down with its work in flight: leave together. Not after a failure: the peer may never arrive.
         dist.barrier()
+        return value
     finally:
         dist.destroy_process_group()
 
@@ -107,11 +101,4 @@ def join_slurm(worker: Callable[..., Any], device: str, *args: Any) -> Any:
     rank, world_size, local_rank = slurm_task()  # type: ignore[misc]
     if device == "cuda":  # one GPU per task, or all of the node's GPUs visible to each task
         torch.cuda.set_device(local_rank if torch.cuda.device_count() > local_rank else 0)
-    dist.init_process_group("nccl" if device == "cuda" else "gloo", init_method=slurm_rendezvous(),
-                            rank=rank, world_size=world_size, timeout=PEER_TIMEOUT)
-    try:
-        value = worker(rank, world_size, device, *args)
-        dist.barrier()  # leave together, as in _join
-        return value
-    finally:
-        dist.destroy_process_group()
+    return _in_process_group(slurm_rendezvous(), rank, world_size, device, worker, args)

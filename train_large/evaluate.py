@@ -1,27 +1,15 @@
-"""Validation and test evaluation of one split, for each task kind, and the saved final outputs.
-
-- translation: loss, perplexity and sacreBLEU on detokenised beam-search output. Validation
-  scores against the normalised references; the final test BLEU against the untouched ones
-  (`data.references`), and saves its translations under the run's outputs/ with what a reviewer
-  needs to score them again (files, sha256s and the sacrebleu command);
-- masked_lm: masked-token loss and perplexity;
-- classification: loss and accuracy; the valid record also scores the extra dev sets
-  (MNLI's mismatched one), with the split's suffix on their keys (`accuracy_mismatched`).
-  `write_predictions` saves the final model's predicted labels, and those of the unlabelled GLUE
-  test sets in GLUE's submission format (outputs/glue/MNLI-m.tsv ...).
-
-The work is timed on the clock under `eval` (loss) and `bleu` (decoding and scoring), outside
-the training budget. Must not import fairseq: it drives the engine through its methods.
-"""
+"""Validation and test evaluation for each task kind, and the saved final outputs (translations with
+how to score them again, predicted labels, GLUE submission files). Timed on the clock under `eval`
+and `bleu`, outside the budget. Must not import fairseq: it drives the engine's methods."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from .bleu import Detokenizer, bleu_scores, read_references, recompute_command
+from .bleu import Detokenizer, bleu_scores, recompute_command
 from .clock import TrainingClock
 from .data.prepare import PreparedData
-from .data.references import NORMALISED, final_references
+from .data.references import NORMALISED, final_references, read_lines
 from .outputs import GLUE_SUBMISSION_DIR, write_lines
 
 # The metric that marks a run's best checkpoint and summarises it, and whether higher is better.
@@ -34,11 +22,8 @@ def is_better(kind: str, value: float, best: float | None) -> bool:
 
 
 class Evaluator:
-    """Scores an engine on a prepared dataset's valid and test splits.
-
-    outputs_dir: where the final outputs are saved (None: not saved). `saved` collects what was
-    written, split -> {"file", "sha256", "lines"}, for result.json.
-    """
+    """Scores an engine on a prepared dataset's splits. Final outputs go to `outputs_dir` (None: not
+    saved); `saved` (split -> {"file", "sha256", "lines"}) lists them for result.json."""
 
     def __init__(self, engine: Any, data: PreparedData, eval_cfg: Any, outputs_dir: Path | None = None) -> None:
         self.engine = engine
@@ -48,14 +33,12 @@ class Evaluator:
         self.saved: dict[str, dict] = {}
         if data.kind == "translation":
             self.detokenize = Detokenizer(data.spm_model)
-            self.references = {split: read_references(data.reference(split)) for split in ("valid", "test")}
+            self.references = {split: read_lines(data.reference(split)) for split in ("valid", "test")}
 
     def evaluate(self, split: str, clock: TrainingClock, *, full: bool = False) -> dict:
-        """Metrics for `split`. `full`: BLEU with the final decoding settings (test beam and
-        length penalty) on the first `test_sentences` sentences (0 = all), against the untouched
-        references, with the translations saved; otherwise on the first `bleu_sentences` against
-        the normalised ones, the same subset at every evaluation so points on one curve are
-        comparable."""
+        """Metrics for `split` (valid: with the extra dev sets' keys suffixed, `accuracy_mismatched`).
+        BLEU on the first `bleu_sentences` against the normalised references, the same subset every
+        time; `full`: on `test_sentences` (0 = all) at the test decoding settings, as `_final_bleu`."""
         with clock.timed("eval") as eval_lap:
             metrics = self.engine.validate(split)
             if split == "valid":
@@ -88,8 +71,8 @@ class Evaluator:
                 "bleu_seconds": round(bleu_lap.seconds, 4)}
 
     def _final_bleu(self, split: str, hypotheses: list[str], extra: str | None) -> dict:
-        """BLEU against the untouched references (or, for data prepared without them, the
-        normalised ones), the hypotheses saved as written, and how to recompute it."""
+        """BLEU against the untouched references (else the normalised ones), the hypotheses saved, and
+        how to recompute it."""
         references = final_references(self.data.untouched_reference(split), self.data.reference(split))
         scored = {**bleu_scores(hypotheses, references.lines[:len(hypotheses)], extra), **references.describe()}
         if self.outputs_dir is not None:
@@ -102,15 +85,8 @@ class Evaluator:
         return scored
 
     def write_predictions(self, clock: TrainingClock, *, test: bool = True) -> dict:
-        """Classification: the predicted label of every example of each dev set (and a labelled
-        test set, unless not `test`), one per line in the split's order, as outputs/{split}.pred,
-        and of each unlabelled GLUE test set (unless not `test`) as outputs/glue/<its submission
-        file> (`submission_rows`; its `lines` in `saved` count the header). Returns `saved`.
-
-        Raises:
-            ValueError: a GLUE test split's index file does not have one line per example (the data
-                dir changed under the run).
-        """
+        """Classification: each dev set's predicted labels as outputs/{split}.pred, and with `test` a
+        labelled test set's and each GLUE test set's submission file (ValueError: index file mismatch)."""
         if self.data.kind != "classification" or self.outputs_dir is None:
             return self.saved
         splits = [*self.data.eval_splits, *(["test"] if test and "test" in self.data.lines else [])]
@@ -126,12 +102,8 @@ class Evaluator:
 
 
 def submission_rows(index_file: Path, labels: list[str]) -> list[str]:
-    """GLUE's submission format: the header `index<TAB>prediction`, then each example's GLUE index
-    (from `index_file`, one per line) and predicted label name, in file order.
-
-    Raises:
-        ValueError: `index_file` does not have one line per label.
-    """
+    """GLUE's submission format: `index<TAB>prediction`, then a row per label with its GLUE index
+    (ValueError if `index_file` does not have one line per label)."""
     indices = index_file.read_text(encoding="utf-8").splitlines()
     if len(indices) != len(labels):
         raise ValueError(f"{index_file} holds {len(indices)} indices for {len(labels)} predictions; "

@@ -1,18 +1,14 @@
-"""Fault points: the moments where a kill can hurt a run, named so a fault injector can stop it there.
-
-`scripts/fault_inject.py` kills runs with SIGKILL and checks that nothing is lost. A kill at a
-random wall-clock time almost never lands inside a checkpoint write or the write of result.json
-(milliseconds on the toy runs), so each such moment calls `reached(point)`:
+"""Fault points: the moments where a kill can hurt a run, named so `scripts/fault_inject.py` can
+SIGKILL it exactly there (a kill at a random time almost never lands in a millisecond-long write):
 
 - `update`: an update has changed the model, but is not counted, logged or saved yet;
 - `validation`: a validation record is in metrics.jsonl, but no checkpoint has seen it;
 - `checkpoint`: a checkpoint is fully written to its temporary file, not yet renamed into place;
 - `result`: the same for result.json, the run's completion marker.
 
-With TLC_FAULT_PAUSE=<point>:<n> in the environment, the n-th arrival at <point> in this process
-prints `tlc-fault: paused at <point> <n>` to stderr and sleeps, so the injector's SIGKILL lands
-exactly there. Without it (every real run), `reached` is one dictionary lookup. Must not import
-torch, fairseq or wandb.
+With TLC_FAULT_PAUSE=<point>:<n>, the n-th arrival at <point> in this process prints
+`tlc-fault: paused at <point> <n>` to stderr and sleeps; without it, `reached` is one dictionary
+lookup. Must not import torch, fairseq or wandb.
 """
 from __future__ import annotations
 
@@ -35,7 +31,7 @@ def parse(spec: str) -> tuple[str, int]:
     """`checkpoint:2` -> ("checkpoint", 2).
 
     Raises:
-        ValueError: not `<point>:<n>` with a known point and n >= 1 (the message says what is allowed).
+        ValueError: not `<point>:<n>` with a known point and n >= 1.
     """
     point, _, count = spec.partition(":")
     if point not in POINTS or not count.isdigit() or int(count) < 1:

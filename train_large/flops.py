@@ -32,12 +32,8 @@ class FlopModel:
 
     def update_flops(self, source_lengths: Sequence[int], target_lengths: Sequence[int] = (),
                      head_positions: int = 0) -> float:
-        """FLOPs of one training update over these sequences.
-
-        source_lengths: tokens of each encoder input; target_lengths: tokens of each decoder
-        input, paired with source_lengths (translation only); head_positions: positions the
-        head scores (target tokens, masked tokens or sentences).
-        """
+        """FLOPs of one training update: tokens of each encoder input, of each paired decoder input
+        (translation only), and the positions the head scores (target or masked tokens, sentences)."""
         d = self.width
         flops = 6.0 * self.encoder_params * sum(source_lengths)
         flops += 12.0 * self.encoder_layers * d * sum(n * n for n in source_lengths)

@@ -1,12 +1,9 @@
-"""What every tlc-* command does around its Hydra jobs.
+"""What `tlc-train` and `tlc-compress` do around each Hydra job, under its run directory's lock.
 
-A job's failure is one line on the terminal: in a single run it stops the command (exit 2 for a
-bad setting or missing input, 1 for a crash), in a multirun it is recorded in the sweep's
-outcomes and the other jobs go on. A crash's traceback goes to the run's log file only, and the
-line names that file. A multirun ends with the sweep summary. Every job holds its run
-directory's lock while it runs (`train_large.runlock`); a job that finds it held is refused like
-a bad setting in a single run, and is "running elsewhere" in a multirun. Shared by `tlc-train`
-and `tlc-compress`; must not import fairseq or wandb.
+A job's failure is one line: in a single run it stops the command (exit 2 for bad input or a run
+held by another process, 1 for a crash, whose traceback goes to the run's log file only); in a
+multirun it is recorded in the sweep's outcomes ("running elsewhere" for a held run), the other jobs
+go on, and the sweep summary ends the command. Must not import fairseq or wandb.
 """
 from __future__ import annotations
 
@@ -33,13 +30,9 @@ class JobFailed(CompactHydraException):
 
 
 def launch(argv: list[str], hydra_main: Callable[[], Any], sweep_dir: Callable[[], Path]) -> None:
-    """Run the Hydra app; after a multirun, print which runs finished, were already done, or failed.
-
-    `sweep_dir()`: the multirun's folder. The Ray launcher (hydra/launcher=gpus) reports its own
-    jobs, crashed workers included, so no second summary follows it. Exit status 2 from inside
-    Hydra means bad input refused before any job ran (the SLURM launcher's refused sbatch, after
-    its one line): there is nothing to sum up.
-    """
+    """Run the Hydra app; after a multirun, print the summary of `sweep_dir()`'s outcomes, unless the
+    Ray launcher (hydra/launcher=gpus) printed its own or Hydra exited with status 2 (bad input
+    refused before any job ran, e.g. the SLURM launcher's refused sbatch)."""
     if "-m" not in argv and "--multirun" not in argv:
         hydra_main()
         return
@@ -59,11 +52,9 @@ def launch(argv: list[str], hydra_main: Callable[[], Any], sweep_dir: Callable[[
 
 def run_job(job: Callable[[], dict | None], expected: tuple[type[Exception], ...],
             fail: Callable[..., None]) -> float | None:
-    """Run one Hydra job (`job` returns the run's result, or None when another process reports it).
-
-    `expected`: the errors that are bad input (one line, no traceback); `fail(lines, status)`
-    stops a single run. Returns the run's validation figure for Hydra (`validation_metric`).
-    """
+    """Run one Hydra job and return its `validation_metric`. `job()`: the run's result, or None when
+    another process reports it; `expected`: the errors that are bad input (no traceback);
+    `fail(lines, status)` stops a single run."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     sweep_dir = Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
@@ -75,8 +66,12 @@ def run_job(job: Callable[[], dict | None], expected: tuple[type[Exception], ...
             result = job()
         if result is None:
             return None
-    except RunLocked as err:
-        return _running_elsewhere(sweep_dir, run_dir, str(err), fail)
+    except RunLocked as err:  # a single run is refused; in a multirun the other jobs go on
+        if sweep_dir is None:
+            return fail([str(err)], 2)
+        log.warning(str(err))
+        record_outcome(sweep_dir, run_dir.name, RUNNING_ELSEWHERE, str(err))
+        return None
     except expected as err:
         _failed(run_dir, sweep_dir, first_line(str(err)), fail=fail, status=2)
     except Exception as err:  # noqa: BLE001 - a crash of any kind: one line here, the traceback in the log
@@ -88,17 +83,16 @@ def run_job(job: Callable[[], dict | None], expected: tuple[type[Exception], ...
 
 
 def validation_metric(result: dict) -> float | None:
-    """What a sweeper (an Optuna sweep, say) may rank runs by: a training run's best validation
-    metric, else the final validation metric; never a test score, which would make the test split
-    a selection set."""
+    """What a sweeper (Optuna, say) may rank runs by: the best, else the final, validation metric;
+    never a test score, which would make the test split a selection set."""
     metric = result.get("metric")
     best = result.get(f"best_valid_{metric}")
     return best if best is not None else (result.get("final", {}).get("valid") or {}).get(metric)
 
 
 def run_lock(run_dir: Path) -> ContextManager:
-    """The run directory's lock (`train_large.runlock`). The srun tasks of one data-parallel run
-    share the directory: rank 0 holds the lock for all of them, and the others go on once it does."""
+    """The run directory's lock. The srun tasks of one data-parallel run share the directory: rank 0
+    holds the lock for all of them, and the others go on once it does."""
     from .distributed import slurm_task
 
     task = slurm_task()
@@ -106,13 +100,9 @@ def run_lock(run_dir: Path) -> ContextManager:
 
 
 def save_job_config(run_dir: Path, cfg: DictConfig) -> None:
-    """Hydra's record of the job (`.hydra/config.yaml`, `hydra.yaml`, `overrides.yaml`), written once
-    the job holds its run directory and its settings agree with the run there.
-
-    Hydra would write them before the job starts (the presets turn that off with
-    `hydra.output_subdir: null`), so a launch that is refused, because another process holds the run
-    or its settings disagree, would overwrite the config of the run it was refused from.
-    """
+    """Hydra's `.hydra/` record of the job, once the job holds its run and its settings agree with
+    the run there. Hydra's own (off: `hydra.output_subdir: null`) is written before the job starts,
+    so a refused launch would overwrite the config of the run it was refused from."""
     from .rundir import atomic_write_bytes
 
     hydra_cfg = HydraConfig.get()
@@ -127,8 +117,8 @@ def first_line(text: str) -> str:
 
 
 def log_traceback(run_dir: Path) -> str:
-    """Log the exception being handled, with its traceback, to the run's log files only, and say
-    where it went. Without a log file (Hydra's job logging turned off) it goes to the console."""
+    """Log the exception being handled, with its traceback, to the run's log files only (the console
+    without one), and say where it went."""
     files = log_to_files("run failed", exc_info=True)
     if not files:
         log.exception("run failed")
@@ -138,8 +128,8 @@ def log_traceback(run_dir: Path) -> str:
 
 
 def log_to_files(message: str, *, exc_info: bool = False) -> list[str]:
-    """Log an error to the root logger's log files only (Hydra's job logging writes
-    `<run dir>/<job name>.log`), not to the console; returns those files' paths."""
+    """Log an error to the root logger's files only (Hydra's `<run dir>/<job name>.log`), not to the
+    console; returns their paths."""
     files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
     record = log.makeRecord(log.name, logging.ERROR, __file__, 0, message, None,
                             sys.exc_info() if exc_info else None)
@@ -148,21 +138,10 @@ def log_to_files(message: str, *, exc_info: bool = False) -> list[str]:
     return [h.baseFilename for h in files]
 
 
-def _running_elsewhere(sweep_dir: Path | None, run_dir: Path, line: str, fail: Callable[..., None]) -> None:
-    """Another process holds the run: a single run stops with status 2; in a multirun the job is
-    recorded as running elsewhere (not failed) and the other jobs go on."""
-    if sweep_dir is None:
-        fail([line], 2)
-        return
-    log.warning(line)
-    record_outcome(sweep_dir, run_dir.name, RUNNING_ELSEWHERE, line)
-
-
 def _failed(run_dir: Path, sweep_dir: Path | None, error: str, *, fail: Callable[..., None], status: int,
             where: str = "") -> None:
-    """Report a job's failure in one line: stop a single run with `status` (the line goes to the
-    terminal once, through `fail`, and to the log file), or record it where the sweep summary will
-    find it and let the other jobs go on. `where`: where a crash's traceback went."""
+    """Stop a single run with `status` (the line on the terminal once, and in the log file), or record
+    the failure for the sweep summary. `where`: where a crash's traceback went."""
     line = f"{error} (run {run_dir}; {where})" if where else error
     if sweep_dir is None:
         log_to_files(line)

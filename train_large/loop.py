@@ -1,10 +1,5 @@
-"""The training loop: update until the training clock reaches the budget.
-
-It reads as the recipe: update, and whenever training time crosses a mark, log, validate or
-checkpoint; on a stop request (SIGTERM and the like, `train_large.preemption`), checkpoint and
-return early. All timing goes through the clock; all output goes through `emit` (records) and
-`save` (checkpoints), so the loop knows nothing about files, signals, fairseq or W&B.
-"""
+"""The training loop: update until the budget is spent, logging, validating and checkpointing at
+training-time marks, and checkpoint and return on a stop request. Knows nothing of files or W&B."""
 from __future__ import annotations
 
 import logging
@@ -53,9 +48,8 @@ class Progress:
 
 
 def budget_spent(clock: TrainingClock, progress: Progress, budget: Any) -> bool:
-    if budget.max_updates is not None and progress.updates >= budget.max_updates:
-        return True
-    return clock.train_seconds >= budget.train_seconds
+    updates_spent = budget.max_updates is not None and progress.updates >= budget.max_updates
+    return updates_spent or clock.train_seconds >= budget.train_seconds
 
 
 def next_mark(now: float, every: float) -> float:
@@ -65,8 +59,7 @@ def next_mark(now: float, every: float) -> float:
 
 @dataclass
 class LossWindow:
-    """Mean training losses since the last train record, weighted by the positions each update
-    scored (nats per target token, masked token or sentence)."""
+    """Mean training losses (nats per scored position) since the last train record."""
 
     loss_sum: float = 0.0
     nll_sum: float = 0.0
@@ -93,12 +86,9 @@ def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, bu
                        stop_requested: Callable[[], bool] = lambda: False,
                        learning_rate: LearningRate | None = None) -> bool:
     """Train until `budget.train_seconds` of update time (or `budget.max_updates`) is spent.
+    learning_rate: called before each update (None: fairseq's scheduler sets the rate).
 
-    learning_rate: sets the rate before each update (`optim.schedule=budget`) or checks that an
-    update-count warmup can end; None leaves the rate to fairseq's scheduler.
-
-    Returns False when it stopped early because `stop_requested()` (asked once per update) said
-    so, after saving a checkpoint; True when the budget is spent.
+    Returns False when it stopped early, checkpointed, because `stop_requested()` said so.
     """
     window = LossWindow()
     printer = ProgressPrinter()
@@ -140,7 +130,7 @@ def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, bu
 
 
 class ProgressPrinter:
-    """One progress line at most every `every` wall seconds: readable in a terminal and a SLURM log."""
+    """One progress line at most every `every` wall seconds (a terminal and a SLURM log)."""
 
     def __init__(self, every: float = 30.0) -> None:
         self.every = every

@@ -1,19 +1,15 @@
-"""A run's saved outputs: the final test translations and classification predictions, one per line
-in the split's order, under run_dir/outputs/, so a reviewer can score them again without the model,
-and the unlabelled GLUE test sets' predictions under run_dir/outputs/glue/, named and laid out as
-GLUE's server expects them (MNLI-m.tsv: a header, then one `index<TAB>label` row per example).
-
-Each file is written atomically (a kill leaves the old file or the new one) and described in the
-record by its path and sha256. Must not import fairseq.
+"""A run's saved outputs under run_dir/outputs/: the final test translations and predictions, one
+per line in the split's order, so a reviewer can score them again without the model, and under glue/
+the GLUE test sets' predictions as GLUE's server expects them (MNLI-m.tsv: a header, then
+`index<TAB>label` rows). Each file is written atomically and recorded by path and sha256. Must not
+import fairseq.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from .data.references import file_sha256
-from .rundir import OUTPUTS_DIR, atomic_write_bytes
-
-__all__ = ["GLUE_SUBMISSION_DIR", "OUTPUTS_DIR", "write_lines"]
+from .rundir import OUTPUTS_DIR, atomic_write_bytes  # noqa: F401 - OUTPUTS_DIR: the folder, for run.py
 
 GLUE_SUBMISSION_DIR = "glue"  # under OUTPUTS_DIR
 

@@ -1,22 +1,11 @@
-"""Preemption: SIGTERM, SIGUSR1 and SIGUSR2 become a checkpoint and a clean exit.
-
-SLURM sends SIGTERM when it preempts, requeues or cancels a job (and SIGKILL KillWait seconds
-later, 30 by default), and a chosen signal some time before the time limit (`--signal=USR1@90`;
-submitit asks for SIGUSR2). While a run trains, these signals only set a flag. The loop looks at
-it after every update: it saves a checkpoint and the run stops, within one update and one
-checkpoint write of the signal (a validation in progress finishes first). The next start of the
-same command resumes from that checkpoint.
-
-submitit (hydra/launcher=slurm) installs its own handlers before the job starts: SIGUSR2 requeues
-the job and exits, SIGTERM is logged and ignored, which would leave a requeued or preempted job
-training until SIGKILL and lose everything since its last checkpoint. Here each of the three
-first saves the checkpoint; then an earlier Python handler (submitit's) is called, so SIGUSR2
-still requeues the job; then the run exits with status 128 + the signal number, as if the signal
-had ended it, so neither a scheduler nor a sweep mistakes it for a finished run.
-Must not import fairseq or wandb.
-"""
+"""Preemption: SIGTERM, SIGUSR1 and SIGUSR2 (SLURM's preemption and `--signal`, submitit's requeue)
+set a flag the loop reads after every update; it then saves a checkpoint and the same command
+resumes. submitit's own handlers (SIGUSR2 requeues, SIGTERM is only logged, which would train on
+until SIGKILL) run after the checkpoint; then the exit status is 128 + the signal number, so no
+scheduler or sweep takes it for a finished run. Must not import fairseq or wandb."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -29,12 +18,8 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
 
 
 class StopSignals:
-    """`with StopSignals() as signals:` turns the stop signals into `signals.requested()` for as
-    long as the block runs, and restores the earlier handlers after it.
-
-    forward: also called with each signal as it arrives (a process waiting for its data-parallel
-    workers passes it on to them).
-    """
+    """`with StopSignals() as signals:` turns the stop signals into `signals.requested()` in the block.
+    forward: also called with each signal (to pass it on to data-parallel workers)."""
 
     def __init__(self, forward: Callable[[int], None] | None = None) -> None:
         self.received: int | None = None
@@ -69,10 +54,8 @@ class StopSignals:
         return self.received is not None
 
     def stop(self, where: str) -> NoReturn:
-        """End the run after its checkpoint is saved: the earlier handler's turn, then exit.
-
-        `where`: what was saved, for the log line (e.g. "checkpoints/last.pt at 12.3 training seconds").
-        """
+        """End the run after its checkpoint (`where`, for the log line) is saved: the earlier handler's
+        turn, then exit."""
         signum = self.received if self.received is not None else signal.SIGTERM
         previous = self._previous.get(signum)
         self._restore()
@@ -84,19 +67,17 @@ class StopSignals:
 
 
 def to_child_processes(signum: int) -> None:
-    """Send `signum` on to this process's multiprocessing children (the spawned workers)."""
+    """Pass `signum` on to this process's multiprocessing children (the spawned workers)."""
     import multiprocessing
 
     for child in multiprocessing.active_children():
-        try:
+        with contextlib.suppress(ProcessLookupError):  # it has just ended
             os.kill(child.pid, signum)
-        except ProcessLookupError:
-            pass  # it has just ended
 
 
 def any_process(requested: Callable[[], bool], device: str) -> Callable[[], bool]:
-    """A stop check for data-parallel runs: true in every process when it is true in any, so all
-    stop at the same update (called once per update by every process, like an all-reduce)."""
+    """A stop check true in every data-parallel process when true in any (an all-reduce: every
+    process calls it once per update)."""
     import torch
     import torch.distributed as dist
 

@@ -1,8 +1,7 @@
 """Pre-flight: every job a command line would launch, composed and checked before Hydra starts.
 
-Hydra reports a misspelt key or a badly typed value as a multi-line error, and in a multirun
-only when that job's turn comes. Composing each job here first turns both into one line
-naming the override, and stops a sweep with a bad value before its first job trains.
+Hydra reports a misspelt key or a badly typed value as a multi-line error, in a multirun only when
+that job's turn comes; here each becomes one line naming the override, before the first job trains.
 Errors are read through Hydra's and OmegaConf's exception types and attributes (pinned by
 tests/unit/test_preflight_hydra_api.py). Must not import fairseq or wandb.
 """
@@ -35,7 +34,7 @@ def _command_line(argv: list[str]) -> tuple[bool, list[Override]]:
     """Whether `argv` asks for a multirun, and its parsed overrides.
 
     Raises:
-        OverrideParseException: for an override that is not key=value.
+        OverrideParseException: an override is not key=value.
     """
     overrides, after = [], ""
     for arg in argv:
@@ -49,11 +48,10 @@ def _command_line(argv: list[str]) -> tuple[bool, list[Override]]:
 
 def job_overrides(argv: list[str],
                   sweeper_params: Callable[[list[str]], dict[str, str]] = lambda fixed: {}) -> list[list[str]]:
-    """The override list of each job the command line describes (one list without -m sweeps).
+    """The override list of each job the command line describes (one list without -m).
 
-    `sweeper_params(fixed overrides)`: the `hydra.sweeper.params` a config (a `+sweep=` file)
-    adds in a multirun, as {key: "v1,v2"}; the command line wins for a key given in both, as
-    in Hydra's sweeper.
+    `sweeper_params(fixed overrides)`: the `hydra.sweeper.params` a `+sweep=` file adds in a multirun,
+    as {key: "v1,v2"}; as in Hydra's sweeper, the command line wins for a key given in both.
     """
     multirun, parsed = _command_line(argv)
     parsed = [o for o in parsed if not o.is_hydra_override()]
@@ -107,9 +105,8 @@ def _enum_names(err: ValidationError) -> list[str]:
 
 
 def defaults_list_problem(overrides: Sequence[str], defaults: DictConfig | None) -> str | None:
-    """The override Hydra could not place in the defaults list: `+seed=3` adds a setting that is
-    already there, `sweep=x` replaces a group no config chose. Hydra 1.3 raises a bare
-    ConfigCompositionException for both, so the overrides are compared with the defaults here."""
+    """The override Hydra could not place in the defaults list (`+seed=3` adds an existing setting,
+    `sweep=x` replaces an unchosen group): Hydra 1.3 raises a bare ConfigCompositionException for both."""
     if defaults is None:
         return None
     for override in OverridesParser.create().parse_overrides(list(overrides)):
@@ -123,9 +120,8 @@ def defaults_list_problem(overrides: Sequence[str], defaults: DictConfig | None)
     return None
 
 
-# A config's defaults list that overrides a group this command lacks (`+sweep=toy_prune` sets
-# compression in tlc-train): Hydra 1.3.2 raises a bare ConfigCompositionException whose message
-# alone names the config and the group, so this one line is read from it.
+# A config that overrides a group this command lacks (`+sweep=toy_prune` in tlc-train): Hydra 1.3.2
+# raises a bare ConfigCompositionException whose message alone names the config and the group.
 _FOREIGN_GROUP = re.compile(r"In '(?P<group>[^']+)/(?P<option>[^']+)': Could not override '(?P<key>[^']+)'")
 
 
@@ -163,11 +159,8 @@ def _paths(node: Any, prefix: str = "") -> set[str]:
 
 
 def structure_problems(cfg: DictConfig, defaults: DictConfig) -> list[str]:
-    """Keys a job added (`+model.widht=64`) or deleted (`~seed`) against the typed defaults.
-
-    Hydra accepts both, but the schemas define every setting a run reads: an added key is a typo
-    that would silently do nothing, and a deleted one fails hours later when it is read.
-    """
+    """Keys a job added (`+model.widht=64`) or deleted (`~seed`) against the typed defaults. Hydra
+    accepts both, but an added key is a typo that does nothing and a deleted one fails hours later."""
     job, known = _paths(cfg), _paths(defaults)
     added = sorted(path for path in job - known if path.rpartition(".")[0] not in job - known)
     deleted = sorted(path for path in known - job if path.rpartition(".")[0] not in known - job)
@@ -181,9 +174,8 @@ def preflight(argv: list[str], compose: Callable[..., Any],
               check_launcher: Callable[[Any], list[str]] = lambda launcher: []) -> list[str]:
     """Problems with any job of this command line, one line each; [] when every job is fine.
 
-    `compose(overrides, with_hydra=False)`: the composed config. `check(cfg, overrides)` gets
-    each job's composed config and the overrides that made it. `check_launcher(hydra.launcher)`:
-    the launcher's values, when the command line sets any `hydra` override.
+    `compose(overrides, with_hydra=False)` composes a job, `check(cfg, overrides)` checks it, and
+    `check_launcher(hydra.launcher)` checks the launcher when the command line sets a `hydra` override.
     """
     try:
         jobs = job_overrides(argv, sweeper_params)
@@ -191,9 +183,7 @@ def preflight(argv: list[str], compose: Callable[..., Any],
     except HydraException as err:  # OverrideParseException, or a sweep the basic sweeper cannot list
         return [f"cannot parse the overrides: {str(err).splitlines()[0]}; each is key=value (key=v1,v2 with -m)"]
     defaults = default_config(compose)
-    problems: list[str] = []
-    if hydra_settings:
-        problems += _hydra_problems(hydra_settings, compose, check_launcher)
+    problems = _hydra_problems(hydra_settings, compose, check_launcher) if hydra_settings else []
     for overrides in jobs:
         try:
             cfg = compose(overrides)
@@ -206,15 +196,13 @@ def preflight(argv: list[str], compose: Callable[..., Any],
 
 @functools.lru_cache(maxsize=8)
 def default_config(compose: Callable[..., Any]) -> DictConfig:
-    """The config without overrides: the keys every job is compared with. Cached, as it is the same
-    for every command line of a process (its values are left unresolved and never read here)."""
+    """The config without overrides, whose keys every job is compared with (the same all process long)."""
     return compose([])
 
 
 def _hydra_problems(overrides: list[str], compose: Callable[..., Any],
                     check_launcher: Callable[[Any], list[str]]) -> list[str]:
-    """Problems with the `hydra` settings (launcher choice, its keys and values), found by composing
-    them as Hydra will: otherwise they surface as Hydra's multi-line error when the sweep starts."""
+    """Problems with the `hydra` settings (launcher choice, its keys and values), composed as Hydra will."""
     try:
         return check_launcher(compose(overrides, with_hydra=True).hydra.launcher)
     except Exception as err:  # noqa: BLE001 - composition errors come in many types
@@ -222,10 +210,9 @@ def _hydra_problems(overrides: list[str], compose: Callable[..., Any],
 
 
 def _hydra_defaults(overrides: list[str], compose: Callable[..., Any]) -> DictConfig | None:
-    """The config with the command line's hydra group choices (`hydra/launcher=gpus`) and no
-    other override: the keys a misspelt `hydra.launcher...` setting is compared with."""
-    groups = [o for o in overrides if o.lstrip("+~").startswith("hydra/")]
+    """The config of the `hydra/...` group choices alone, which a misspelt `hydra.launcher...` key is
+    compared with."""
     try:
-        return compose(groups, with_hydra=True)
+        return compose([o for o in overrides if o.lstrip("+~").startswith("hydra/")], with_hydra=True)
     except Exception:  # noqa: BLE001 - the group choice itself is bad: nothing to compare with
         return None

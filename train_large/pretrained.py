@@ -1,12 +1,6 @@
-"""Fine-tuning's starting point: a pretraining run directory named by `init_from`.
-
-The fine-tuned model takes its architecture from the source run, so `tlc-train task=mnli
-init_from=<run>` needs no model settings. A model setting given explicitly that disagrees with
-the source is an error naming both values, found before anything is built. The weights come
-from the source's best checkpoint (lowest validation perplexity), else its last one, loaded
-safely (`train_large.core.source_run`): a damaged or foreign file is refused by name. Must not import
-fairseq or wandb.
-"""
+"""Fine-tuning's starting point, the pretraining run `init_from` names: its architecture (an explicit
+model setting that disagrees is an error) and its best, else last, checkpoint's weights, loaded
+safely (`train_large.core.source_run`). Must not import fairseq or wandb."""
 from __future__ import annotations
 
 import json
@@ -24,12 +18,8 @@ PRETRAINING_KINDS = ("masked_lm",)
 
 
 def find_source(init_from: str) -> SourceRun:
-    """The pretraining run `init_from` names.
-
-    Raises:
-        SourceError: it is not a run directory, has no checkpoint yet, its checkpoint is damaged or
-            would run code when loaded, or it is not a pretraining run.
-    """
+    """The pretraining run `init_from` names; SourceError unless it is a run directory with a whole,
+    safe checkpoint and a pretraining task."""
     run_dir = run_directory("init_from", init_from, "a pretraining run directory")
     checkpoint = whole_checkpoint("init_from", init_from, run_dir,
                                   "let its training reach a validation first, or give another run")
@@ -42,7 +32,7 @@ def find_source(init_from: str) -> SourceRun:
 
 
 def _run_config(run_dir: Path) -> dict:
-    """The run's resolved config: from result.json when finished, else Hydra's saved config."""
+    """The run's resolved config: from result.json when finished, else Hydra's saved one."""
     result = run_dir / RESULT_FILE
     if result.is_file():
         try:

@@ -1,11 +1,6 @@
 """One training run, top to bottom: run dir -> done? -> whole? -> data -> sinks -> engine -> restore
-(or start from a pretrained checkpoint) -> loop -> final evaluation -> result.json.
-
-The config arrives validated (see `train_large.cli`). A damaged checkpoint or log stops the run
-with one line before anything is built (`train_large.rundir.CorruptFile`); SIGTERM, SIGUSR1 and
-SIGUSR2 stop it with a checkpoint (`train_large.preemption`). Must not import fairseq or wandb at
-module level: the engine and the W&B sink are imported where they are built.
-"""
+(or pretrained weights) -> loop -> final evaluation -> result.json. Must not import fairseq or
+wandb at module level: the engine and the W&B sink are imported where they are built."""
 from __future__ import annotations
 
 import json
@@ -16,7 +11,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
-
 
 from . import checkpoint as ckpt
 from . import faults
@@ -39,8 +33,8 @@ log = logging.getLogger(__name__)
 
 
 def main(cfg: Any, run_dir: Path, run_name: str) -> dict | None:
-    """Train one config in `run_dir` (resuming if a checkpoint is there) and return its result
-    (None in the SLURM tasks other than rank 0: rank 0 reports the run)."""
+    """Train one config in `run_dir`, resuming from its checkpoint if any; the result (None in the
+    SLURM tasks other than rank 0)."""
     started_at = time.time()
     done = read_result(run_dir)
     if done is not None:
@@ -94,10 +88,7 @@ class Run:
 
 
 def train(rank: int, world_size: int, device: str, run: Run) -> dict | None:
-    """One process's part of a run; rank 0 also evaluates, writes and returns the result.
-
-    SIGTERM, SIGUSR1 and SIGUSR2 stop it with a checkpoint (`train_large.preemption`).
-    """
+    """One process's part of a run; rank 0 also evaluates, writes and returns the result."""
     with StopSignals() as signals:
         return _train(rank, world_size, device, run, signals)
 
@@ -152,11 +143,7 @@ def _train(rank: int, world_size: int, device: str, run: Run, signals: StopSigna
 
 def start_engine(cfg: Any, data: PreparedData, runtime: Runtime, rank: int, state: dict | None,
                  source: SourceRun | None) -> Any:
-    """The engine, holding the resumed state, else the pretrained source's weights, else fresh ones.
-
-    Raises:
-        SourceError: the source's weights do not fit this model (the message says why).
-    """
+    """The engine with the resumed state, else the source's weights (SourceError if they do not fit)."""
     from .engine import build_engine
 
     engine = build_engine(cfg, data, runtime, rank=rank)
@@ -173,8 +160,8 @@ def start_engine(cfg: Any, data: PreparedData, runtime: Runtime, rank: int, stat
 
 def process_clock(device: str, world_size: int, signals: StopSignals,
                   state: dict | None) -> tuple[TrainingClock, Callable[[], bool]]:
-    """This process's training clock (resumed from `state`) and its stop check. Data-parallel
-    processes read rank 0's clock and stop together when a signal reached any of them."""
+    """This process's clock and stop check; data-parallel processes share rank 0's clock and stop
+    together when a signal reached any of them."""
     agree, stop_requested = None, signals.requested
     if world_size > 1:
         from .distributed import rank0_reading
@@ -185,41 +172,33 @@ def process_clock(device: str, world_size: int, signals: StopSignals,
 
 
 class Checkpoints:
-    """The run's last.pt and best.pt (rank 0 writes them; `enabled` is False in the other ranks).
-
-    best.pt is written right after the last.pt whose validation it is the best of. A kill between
-    the two leaves a last.pt whose own weights are the best, and the resumed run writes best.pt
-    from them (`save_best` at its start): best.pt never holds weights from a validation that
-    metrics.jsonl does not hold.
-    """
+    """The run's last.pt and best.pt (written by rank 0 only: `enabled`). best.pt follows the last.pt
+    whose validation it is the best of; after a kill between the two the resume writes it (`save_best`)."""
 
     def __init__(self, cfg: Any, run_dir: Path, engine: Any, clock: TrainingClock, progress: Progress, *,
                  enabled: bool) -> None:
         self.cfg, self.run_dir, self.engine, self.clock, self.progress = cfg, run_dir, engine, clock, progress
         self.enabled = enabled
-        # the update whose best.pt is known to be written; a resumed last.pt that is itself the
-        # best cannot tell whether its best.pt followed it
+        # the update whose best.pt is surely written (unknown when the resumed last.pt is the best)
         best = progress.best_updates
         self._best_written = best if best != progress.updates else None
 
     def save(self) -> None:
         if self.enabled:
             with self.clock.timed("checkpoint"):
-                ckpt.save_checkpoint(ckpt.checkpoint_path(self.run_dir),
-                                     full_state(self.cfg, self.engine, self.clock, self.progress))
-                self._write_best()
+                ckpt.save_checkpoint(ckpt.checkpoint_path(self.run_dir), {
+                    "engine": self.engine.state_dict(), "clock": self.clock.state_dict(),
+                    "progress": self.progress.state_dict(), "config": to_container(self.cfg)})
+            self.save_best()
 
     def save_best(self) -> None:
         """best.pt, if the model as it is now is the best and best.pt does not hold it yet."""
-        if self.enabled:
-            with self.clock.timed("checkpoint"):
-                self._write_best()
-
-    def _write_best(self) -> None:
         p = self.progress
-        if p.best_updates == p.updates and self._best_written != p.updates:
-            ckpt.save_checkpoint(ckpt.checkpoint_path(self.run_dir, ckpt.BEST),
-                                 best_state(self.cfg, self.engine, p.best_valid, p.updates))
+        if self.enabled and p.best_updates == p.updates and self._best_written != p.updates:
+            with self.clock.timed("checkpoint"):
+                ckpt.save_checkpoint(ckpt.checkpoint_path(self.run_dir, ckpt.BEST), {
+                    "engine": {"model": self.engine.model.state_dict()}, "metrics": p.best_valid,
+                    "updates": p.updates, "config": to_container(self.cfg)})
             self._best_written = p.updates
 
     def describe(self) -> str:
@@ -227,12 +206,8 @@ class Checkpoints:
 
 
 def check_resumable(run_dir: Path) -> None:
-    """Before any data or model is built: a checkpoint or metrics log left by an earlier attempt is
-    whole (a torn last line of the log is fine: the resume drops it).
-
-    Raises:
-        CorruptFile: one of them is damaged (the message names it and what to do).
-    """
+    """Before anything is built: CorruptFile unless an earlier attempt's checkpoint and metrics log
+    are whole (a torn last log line is fine: the resume drops it)."""
     last = ckpt.checkpoint_path(run_dir)
     if last.exists():
         ckpt.check_checkpoint(last)
@@ -249,11 +224,7 @@ def restore(run_dir: Path) -> dict | None:
 
 
 def check_shared_vocabulary(source: SourceRun, data: PreparedData) -> None:
-    """A fine-tuning task must be encoded with its pretraining corpus's dictionary.
-
-    Raises:
-        SourceError: the two dictionaries differ (the message names both data dirs).
-    """
+    """Raises SourceError when the fine-tuning data was not encoded with its source's dictionary."""
     try:
         pretraining = load_prepared(source.data_dir)
     except ValueError:
@@ -275,14 +246,8 @@ def run_constants(cfg: Any, source: SourceRun | None, world_size: int) -> dict:
 
 def final_evaluation(evaluator: Evaluator, data: PreparedData, clock: TrainingClock, emit, validate, save,
                      progress: Progress, stop_if_requested) -> dict:
-    """The last point of the valid curve, then the whole test set (at the paper's decoding settings
-    for translation, its translations saved). GLUE tasks have no labelled test set: their final
-    figures are the dev sets', and their saved predictions too (plus GLUE submission files for
-    unlabelled test sets that were prepared).
-
-    The final validation is checkpointed, so a run stopped or killed during the test evaluation
-    does not validate twice when it resumes (its predictions come from those same weights).
-    """
+    """The last valid point (checkpointed: a resume does not validate twice), the test set if any
+    (GLUE's final figures are its dev sets') and the saved predictions."""
     stop_if_requested()
     if progress.valid_updates == progress.updates and progress.last_valid is not None:
         final = {"valid": progress.last_valid}  # done before this run was resumed
@@ -297,20 +262,9 @@ def final_evaluation(evaluator: Evaluator, data: PreparedData, clock: TrainingCl
     return final
 
 
-def full_state(cfg: Any, engine: Any, clock: TrainingClock, progress: Progress) -> dict:
-    return {"engine": engine.state_dict(), "clock": clock.state_dict(), "progress": progress.state_dict(),
-            "config": to_container(cfg)}
-
-
-def best_state(cfg: Any, engine: Any, metrics: dict, updates: int) -> dict:
-    return {"engine": {"model": engine.model.state_dict()}, "metrics": metrics, "updates": updates,
-            "config": to_container(cfg)}
-
-
 def build_result(cfg: Any, run: Run, engine: Any, clock: TrainingClock, progress: Progress, final: dict,
                  world_size: int, outputs: dict) -> dict:
-    """result.json: the common fields (`result_basics`), the run's totals, its best validation, its
-    saved outputs and where it ran."""
+    """result.json: `result_basics`, the run's totals, best validation, saved outputs and placement."""
     metric, _ = PRIMARY_METRIC[cfg.task.kind]
     source = run.source
     return {**result_basics(cfg, run.run_dir, run.run_name, cfg.task, engine.parameter_count(), final, metric),
@@ -322,7 +276,7 @@ def build_result(cfg: Any, run: Run, engine: Any, clock: TrainingClock, progress
 
 
 def placement(started_at: float) -> dict:
-    """Where and when the last attempt of this run ran: for sweep summaries and launcher checks."""
+    """Where and when the run's last attempt ran (for sweep summaries and launcher checks)."""
     return {"host": socket.gethostname(), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
             "slurm_restart_count": os.environ.get("SLURM_RESTART_COUNT"),
@@ -330,6 +284,5 @@ def placement(started_at: float) -> dict:
 
 
 def flat_summary(result: dict) -> dict:
-    """The W&B summary: final figures per split under final/, with the run's totals."""
     return final_summary(result, ("params", "train_seconds", "updates", "flops", "final_metric",
                                   f"best_valid_{result['metric']}"))

@@ -1,9 +1,5 @@
-"""Run names: a run directory's name from its job's overrides, and the name its replicas share.
-
-A run is named by the overrides that change the experiment, the ones the user set or the sweep
-swept (Dora's rule): same overrides -> same directory -> a re-run resumes or skips it. Hydra
-calls `run_name` through the `run_name` resolver in conf/train.yaml and conf/compress.yaml
-(`hydra.run.dir`, `hydra.sweep.subdir`). Must not import fairseq, torch or wandb.
+"""Run names from a job's overrides (Dora's rule: same overrides -> same directory -> a re-run resumes
+or skips it), through the `run_name` resolver in conf/*.yaml. Must not import fairseq, torch or wandb.
 """
 from __future__ import annotations
 
@@ -11,13 +7,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-# Settings that do not change what a run trains, compresses or measures on valid, so they do not
-# name it. A fixed list rather than "drop every override equal to its default": the resolver sees
-# only the override strings, and a default depends on the group choices and sweep file of the
-# same command (model.depth is 6 in conf/model/transformer.yaml but 2 under +sweep=demo), so
-# knowing it means composing the config a second time inside a resolver that Ray and SLURM
-# workers evaluate without Hydra's global state; it would also rename every existing run whose
-# command spelled out a default value.
+# Settings that do not change what a run trains, compresses or measures on valid. A fixed list, not
+# "drop overrides equal to their default": a default depends on the group choices and sweep file
+# (model.depth is 6, but 2 under +sweep=demo), which would mean composing again inside a resolver that
+# Ray and SLURM workers evaluate without Hydra's global state, and renaming runs that spelled one out.
 RUN_NAME_EXCLUDED = ("experiment", "sweep", "source_sweep", "paths.data_root", "paths.runs_root", "logger",
                      "logger.wandb", "logger.mode", "logger.project", "logger.entity", "logger.tags", "device",
                      "num_workers", "world_size", "compile",
@@ -30,19 +23,14 @@ _RUN_DIR_KEYS = ("init_from", "source")
 
 
 def run_name(overrides: Any, parent: str | None = None) -> str:
-    """A run's directory name from its job's overrides (`hydra:overrides.task`).
+    """A run's directory name from its job's overrides (`hydra:overrides.task`) outside RUN_NAME_EXCLUDED,
+    sorted by key, keys shortened to their last part unless two would clash (`model.width=1024` ->
+    `width=1024`), a run-directory value named by its last part, and no '/'.
 
-    Only the overrides that change the experiment count (not RUN_NAME_EXCLUDED), sorted by key.
-    Keys are shortened to their last part (`model.width=1024` -> `width=1024`) unless two would
-    clash; a run-directory value is named by its last part; '/' never nests directories. The
-    same overrides always give the same name, which is what makes a re-run resume.
-
-    parent: the folder the run directory goes in. When given, and only the directory the earlier
-    naming gives exists there (`compression=prune,sparsity=0.5,test=False,source=width=32` for
-    today's `compression=prune,sparsity=0.5,source=width=32`), that name is returned: the run is
-    used where it is. Moving it instead would change its W&B run id (a hash of its path), leave
-    the paths in result.json and in the runs compressed or fine-tuned from it stale, and could
-    pull it from under a process still holding it.
+    parent: the run directory's folder. When only the directory of the earlier naming exists there
+    (`...,test=False,source=width=32`), that name is returned, so the run is used where it is: moving it
+    would change its W&B run id (a hash of its path), leave paths in result.json and in the runs made
+    from it stale, and could pull it from under a process still holding it.
     """
     name = _name(overrides, RUN_NAME_EXCLUDED)
     if parent is None:
@@ -73,7 +61,6 @@ _SEED_PART = re.compile(r"(^|,)seed=[^,]*(?=,|$)")
 
 
 def config_id(name: str) -> str:
-    """A run name without its `seed=...` part: the name every replica of one configuration shares
-    (`width=64,seed=2` -> `width=64`; a compression of it, `source=width=64,seed=2,sparsity=0.5` ->
-    `source=width=64,sparsity=0.5`). Replicas are grouped by it in reports and in W&B."""
+    """A run name without its `seed=...` parts (`source=width=64,seed=2,sparsity=0.5` ->
+    `source=width=64,sparsity=0.5`): replicas share it, and reports and W&B group by it."""
     return _SEED_PART.sub("", name).strip(",") or "default"

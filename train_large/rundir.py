@@ -1,12 +1,6 @@
-"""Run directories: identity, atomic writes, the metrics log and the completion marker.
-
-A run directory holds `metrics.jsonl` (one JSON record per line, the source of truth),
-`checkpoints/`, `outputs/` (the final translations or predictions) and, written last and
-atomically, `result.json`. A file found damaged is never used as if it were valid: a torn last
-line of the log (what a kill mid-write leaves) is repaired on resume, anything else is a
-`CorruptFile` error naming the file and what to do.
-Must not import fairseq or wandb.
-"""
+"""Run directories: identity, atomic writes, the metrics log (the source of truth) and result.json,
+written last. A damaged file is a `CorruptFile` error, except a torn last log line (what a kill
+mid-write leaves), which the resume repairs. Must not import fairseq or wandb."""
 from __future__ import annotations
 
 import hashlib
@@ -34,10 +28,7 @@ class CorruptFile(ValueError):
 
 def atomic_write_bytes(path: Path, data: bytes, fault_point: str | None = None) -> None:
     """Write `data` to `path` so a crash leaves either the old file or the new one, never half.
-
-    fault_point: the `train_large.faults` point this write is (checkpoint, result), between the
-    finished temporary file and the rename that publishes it.
-    """
+    fault_point: the `train_large.faults` point between the finished temporary file and its rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent)
@@ -59,11 +50,8 @@ def atomic_write_json(path: Path, obj: Any, fault_point: str | None = None) -> N
 
 
 def remove_stale_temporaries(run_dir: Path) -> list[Path]:
-    """Delete the temporary files a killed writer left in a run directory (a kill skips the
-    cleanup in `atomic_write_bytes`, and each left-behind checkpoint is as large as the model).
-
-    Only for a run directory that no other process is writing: the run's own start, on rank 0.
-    """
+    """Delete the temporary files killed writers left (each as large as the model, for a checkpoint).
+    Only while no other process writes the run directory: at the run's start, on rank 0."""
     run_dir = Path(run_dir)
     stale = [path for folder in (run_dir, run_dir / CHECKPOINT_DIR, run_dir / OUTPUTS_DIR) if folder.is_dir()
              for path in folder.glob(f".*{TEMPORARY_SUFFIX}") if path.is_file()]
@@ -76,21 +64,15 @@ def remove_stale_temporaries(run_dir: Path) -> list[Path]:
 
 def run_id(run_dir: Path) -> str:
     """A short id that is the same every time for the same run directory (W&B run id)."""
-    digest = hashlib.sha1(str(Path(run_dir).resolve()).encode()).hexdigest()
-    return digest[:16]
+    return hashlib.sha1(str(Path(run_dir).resolve()).encode()).hexdigest()[:16]
 
 
 def read_result(run_dir: Path) -> dict | None:
-    """The finished run's result, or None when the run has not completed.
-
-    Raises:
-        CorruptFile: result.json exists but is not a JSON object (never treated as complete).
-    """
+    """The finished run's result, or None; CorruptFile when result.json is not a JSON object."""
     path = Path(run_dir) / RESULT_FILE
     if not path.exists():
         return None
-    # result.json is renamed into place whole, so damage here came from outside the harness
-    # (a disk error, a hand edit, a partial copy); the checkpoint it followed is still there.
+    # result.json is renamed into place whole: damage came from outside, and its checkpoint is still there
     what_to_do = "delete it and run the command that made this run again (training redoes only its final evaluation)"
     try:
         result = json.loads(path.read_bytes())
@@ -109,49 +91,31 @@ def write_result(run_dir: Path, result: dict) -> Path:
 
 
 def read_records(path: Path) -> list[dict]:
-    """All complete records of a metrics log; a torn trailing line (a kill mid-write, or a line
-    being written right now) is left out.
-
-    Raises:
-        CorruptFile: a line before the last is not a JSON record (the message names it).
-    """
+    """A metrics log's complete records, without a torn last line; CorruptFile for an earlier bad line."""
     return _parse_records(Path(path))[0]
 
 
 def _parse_records(path: Path) -> tuple[list[dict], int | None]:
     """(complete records, byte offset of a torn last line or None)."""
-    if not path.exists():
-        return [], None
-    data = path.read_bytes()
+    data = path.read_bytes() if path.exists() else b""
     records: list[dict] = []
-    start, number = 0, 0
-    while start < len(data):
-        end = data.find(b"\n", start)
-        line = data[start:] if end < 0 else data[start:end]
-        number += 1
+    start = 0
+    for number, line in enumerate(data.split(b"\n"), 1):
         if line.strip():
             try:
                 records.append(json.loads(line))
             except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                if end < 0:  # no newline after it: the write was cut short
+                if start + len(line) == len(data):  # no newline after it: the write was cut short
                     return records, start
                 raise CorruptFile(f"{path}:{number} is not a JSON record ({err}); the log is damaged: "
                                   "restore it, or delete the run directory to train this run again") from err
-        if end < 0:
-            break
-        start = end + 1
+        start += len(line) + 1
     return records, None
 
 
 def truncate_records(path: Path, keep: int) -> list[dict]:
-    """Keep the first `keep` records of a metrics log (those a checkpoint has seen), drop the rest.
-
-    Records written after the last checkpoint are regenerated by the resumed run; dropping them
-    is what keeps the log free of duplicates. A torn last line is dropped with them (logged).
-
-    Raises:
-        CorruptFile: the log is damaged, or holds fewer records than the checkpoint has seen.
-    """
+    """Keep the first `keep` records (those the checkpoint has seen; the resumed run writes the rest
+    again). CorruptFile when the log is damaged or holds fewer."""
     path = Path(path)
     records, torn_at = _parse_records(path)
     if torn_at is not None:

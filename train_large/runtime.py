@@ -1,7 +1,6 @@
-"""Where and how a run computes, resolved once on the machine it runs on: `device=auto`,
-`precision=auto`, `num_workers=null` and `world_size=null` become what this machine has
-(train_large.config holds the rules; this module asks torch). The result is a frozen `Runtime`
-that the run hands to the engine; nothing downstream asks torch again."""
+"""Where and how a run computes, resolved once on its machine: `device=auto`, `precision=auto`,
+`num_workers=null` and `world_size=null` become what this machine has (train_large.config holds the
+rules; this module asks torch), in a frozen `Runtime`; nothing downstream asks torch again."""
 from __future__ import annotations
 
 import dataclasses
@@ -32,8 +31,7 @@ class Runtime:
 
 
 def resolve_runtime(cfg: Any, device: Optional[str] = None) -> Runtime:
-    """`cfg`'s runtime on this machine (`device`: instead of `cfg.device`); values already
-    resolved stay as they are."""
+    """`cfg`'s runtime on this machine (`device`: instead of `cfg.device`); resolved values stay."""
     device = resolve_device(device or cfg.device, torch.cuda.is_available())
     cuda = device == "cuda"
     gpus = torch.cuda.device_count() if cuda else 0

@@ -1,16 +1,11 @@
 """Settings that disagree with the run directory, found before anything is built.
 
-A run directory is named by its overrides, so a second launch with other settings normally gets
-a directory of its own. It lands in an existing one when `hydra.run.dir` is reused, or when a
-preset's value was edited between two launches of the same command. Resuming the old checkpoint
-with the new settings would then crash with a `state_dict` size mismatch deep in the engine, or,
-worse, quietly continue a run under settings its first half never had. So a launch that finds a
-finished result or a checkpoint compares the config saved there with its own, key by key.
-
-Every key may differ only if it is in `RESUMABLE`: where the files go, what is logged, and how
-the same computation is run (device, precision, processes). Keys that only one side has (a
-setting added to the schema after the run started) are not compared. Must not import fairseq or
-wandb; torch only through `train_large.checkpoint`, when a checkpoint is read.
+A launch with other settings lands in an existing run directory when `hydra.run.dir` is reused or a
+preset was edited between launches; resuming would then crash on a `state_dict` size mismatch or,
+worse, quietly continue under settings the first half never had. So the config saved with a result
+or checkpoint is compared key by key; only keys in `RESUMABLE` may differ, and keys only one side has
+(added to the schema since) are not compared. Must not import fairseq or wandb; torch only through
+`train_large.checkpoint`, when a checkpoint is read.
 """
 from __future__ import annotations
 
@@ -38,8 +33,7 @@ def check_same_settings(run_dir: Path, now: dict, also_resumable: Iterable[str] 
     """Refuse `now` (a resolved config) if the run in `run_dir` was started with other settings.
 
     Raises:
-        SettingsChanged: a key outside RESUMABLE (and `also_resumable`) differs; the message
-            names every such key with the saved value and the new one.
+        SettingsChanged: a key outside RESUMABLE and `also_resumable` differs (each is named).
         CorruptFile: result.json or the checkpoint is damaged.
     """
     saved = saved_config(Path(run_dir))
@@ -71,16 +65,12 @@ def saved_config(run_dir: Path) -> tuple[dict, Path] | None:
 
 
 def changed_settings(saved: dict, now: dict, resumable: Iterable[str] = RESUMABLE) -> list[tuple[str, Any, Any]]:
-    """(dotted key, saved value, new value) for every key both configs have that differs and is not
-    resumable, sorted by key."""
+    """(dotted key, saved value, new value) for each key both configs have that differs and is not
+    resumable (by key or a prefix of dotted keys), sorted by key."""
     old, new = flatten(saved), flatten(now)
     resumable = tuple(resumable)
-    return [(key, old[key], new[key]) for key in sorted(old.keys() & new.keys())
-            if old[key] != new[key] and not is_resumable(key, resumable)]
-
-
-def is_resumable(key: str, resumable: Iterable[str] = RESUMABLE) -> bool:
-    return any(key == allowed or key.startswith(allowed + ".") for allowed in resumable)
+    return [(key, old[key], new[key]) for key in sorted(old.keys() & new.keys()) if old[key] != new[key]
+            and not any(key == allowed or key.startswith(allowed + ".") for allowed in resumable)]
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, Any]:
@@ -96,4 +86,4 @@ def flatten(config: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def _show(value: Any) -> str:
-    return json.dumps(value) if not isinstance(value, str) else value
+    return value if isinstance(value, str) else json.dumps(value)

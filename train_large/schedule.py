@@ -1,18 +1,9 @@
 """The learning rate on the training clock, and a warning when an update-count warmup cannot end.
 
-Under a time budget the number of updates is unknown in advance, so fairseq's update-count
-schedules either never decay (inverse_sqrt, fixed) or need `budget.max_updates`. `BudgetSchedule`
-is defined on the fraction of the budget spent instead: linear warmup over `warmup_fraction`, then
-decay to zero at the end of the budget ("Budgeted Training", Li, Yumer and Ramanan, ICLR 2020:
-linear decay to zero over the budget). Every model size then gets a complete schedule within the
-same seconds. The fraction comes from the restored clock and update count, so a resumed run
-continues the same curve.
-
-`WarmupCheck` is for the update-count schedules: a warmup of 4000 updates in a budget heading for
-150 leaves the rate near zero for the whole run, and the run ends with BLEU 0 and no word why.
-
-`LearningRate` is what the training loop calls before each update. Must not import fairseq.
-"""
+Under a time budget the update count is unknown, so `BudgetSchedule` warms up and decays over the
+fraction of the budget spent ("Budgeted Training", Li, Yumer and Ramanan, ICLR 2020), from the
+restored clock on resume. `WarmupCheck`: a 4000-update warmup in a budget heading for 150 updates
+ends with BLEU 0 and no word why. Must not import fairseq."""
 from __future__ import annotations
 
 import logging
@@ -22,9 +13,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-DECAYS = ("linear", "cosine")
-# The warmup check runs once the projection rests on this much training: the first minute, or
-# 5% of the budget when that comes first.
+# The warmup check runs after the first minute of training, or 5% of the budget if that comes first.
 CHECK_AFTER_SECONDS, CHECK_AFTER_FRACTION = 60.0, 0.05
 
 
@@ -34,7 +23,7 @@ class BudgetSchedule:
 
     peak: float  # optim.lr
     warmup_fraction: float  # of the budget, in [0, 1)
-    decay: str  # one of DECAYS
+    decay: str  # linear or cosine
     train_seconds: float  # budget.train_seconds
     max_updates: int | None = None  # budget.max_updates: the budget ends at whichever comes first
     start_seconds: float = 0.0  # the clock reading at which the budget starts (a fine-tuning phase's)
@@ -60,8 +49,7 @@ class BudgetSchedule:
 
 @dataclass
 class WarmupCheck:
-    """Warns once, early in a run, when an update-count warmup ends beyond the updates its budget
-    is heading for."""
+    """Warns once, early in a run, when an update-count warmup ends beyond the budget's updates."""
 
     warmup_updates: int
     train_seconds: float  # budget.train_seconds
@@ -73,17 +61,13 @@ class WarmupCheck:
         """Training seconds after which the projection is made."""
         return min(CHECK_AFTER_SECONDS, CHECK_AFTER_FRACTION * self.train_seconds)
 
-    def projected_updates(self, train_seconds: float, updates: int) -> int:
-        """Updates the budget will see at the pace so far."""
-        projected = round(updates * self.train_seconds / max(train_seconds, 1e-9))
-        return min(projected, self.max_updates) if self.max_updates else projected
-
     def check(self, train_seconds: float, updates: int) -> str | None:
         """The warning, the first time it is due and the warmup will not end; else None."""
         if self.done or train_seconds < self.due_at:
             return None
         self.done = True
-        projected = self.projected_updates(train_seconds, updates)
+        projected = round(updates * self.train_seconds / max(train_seconds, 1e-9))  # at the pace so far
+        projected = min(projected, self.max_updates) if self.max_updates else projected
         if self.warmup_updates <= projected:
             return None
         return (f"optim.warmup_updates={self.warmup_updates} will not end within the budget: at "
@@ -102,8 +86,7 @@ class LearningRate:
 
     @classmethod
     def for_run(cls, optim: Any, budget: Any, *, resumed: bool) -> "LearningRate":
-        """resumed: the run restarts from a checkpoint. Its warmup was checked (or could have
-        been) when it first ran, so the warning is never repeated."""
+        """resumed: from a checkpoint, whose run already had its warmup check."""
         if optim.schedule == "budget":
             return cls(schedule=BudgetSchedule(optim.lr, optim.warmup_fraction, optim.decay,
                                                budget.train_seconds, budget.max_updates))
@@ -113,9 +96,8 @@ class LearningRate:
 
     @classmethod
     def for_phase(cls, optim: Any, start_seconds: float, seconds: float) -> "LearningRate":
-        """A fine-tuning phase of `seconds` from the clock reading `start_seconds` (compression).
-        Under the budget schedule it gets a complete schedule of its own, since the run it
-        continues ended at a rate of zero; an update-count schedule is left to fairseq."""
+        """A fine-tuning phase of `seconds` from the clock reading `start_seconds` (compression): a
+        complete budget schedule of its own, since the run it continues ended at a rate of zero."""
         if optim.schedule != "budget":
             return cls()
         return cls(schedule=BudgetSchedule(optim.lr, optim.warmup_fraction, optim.decay, seconds,

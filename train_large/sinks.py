@@ -1,12 +1,6 @@
-"""Where records go: a tiny protocol and the local implementations.
-
-Every record the loop produces is a flat dict with `kind` (train/valid/test), `train_seconds`,
-`wall_seconds`, `updates`, `tokens` and metrics. The loop hands each one to every sink. The
-JSONL sink is the source of truth, and its failure stops the run; every other sink (W&B,
-`train_large.wandb_sink`) is optional and goes through `fan_out`, which opens and uses it behind a
-guard: its failure, at opening or later, is reported once and never stops training.
-Must not import wandb or fairseq.
-"""
+"""Where records go: the sink protocol and the local sinks. metrics.jsonl is the source of truth, and
+its failure stops the run; an optional sink (W&B) is opened and used behind a guard (`fan_out`):
+its failure is reported once and never stops training. Must not import wandb or fairseq."""
 from __future__ import annotations
 
 import json
@@ -29,10 +23,9 @@ class Sink(Protocol):
 
 
 class JsonlSink:
-    """Appends one JSON line per record and flushes it, so a killed process loses at most the line
-    being written. Against a machine crash it fsyncs every valid and test record, train records at
-    most once a second, and the file on close: one fsync costs 0.5-2 ms on a shared disk, 1-2% of
-    the wall time of a toy run that writes a train record every 0.2 s (python -m scripts.bench)."""
+    """One flushed JSON line per record: a killed process loses at most the line being written. It
+    fsyncs valid and test records, train records at most once a second, and the file on close: one
+    fsync costs 0.5-2 ms on a shared disk, 1-2% of a toy run's wall time (python -m scripts.bench)."""
 
     SYNC_EVERY_SECONDS = 1.0  # wall seconds of train records a machine crash can take, at most
 
@@ -106,30 +99,19 @@ class GuardedSink:
         self._call("close")
 
 
-def open_guarded(name: str, open_sink: Callable[[], Sink]) -> GuardedSink | None:
-    """An optional sink opened behind the guard; None, after one warning, when opening fails
-    (the package missing, no API key for an online run, its init raising)."""
-    try:
-        return GuardedSink(open_sink(), name)
-    except Exception as err:  # noqa: BLE001 - any failure of an optional sink is survivable
-        log.warning("%s unavailable (%s: %s); local records only", name, type(err).__name__, err)
-        return None
-
-
 def fan_out(truth: Sink, optional: Mapping[str, Callable[[], Sink]]) -> FanOut:
-    """Every record to `truth` (metrics.jsonl: a failure there stops the run) and to each optional
-    sink, by name, that opens; each optional one is opened and used behind its own guard."""
+    """Every record to `truth` and to each optional sink, by name, that opens (a missing package, no
+    API key for an online run, its init raising: one warning), each behind its own guard."""
     sinks: list[Sink] = [truth]
     for name, open_sink in optional.items():
-        guarded = open_guarded(name, open_sink)
-        if guarded is not None:
-            sinks.append(guarded)
+        try:
+            sinks.append(GuardedSink(open_sink(), name))
+        except Exception as err:  # noqa: BLE001 - any failure of an optional sink is survivable
+            log.warning("%s unavailable (%s: %s); local records only", name, type(err).__name__, err)
     return FanOut(sinks)
 
 
 class FanOut:
-    """Sends every record to every sink."""
-
     def __init__(self, sinks: list[Sink]) -> None:
         self.sinks = sinks
 

@@ -1,9 +1,6 @@
-"""Multi-stage sweeps: `source_sweep=<sweep dir>` becomes one job per finished run in it.
-
-Fine-tuning starts from pretraining runs (`init_from`), compression from fine-tuned or
-translation runs (`source`). The expansion happens on the command line, before Hydra: the
-override is replaced by a sweep over the finished runs' directories, each quoted for Hydra's
-parser (run names hold `=` and `,`). Runs that have not finished are listed and skipped, never
+"""Multi-stage sweeps: `source_sweep=<sweep dir>` becomes, on the command line before Hydra, a sweep
+over the finished runs in it (fine-tuning's `init_from`, compression's `source`), each run directory
+quoted for Hydra's parser (run names hold `=` and `,`). Unfinished runs are listed and skipped, never
 silently dropped. Must not import fairseq or wandb.
 """
 from __future__ import annotations
@@ -16,7 +13,7 @@ KEY = "source_sweep"
 
 
 class SourceSweepError(ValueError):
-    """A bad `source_sweep`; the message is one line."""
+    """A bad `source_sweep`, in one line."""
 
 
 def finished_runs(sweep_dir: Path) -> tuple[list[Path], list[Path]]:
@@ -60,12 +57,9 @@ def expand(argv: list[str], target_key: str) -> tuple[list[str], list[str]]:
 
 
 def quote_run_dirs(argv: list[str], keys: tuple[str, ...] = ("init_from", "source")) -> list[str]:
-    """Quote `key=<run dir>` values for Hydra's parser, which rejects the `=` and `,` in run names.
-
-    A value is quoted when it is an existing directory as given, or when it holds `=` (a run name,
-    which Hydra could never parse unquoted: quoted, a mistyped one is reported as a run that does
-    not exist). Sweeps (`a,b`) and already-quoted values pass through unchanged.
-    """
+    """Quote `key=<run dir>` values for Hydra's parser, which rejects the `=` and `,` in run names:
+    existing directories, and values holding `=` (a run name: quoted, a mistyped one is reported as a
+    run that does not exist). Sweeps (`a,b`) and quoted values pass through."""
     quoted = []
     for arg in argv:
         key, sep, value = arg.partition("=")

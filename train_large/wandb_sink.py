@@ -1,19 +1,7 @@
-"""The W&B sink.
-
-Owns everything that touches Weights & Biases: `WandbSink` (one more sink behind the protocol in
-`train_large.sinks`) and `resolve_mode`. This is the only module that imports wandb, and it does so
-lazily inside functions, so importing it costs nothing and works where wandb is missing. Must not
-import fairseq or torch. What a run logged is read back through wandb's own tools
-(`wandb leet inspect`), never by parsing its files here.
-
-Dashboard conventions (README, "Results and reports"): besides the resolved config, every run carries
-flat config keys the W&B UI can group and facet by (`dashboard_config`: sweep, job, width, depth,
-batch, and for compression method, sparsity, bits, ratio), tags of the same (`dashboard_tags`), a
-link to the run it came from (`source_run_id`, `source_run`, `source_dir`: the pretraining run of a
-fine-tuning, the trained run of a compression), and in its summary the final figures and the best
-value of every validation metric (`best/valid_<metric>`). Compression runs log `bytes` and `ratio`
-as x-axes for their metrics.
-"""
+"""The W&B sink and `resolve_mode`: the only module that imports wandb, lazily, so importing it works
+where wandb is missing. Runs carry flat config keys and tags to group by (`dashboard_config`), and
+the final figures and each validation metric's best (`best/valid_<metric>`) in their summary
+(README, "Results and reports"). Read a run back with `wandb leet inspect`. Must not import torch."""
 from __future__ import annotations
 
 import logging
@@ -37,11 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def resolve_mode(mode: str, environ: Mapping[str, str]) -> str:
-    """Turns the configured mode into one wandb accepts: "auto" is online iff WANDB_API_KEY is set.
-
-    Raises:
-        ValueError: if `mode` is not one of MODES.
-    """
+    """The mode for wandb: "auto" is online iff WANDB_API_KEY is set; ValueError if not one of MODES."""
     if mode not in MODES:
         raise ValueError(f"wandb mode {mode!r} is not one of {MODES}")
     if mode == "auto":
@@ -53,28 +37,13 @@ def _is_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _source_config(source_dir: Path) -> dict:
-    """The resolved config of a finished run (a compression's source), or {} if it cannot be read."""
-    from .rundir import read_result
-
-    try:
-        result = read_result(source_dir)
-    except (OSError, ValueError):
-        return {}
-    return (result or {}).get("config") or {}
-
-
 def dashboard_config(config: Mapping[str, Any], job_type: str) -> dict:
-    """Flat config keys the W&B UI can group and facet by, beside the nested resolved config.
-
-    `sweep` (the experiment), `job`, `width`, `depth`, `batch` (sequences, or tokens when batches are
-    token-limited) and `batch_unit`; a fine-tuning or compression run adds its source (`source_run_id`,
-    the W&B id of that run; `source_run`, its name; `source_dir`) and takes width and depth from it;
-    a compression run adds `method`, `sparsity`, `bits` (32 = fp32) and the target `ratio` when one was
-    asked for (the achieved ratio is added when the run ends). The task stays nested (`task.name`); a
-    compression run gets its source's `task` so both kinds share that key. Keys without a value are left out.
+    """Flat config keys the W&B UI can group and facet by: `sweep`, `job`, `width`, `depth`, `batch`
+    and `batch_unit`; a run with a source adds `source_run_id` (its W&B id), `source_run` and
+    `source_dir`, and a compression run takes its model and `task` from it and adds `method`,
+    `sparsity`, `bits` (32 = fp32) and the target `ratio`. Keys without a value are left out.
     """
-    from .rundir import run_id
+    from .rundir import read_result, run_id
 
     flat: dict[str, Any] = {"sweep": config.get("experiment"), "job": job_type}
     model_config = config
@@ -83,7 +52,10 @@ def dashboard_config(config: Mapping[str, Any], job_type: str) -> dict:
         source_dir = Path(str(source)).expanduser()
         flat.update(source_run_id=run_id(source_dir), source_run=source_dir.name, source_dir=str(source_dir))
         if job_type == "compress":
-            model_config = _source_config(source_dir)
+            try:
+                model_config = (read_result(source_dir) or {}).get("config") or {}
+            except (OSError, ValueError):  # unreadable: the flat keys are left out
+                model_config = {}
             task = model_config.get("task") or {}
             flat["task"] = {"name": task.get("name"), "kind": task.get("kind")}
     model, optim = model_config.get("model") or {}, model_config.get("optim") or {}
@@ -100,8 +72,7 @@ def dashboard_config(config: Mapping[str, Any], job_type: str) -> dict:
 
 
 def dashboard_tags(flat: Mapping[str, Any]) -> list[str]:
-    """`key:value` tags from a config with `dashboard_config`'s keys (and the task's name): filters in
-    the W&B UI. No sparsity tag for an unpruned model and no bits tag for fp32 weights."""
+    """`key:value` tags of `dashboard_config`'s keys and the task's name (none for sparsity 0 or 32 bits)."""
     task = flat.get("task", {}).get("name") if isinstance(flat.get("task"), Mapping) else None
     pairs = [("task", task), *((key, flat.get(key)) for key in ("sweep", "job", "width", "depth", "batch",
                                                                 "method", "sparsity", "bits", "ratio")),
@@ -121,24 +92,13 @@ class WandbSink:
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         self.mode = resolve_mode(mode, os.environ)
-        # Only the curve matters here, so everything wandb probes or captures besides it is off:
-        # offline init+finish went from 57-80 ms to 15 ms per run (after the first run in a process,
-        # which starts wandb-core: about 0.5-0.8 s either way), and no system-metrics sampler runs.
-        settings = wandb.Settings(
-            console="off",  # the job's own log already holds stdout
-            save_code=False,
-            disable_code=True,
-            disable_git=True,
-            x_save_requirements=False,
-            x_disable_stats=True,
-            x_disable_meta=True,  # nvidia-smi, host and git probing at init
-            x_disable_machine_info=True,
-            init_timeout=120.0,  # seconds (default 90); a burst of array jobs can make the server slow
-            quiet=True,
-        )
-        # "create_new" lets tests and Hydra multirun open one run after another in one process
-        # without touching other runs; each sink finishes its own run in close().
-        # Replicas (runs that differ only in seed) share config_id: group by it to average them.
+        # Only the curve matters: with all other probing and capture off, offline init+finish went from
+        # 57-80 to 15 ms per run. init_timeout 120 s (default 90): array job bursts slow the server.
+        settings = wandb.Settings(console="off", save_code=False, disable_code=True, disable_git=True,
+                                  x_save_requirements=False, x_disable_stats=True, x_disable_meta=True,
+                                  x_disable_machine_info=True, init_timeout=120.0, quiet=True)
+        # "create_new": one process (tests, Hydra multirun) opens runs one after another, each closed
+        # by its own sink. Replicas (differing only in seed) share config_id: group by it to average.
         flat = {**dashboard_config(config, job_type), "config_id": config_id(name),
                 **({"seed": config["seed"]} if config.get("seed") is not None else {})}
         self._run = wandb.init(
@@ -146,11 +106,9 @@ class WandbSink:
             job_type=job_type, tags=list(dict.fromkeys([*tags, *dashboard_tags({**config, **flat})])),
             config={**config, **flat}, dir=str(run_dir), mode=self.mode, reinit="create_new", settings=settings,
         )
-        self._run.define_metric("train_seconds")
-        for key in ("bytes", "ratio"):
+        for key in ("train_seconds", "bytes", "ratio"):
             self._run.define_metric(key)
-        # A compression run's valid and test metrics are one point each, at its size: plotted against
-        # bytes. Its fine-tuning (train/*, prune/*) and every training run's curves are against train_seconds.
+        # A compression run's valid and test metrics are one point each, plotted against bytes.
         by_size = job_type == "compress"
         for split in SPLITS:
             self._run.define_metric(f"{split}/*", step_metric="bytes" if by_size and split != "train" else
@@ -177,9 +135,8 @@ class WandbSink:
             return
         if kind == "valid":
             self._keep_best(record)
-        # The W&B step is `updates`; records at the same update (train, then valid) share one row.
-        # W&B drops a step below the last one, and a log without a step merges into the open row
-        # (overwriting its train_seconds), so a step that goes back gets a fresh row after the last.
+        # The step is `updates` (train and valid records of one update share a row). W&B drops a step below
+        # the last, and one without a step overwrites the open row: a step going back gets a fresh row.
         updates = record.get("updates")
         step = int(updates) if _is_number(updates) else self._last_step + 1
         self._last_step = step if step >= self._last_step else self._last_step + 1
@@ -195,8 +152,7 @@ class WandbSink:
 
     def summary(self, values: dict) -> None:
         self._run.summary.update(dict(values))
-        # What a compression achieved is known only now: make it a config key and a tag as well, so
-        # the UI groups and filters by it like by width.
+        # What a compression achieved is known only now: a config key and a tag, to group by like width.
         achieved = {key: values[key] for key in ("ratio", "bytes", "sparsity", "bits") if _is_number(values.get(key))}
         if achieved and "ratio" in achieved:
             self._run.config.update(achieved, allow_val_change=True)
@@ -205,15 +161,11 @@ class WandbSink:
                 self._run.tags = (*self._run.tags, tag)
 
     def close(self) -> None:
-        """Finishes the run and returns once wandb-core has written all of it (its `.wandb` log).
+        """Finish the run and return once wandb-core has written all of its `.wandb` log.
 
-        run.finish() only *publishes* the close of the run's stream to wandb-core (no reply), and
-        wandb-core writes the log's buffered tail when it gets round to it: with both CPUs busy, 6 of
-        45 offline runs read right after finish() lacked their last 15-65 history rows and the exit
-        record. wandb.teardown() waits for wandb-core to exit, which closes every stream first: 0 of
-        45 incomplete, for 0.01-0.2 s more per close and a fresh wandb-core (about 0.5 s) at the next
-        init in the process. Teardown finishes every run the process holds; a process holds one sink.
-        A wandb-core that exits with an error is reported, not raised: W&B never stops training.
+        run.finish() does not wait for wandb-core: with both CPUs busy, 6 of 45 offline runs read
+        right after it lacked their last history rows. wandb.teardown() waits for wandb-core to exit:
+        0 of 45, for 0.01-0.2 s per close and about 0.5 s at the next init. Its error is only logged.
         """
         if self._run is None:
             return

@@ -1,32 +1,29 @@
-"""Launching one batch of a sweep on Ray: start or join Ray, check that a node can hold one job,
-run every job in a fresh worker process, wait for all of them whatever happens to each (_ray_wait
-logs their states meanwhile), then log a summary.
+"""One batch of a `hydra/launcher=gpus` sweep on Ray: start or join Ray, refuse a job no node can
+hold (Ray would wait for it forever), run each job in a fresh worker, log the jobs' states until all
+are over, then a summary. Must not import train_large: it launches any Hydra task.
 
-Placement: with GPUs in the cluster each job asks for `gpus_per_job` GPUs, so Ray runs as many
-at once as the GPUs allow and gives each its own CUDA_VISIBLE_DEVICES; without GPUs each job
-takes one `cpu_slot` (a custom resource a Ray started here declares `cpu_slots` of). A request no
-alive node can hold (Ray would wait for it forever) stops the command with one line, exit status 2.
+Each job is a streaming generator (`run_one`) that yields STARTED once its worker begins it, then its
+JobReturn, so the driver sees jobs start without Ray's state API (it needs the dashboard, left off
+here: `ray.util.state.list_tasks` then raises ServerUnavailable on Ray 2.60).
 
-Failures: a job that raises, calls sys.exit or whose worker dies (killed, out of memory) is
-recorded as FAILED and never stops the others. Hydra 1.3.2's BasicSweeper reads each JobReturn's
-`return_value` only after the launcher returns the whole batch, and that raises for a FAILED one,
-ending the sweep with exit status 1. With its default `max_batch_size: null` the batch is the
-whole sweep, so every job has run by then and the failure is reported as it should be. When
-batches are set, later batches still have to run: the failed returns are then handed back as
-COMPLETED (value None) and the failures are known from the summary only.
-Must not import train_large: it launches any Hydra task.
+A job that raises, exits or whose worker dies is FAILED and never stops the others. Hydra 1.3.2's
+BasicSweeper raises for a FAILED return (exit status 1) only after the launcher returns the batch,
+by default the whole sweep; with `max_batch_size` set, later batches must still run, so failed
+returns go back as COMPLETED (value None) and only the summary shows the failures.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import logging
 import os
 import pickle
 import sys
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import ray
 from hydra.core.hydra_config import HydraConfig
@@ -34,10 +31,9 @@ from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from .outcomes import (JobOutcome, failed_return, first_line, outcome_of, run_dir_of, running_elsewhere, summary_lines,
-                       was_finished)
+from .outcomes import (FAILED, PENDING, RESULT_FILE, RUNNING, JobOutcome, StallWatch, StateLines, failed_return,
+                       first_line, outcome_of, refuse, run_dir_of, running_elsewhere, summary_lines)
 from .ray_resources import CPU_SLOT, job_request, request_settings, stall_line, unfit_line
-from ._ray_wait import STARTED, Job, StallWatch, wait_all
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +44,20 @@ OBJECT_STORE_BYTES = 75 * 1024 * 1024
 # job logs to its run's train.log, and Ray keeps each worker's stdout/stderr under
 # /tmp/ray/session_latest/logs; +hydra.launcher.ray.init.log_to_driver=true interleaves it here.
 QUIET_INIT = {"include_dashboard": False, "logging_level": "warning", "log_to_driver": False}
+STARTED = "started"  # what a job's generator yields first, from inside its worker
+TICK_S = 5.0  # the longest ray.wait between two looks at the clock (heartbeat, stall report)
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    index: int  # Hydra's job number in the sweep
+    overrides: list[str]
+    run_dir: Path
+    finished_before: bool  # its result.json existed before the launch
 
 
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
-    """Run every job of the batch on Ray; return their JobReturns in order (see the module doc).
+    """Run every job of the batch on Ray; return their JobReturns in order.
 
     Raises:
         SystemExit: status 2, after one `<command>: error:` line, when no node can hold one job.
@@ -66,7 +72,9 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     settings = request_settings(options_given(launcher), launcher.cpus_per_job, launcher.gpus_per_job)
     refused = unfit_line(request, settings, alive_nodes())
     if refused:
-        stop(refused, shutdown=started_here)
+        if started_here:
+            ray.shutdown()
+        refuse(refused)
     sweep_dir, since = Path(str(config.hydra.sweep.dir)), time.time()
     sweep_dir.mkdir(parents=True, exist_ok=True)
     log.info("launching %d jobs on Ray (%s) with %s; sweep dir %s", len(job_overrides),
@@ -74,26 +82,23 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
              options, sweep_dir)
     gens, jobs = submit(launcher, options, job_overrides, initial_job_idx)
 
-    def classify(job: Job, ret: Optional[JobReturn], error: Optional[BaseException]) -> JobOutcome:
-        holder = running_elsewhere(sweep_dir, since).get(job.run_dir.name) if ret is not None else None
-        return outcome_of(job.index, " ".join(filter_overrides(job.overrides)), job.run_dir, job.finished_before,
-                          ret, error, holder)
-
     def report_stall(waited_s: float) -> None:
         log.warning(stall_line(request, waited_s, ray.available_resources(), ray.cluster_resources(),
                                alive_nodes(), settings))
 
-    returns, outcomes = wait_all(gens, jobs, classify, StallWatch(launcher.stall_after_s), report_stall)
-    report(outcomes)
+    returns, outcomes = wait_all(gens, jobs, lambda run_dir: running_elsewhere(sweep_dir, since).get(run_dir.name),
+                                 StallWatch(launcher.stall_after_s), report_stall)
+    log.log(logging.ERROR if any(o.status == FAILED for o in outcomes) else logging.INFO,
+            "sweep summary: %s", "\n".join(summary_lines(outcomes)))
     if OmegaConf.select(config, "hydra.sweeper.max_batch_size", default=None) is not None:
-        returns = [completed_instead(ret) if ret.status == JobStatus.FAILED else ret for ret in returns]
+        returns = [dataclasses.replace(ret, status=JobStatus.COMPLETED, _return_value=None)
+                   if ret.status == JobStatus.FAILED else ret for ret in returns]
     return returns
 
 
 def submit(launcher: Any, options: dict, job_overrides: Sequence[Sequence[str]],
            initial_job_idx: int) -> tuple[list, list[Job]]:
-    """Submit every job as a Ray streaming generator (it yields STARTED from its worker, then its
-    JobReturn; see _ray_wait); return the generators and what each job is."""
+    """Submit every job as a Ray streaming generator; return the generators and what each job is."""
     config, context = launcher.config, launcher.hydra_context
     run_remote = ray.remote(**{**options, "num_returns": "streaming"})(run_one)
     gens, jobs = [], []
@@ -104,12 +109,57 @@ def submit(launcher: Any, options: dict, job_overrides: Sequence[Sequence[str]],
             sweep_config.hydra.job.num = idx
         HydraConfig.instance().set_config(sweep_config)  # the run dir interpolates ${hydra:...}
         run_dir = run_dir_of(sweep_config)
-        jobs.append(Job(idx, list(overrides), run_dir, was_finished(run_dir)))
+        jobs.append(Job(idx, list(overrides), run_dir, (run_dir / RESULT_FILE).is_file()))
         gens.append(run_remote.remote(context, sweep_config, launcher.task_function, Singleton.get_state(),
                                       os.getcwd()))
         log.info("\t#%d : %s", idx, " ".join(filter_overrides(overrides)))
     HydraConfig.instance().set_config(config)
     return gens, jobs
+
+
+def wait_all(gens: Sequence[Any], jobs: Sequence[Job], holder: Callable[[Path], Optional[str]], stall: StallWatch,
+             report_stall: Callable[[float], None]) -> tuple[list[JobReturn], list[JobOutcome]]:
+    """Every job's JobReturn (FAILED where its worker died) and outcome, in launch order, logging the
+    state lines meanwhile. `holder(run_dir)`: who holds the run, if the job found it held."""
+    states = [PENDING] * len(jobs)
+    returns: list[Optional[JobReturn]] = [None] * len(jobs)
+    outcomes: list[Optional[JobOutcome]] = [None] * len(jobs)
+    lines, waiting = StateLines(), list(range(len(jobs)))
+    while True:
+        counts = Counter(states)
+        line = lines.update(counts)
+        if line:
+            log.info(line)
+        waited = stall.due(counts[PENDING], counts[RUNNING])
+        if waited is not None:
+            report_stall(waited)
+        if not waiting:
+            return returns, outcomes  # type: ignore[return-value]
+        for i in ready(gens, waiting):
+            job = jobs[i]
+            try:
+                item = ray.get(next(gens[i]))
+            except (ray.exceptions.RayError, StopIteration) as err:  # worker crashed or was killed
+                error = err if isinstance(err, ray.exceptions.RayError) else RuntimeError("ended without a result")
+                item = failed_return(job.overrides, job.run_dir, error)
+            if item == STARTED:
+                states[i] = RUNNING
+                continue
+            returns[i] = item
+            outcomes[i] = outcome_of(job.index, " ".join(filter_overrides(job.overrides)), job.run_dir,
+                                     job.finished_before, item, holder=holder(job.run_dir))
+            states[i] = outcomes[i].status  # type: ignore[union-attr]
+            waiting.remove(i)
+
+
+def ready(gens: Sequence[Any], waiting: list[int]) -> list[int]:
+    """The waiting jobs with something new to read: at least one, unless TICK_S passes first."""
+    first, rest = ray.wait([gens[i] for i in waiting], num_returns=1, timeout=TICK_S)
+    if not first:
+        return []
+    more, _ = ray.wait(rest, num_returns=len(rest), timeout=0) if rest else ([], [])
+    found = {id(gen) for gen in first + more}
+    return [i for i in waiting if id(gens[i]) in found]
 
 
 def start_ray(launcher: Any) -> dict:
@@ -141,13 +191,12 @@ def options_given(launcher: Any) -> dict:
 
 
 def remote_options(launcher: Any, resources: dict) -> dict:
-    """ray.remote options for every job: its GPUs (or CPU slot), CPUs, and a fresh process.
-    Whether a node can hold them is `ray_resources.unfit_line`'s question."""
-    gpus = resources.get("GPU", 0)
+    """ray.remote options for every job: `gpus_per_job` GPUs where the cluster has GPUs (Ray sets each
+    job's CUDA_VISIBLE_DEVICES), else one CPU_SLOT where it has them; CPUs; a fresh process."""
     # max_calls=1: a fresh worker per job, so no CUDA context, process group or module state
     # outlives its job; max_retries=0: a crashed job is reported, not silently run again.
     options: dict = {"max_calls": 1, "max_retries": 0, "num_cpus": launcher.cpus_per_job}
-    if gpus > 0 and launcher.gpus_per_job > 0:
+    if resources.get("GPU", 0) > 0 and launcher.gpus_per_job > 0:
         options["num_gpus"] = launcher.gpus_per_job
     else:
         options["num_gpus"] = 0
@@ -162,35 +211,8 @@ def alive_nodes() -> list[dict]:
     return [dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")]
 
 
-def stop(line: str, *, shutdown: bool) -> None:
-    """End the command with one error line and exit status 2, as the CLI does for a bad setting.
-
-    Hydra's run_and_report turns any Exception into exit status 1 with a hint about tracebacks, so
-    this prints the line itself and raises SystemExit, which Hydra lets through.
-
-    Raises:
-        SystemExit: always, status 2.
-    """
-    if shutdown:
-        ray.shutdown()
-    command = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "hydra"  # tlc-train, tlc-compress
-    print(f"{command}: error: {line}", file=sys.stderr, flush=True)
-    raise SystemExit(2)
-
-
-def report(outcomes: Sequence[JobOutcome]) -> None:
-    lines = summary_lines(outcomes)
-    log.log(logging.ERROR if any(o.status == "failed" for o in outcomes) else logging.INFO,
-            "sweep summary: %s", "\n".join(lines))
-
-
-def completed_instead(ret: JobReturn) -> JobReturn:
-    return JobReturn(overrides=ret.overrides, cfg=ret.cfg, hydra_cfg=ret.hydra_cfg, working_dir=ret.working_dir,
-                     task_name=ret.task_name, status=JobStatus.COMPLETED, _return_value=None)
-
-
 class _StderrTail(io.TextIOBase):
-    """sys.stderr that also remembers its last non-empty line (tlc-train's one-line errors)."""
+    """sys.stderr that also remembers its last non-empty line (tlc-train's one-line error)."""
 
     def __init__(self, stream: Any) -> None:
         self.stream, self.last_line = stream, ""
@@ -210,15 +232,19 @@ class _StderrTail(io.TextIOBase):
 
 def run_one(hydra_context: Any, sweep_config: DictConfig, task_function: Any, singleton_state: dict,
             cwd: str) -> Iterator[Any]:
-    """One job in a Ray worker: yield STARTED, run the job as Hydra would, and yield its JobReturn
-    (an exit becomes a FAILED one)."""
+    """One job in a fresh Ray worker: yield STARTED, run the job through Hydra's launcher API with
+    the driver's Hydra state, as Hydra's own launchers do, and yield its JobReturn (an exit is FAILED)."""
     yield STARTED
     if os.path.isdir(cwd):  # relative paths in the config mean what they meant to the driver
         os.chdir(cwd)
     tail = _StderrTail(sys.stderr)
     try:
         with contextlib.redirect_stderr(tail):
-            ret = run_as_hydra(hydra_context, sweep_config, task_function, singleton_state)
+            setup_globals()
+            Singleton.set_state(singleton_state)
+            HydraConfig.instance().set_config(sweep_config)
+            ret = run_job(hydra_context=hydra_context, task_function=task_function, config=sweep_config,
+                          job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
     except SystemExit as exit_:  # must not end the worker with the job's failure unreported
         message = tail.last_line or f"exited with status {exit_.code}"
         ret = failed_return(list(sweep_config.hydra.overrides.task), run_dir_of(sweep_config),
@@ -226,16 +252,6 @@ def run_one(hydra_context: Any, sweep_config: DictConfig, task_function: Any, si
     if ret.status == JobStatus.FAILED:
         ret._return_value = _portable(ret._return_value)
     yield ret
-
-
-def run_as_hydra(hydra_context: Any, sweep_config: DictConfig, task_function: Any, singleton_state: dict) -> JobReturn:
-    """Run one job in this fresh worker process through Hydra's launcher API, as Hydra's own
-    launchers do: the driver's Hydra state first (globals, singletons, the job's Hydra config)."""
-    setup_globals()
-    Singleton.set_state(singleton_state)
-    HydraConfig.instance().set_config(sweep_config)
-    return run_job(hydra_context=hydra_context, task_function=task_function, config=sweep_config,
-                   job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
 
 
 def _portable(error: Any) -> Any:

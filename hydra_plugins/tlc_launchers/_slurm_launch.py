@@ -1,15 +1,13 @@
 """The launch of `hydra/launcher=slurm`: submit the sweep as one job array, wait for it while saying
-what its jobs are doing, and return what each job returned.
+what its jobs are doing, and return what each returned. Imports submitit, so only a launch loads it;
+must not import train_large (it launches any Hydra task).
 
-Submitting repeats hydra-submitit-launcher's, parameter for parameter (its `launch` submits and
-waits in one method, so there is no submitting half to call), except that a refused `sbatch`
-stops the command with sbatch's own message. Waiting is new: submitit asks `sacct` about a job
-that has no result file yet; a cluster without accounting (no slurmdbd) answers every call with an
-error that submitit logs as a warning, and a job that died without a result (cancelled, out of
-memory) then keeps the sweep waiting forever. Here `squeue` gives the states (`_slurm_queue`), a
-job's result file says how it ended, and a job gone from the queue without one fails after
-RESULT_GRACE_S. Imports submitit, so only a launch loads it; must not import train_large (it
-launches any Hydra task).
+Submitting repeats hydra-submitit-launcher's (its `launch` also waits, so there is no half to call),
+except that a refused `sbatch` is one line. Waiting is new: submitit asks `sacct` about a job without
+a result file, which a cluster without accounting (no slurmdbd) fails with a warning per call, and a
+job that died without a result (cancelled, out of memory) keeps the sweep waiting forever. Here
+`squeue` gives the states, the result file how a job ended, and a job gone from the queue without
+one fails after RESULT_GRACE_S.
 """
 from __future__ import annotations
 
@@ -20,8 +18,10 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, NoReturn, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
@@ -29,8 +29,7 @@ from hydra.errors import CompactHydraException
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf
 
-from .job_states import StateLines
-from ._slurm_queue import FAILED, FINISHED, SQUEUE_FORMAT, Listed, QueueStates, parse_squeue
+from .outcomes import FAILED, FINISHED, PENDING, RUNNING, StateLines, refuse
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +40,12 @@ COMMAND_TIMEOUT_S = 30  # squeue or sacct taking longer than this counts as a fa
 SACCT_WARNING = "Bypassing sacct error"  # in submitit's warning on every failed sacct call
 NO_ACCOUNTING = ("this cluster keeps no job accounting (sacct failed), so submitit cannot follow the jobs: "
                  "their states come from squeue")
+# squeue -o: job id (an array task as <array id>_<n>, with -r), state, why it is pending ("None"
+# when it is not). `|` appears in none of them.
+SQUEUE_FORMAT = "%i|%T|%r"
+RUNNING_STATES = frozenset({"RUNNING", "CONFIGURING", "COMPLETING", "SIGNALING", "STAGE_OUT", "RESIZING"})
+PENDING_STATES = frozenset({"PENDING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESV_DEL_HOLD"})
+WAITING_STATES = PENDING_STATES | {"SUSPENDED", "STOPPED"}  # not over: the job will run (again) later
 
 
 class JobLost(CompactHydraException):
@@ -51,11 +56,84 @@ class SqueueFailed(RuntimeError):
     """`squeue` could not answer; the message is its first line of error."""
 
 
+@dataclass(frozen=True)
+class Listed:
+    """One line of `squeue`."""
+    state: str  # SLURM's job state: PENDING, RUNNING, COMPLETED, CANCELLED, ...
+    reason: str  # why it is pending: Resources, Priority, JobHeldUser, ...; "None" when it is not
+
+
+class QueueStates:
+    """Each job's state across `squeue` snapshots: a job pending again after it ran was requeued
+    (`scontrol requeue`, preemption, submitit's timeout requeue). A job is *over* once `squeue` shows
+    it in a final state (COMPLETED, CANCELLED, ...) or no longer lists it (MinJobAge seconds after it
+    ends); `outcomes`: how each ended, from its result file. Times: seconds, any monotonic clock."""
+
+    def __init__(self, job_ids: Sequence[str]) -> None:
+        self.job_ids = list(job_ids)
+        self.listed: dict[str, Listed] = {}
+        self.ran: set[str] = set()  # jobs seen running: pending again means requeued
+        self.over_since: dict[str, float] = {}  # when each over job was first seen over
+        self.outcomes: dict[str, str] = {}  # FINISHED | FAILED, from the job's result
+
+    def observe(self, listed: Mapping[str, Listed], now: float) -> None:
+        """Take in one `squeue` snapshot (every job of the user, or just these)."""
+        for job_id in self.job_ids:
+            entry = listed.get(job_id)
+            if entry is not None:
+                self.listed[job_id] = entry
+                if entry.state in RUNNING_STATES:
+                    self.ran.add(job_id)
+            if entry is None or not (entry.state in RUNNING_STATES or entry.state in WAITING_STATES):
+                self.over_since.setdefault(job_id, now)
+            else:
+                self.over_since.pop(job_id, None)  # listed again: it was requeued
+
+    def unsettled(self) -> list[str]:
+        return [job_id for job_id in self.job_ids if job_id not in self.outcomes]
+
+    def over_without_result(self, now: float, grace_s: float) -> list[str]:
+        """Jobs over for at least `grace_s` seconds whose result has not appeared: they died
+        outside Python (cancelled, out of memory, node failure) and never will have one."""
+        return [job_id for job_id in self.unsettled()
+                if job_id in self.over_since and now - self.over_since[job_id] >= grace_s]
+
+    def state_of(self, job_id: str) -> str:
+        """`finished`, `failed`, `running`, `pending (Resources)`, `requeued`, `submitted` (not yet
+        listed), or SLURM's state in lower case (`cancelled` while its result is awaited)."""
+        if job_id in self.outcomes:
+            return self.outcomes[job_id]
+        entry = self.listed.get(job_id)
+        if entry is None:
+            return "submitted"
+        if entry.state in RUNNING_STATES:
+            return RUNNING
+        if entry.state in PENDING_STATES:
+            if job_id in self.ran:
+                return "requeued"
+            return PENDING if entry.reason in ("", "None") else f"{PENDING} ({entry.reason})"
+        return entry.state.lower()
+
+    def counts(self) -> dict[str, int]:
+        """{state: number of jobs}, states in the order their first job has them."""
+        return Counter(self.state_of(job_id) for job_id in self.job_ids)
+
+
+def parse_squeue(text: str) -> dict[str, Listed]:
+    """{job id: Listed} from `squeue -h -r -o SQUEUE_FORMAT` output; malformed lines are skipped."""
+    listed = {}
+    for line in text.splitlines():
+        fields = line.strip().split("|")
+        if len(fields) == 3 and fields[0]:
+            listed[fields[0]] = Listed(state=fields[1].upper(), reason=fields[2])
+    return listed
+
+
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
     """Submit, wait, and return each job's JobReturn in order, as hydra-submitit-launcher does.
 
     Raises:
-        SystemExit: status 2 when sbatch refuses the array (after one line on stderr).
+        SystemExit: status 2 when sbatch refuses the array or is not on PATH (after one line on stderr).
         submitit.core.utils.FailedJobError: a job failed outside Hydra's job wrapper (as the base does).
     """
     jobs = submit(launcher, job_overrides, initial_job_idx)
@@ -65,14 +143,15 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
 
 
 def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[Any]:
-    """One SLURM job per override list, as one array; returns submitit's jobs.
-
-    Raises:
-        SystemExit: status 2 when sbatch refuses the array, or is not on PATH.
-    """
+    """One SLURM job per override list, as one array; returns submitit's jobs."""
+    import submitit
     from submitit.core.utils import FailedJobError
 
-    executor = _executor(launcher.params)
+    params = dict(launcher.params)  # mapped as hydra-submitit-launcher maps them
+    executor = submitit.AutoExecutor(cluster="slurm", folder=params.pop("submitit_folder"),
+                                     slurm_max_num_timeout=params.pop("max_num_timeout"))
+    generic = set(OmegaConf.structured(BaseQueueConf).keys())  # AutoExecutor's names; others take the slurm_ prefix
+    executor.update_parameters(**{key if key in generic else f"slurm_{key}": value for key, value in params.items()})
     sweep = launcher.config.hydra.sweep
     sweep_dir = Path(str(sweep.dir))
     log.info(f"Submitit 'slurm' sweep output dir : {sweep_dir}")
@@ -100,27 +179,6 @@ def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     return jobs
 
 
-def _executor(params: dict[str, Any]) -> Any:
-    """submitit's SLURM executor with the launcher's settings, mapped as hydra-submitit-launcher maps them."""
-    import submitit
-
-    params = dict(params)
-    executor = submitit.AutoExecutor(cluster="slurm", folder=params.pop("submitit_folder"),
-                                     slurm_max_num_timeout=params.pop("max_num_timeout"))
-    generic = set(OmegaConf.structured(BaseQueueConf).keys())  # AutoExecutor's names; others take the slurm_ prefix
-    executor.update_parameters(**{key if key in generic else f"slurm_{key}": value for key, value in params.items()})
-    return executor
-
-
-def refuse(line: str) -> NoReturn:
-    """Stop as the command stops on any bad input: `<command>: error: <line>` on stderr, exit status 2.
-
-    SystemExit rather than an exception: Hydra prints an Exception with a stack-trace hint and exits 1.
-    """
-    print(f"{Path(sys.argv[0]).name}: error: {line}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def sbatch_message(err: BaseException) -> str:
     """SLURM's reason from sbatch's stderr, which submitit's error carries: its first `fatal:` line
     (after a missing config, the lines before it are the lookups that failed), else its first line."""
@@ -134,9 +192,8 @@ def sbatch_message(err: BaseException) -> str:
 
 
 def read_squeue() -> dict[str, Listed]:
-    """This user's jobs, recently ended ones included, one line per array task.
-
-    `--me`, not `-j <ids>`: given one id that SLURM has already forgotten, `-j` fails.
+    """This user's jobs, recently ended ones included (`--me`, not `-j <ids>`, which fails when
+    SLURM has forgotten one of them).
 
     Raises:
         SqueueFailed: squeue is missing, timed out or exited non-zero.
@@ -166,12 +223,8 @@ def wait(jobs: Sequence[Any], poll_s: float, heartbeat_s: float, *,
          squeue: Callable[[], dict[str, Listed]] = read_squeue, accounting: Callable[[str], bool] = accounting_works,
          clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
          say: Callable[[str], None] = log.info) -> QueueStates:
-    """Poll until every job has a result or has been gone from the queue for RESULT_GRACE_S, saying
-    the jobs' states (`say`) on each change and at most every `heartbeat_s` seconds otherwise.
-
-    `poll_s`: seconds between two polls. `squeue()`: the user's jobs as squeue lists them;
-    `accounting(job id)`: whether sacct answers; `clock`: seconds, monotonic.
-    """
+    """Poll every `poll_s` seconds until every job has a result or has been gone from the queue for
+    RESULT_GRACE_S, saying the jobs' states on each change and at least every `heartbeat_s` seconds."""
     job_ids = [job.job_id for job in jobs]
     by_id = dict(zip(job_ids, jobs))
     if not accounting(job_ids[0]):
@@ -190,9 +243,9 @@ def wait(jobs: Sequence[Any], poll_s: float, heartbeat_s: float, *,
         for job_id in states.unsettled():
             outcome = outcome_of(by_id[job_id])
             if outcome:
-                states.settle(job_id, outcome)
+                states.outcomes[job_id] = outcome
         for job_id in states.over_without_result(now, RESULT_GRACE_S):
-            states.settle(job_id, FAILED)
+            states.outcomes[job_id] = FAILED
         line = lines.update(states.counts())
         if line:
             say(line)
@@ -203,8 +256,7 @@ def wait(jobs: Sequence[Any], poll_s: float, heartbeat_s: float, *,
 
 @contextlib.contextmanager
 def sacct_warnings_dropped() -> Iterator[None]:
-    """Keep submitit's "Bypassing sacct error" warnings (one per failed sacct call) off the terminal;
-    `wait` says once that the cluster keeps no accounting instead."""
+    """Keep submitit's warning on every failed sacct call off the terminal: `wait` says it once."""
     submitit_log = logging.getLogger("submitit")
 
     def keep(record: logging.LogRecord) -> bool:
@@ -218,7 +270,7 @@ def sacct_warnings_dropped() -> Iterator[None]:
 
 
 def has_result(job: Any) -> bool:
-    """Whether every task of the job has written its result file (which submitit reads)."""
+    """Whether every task of the job has written the result file submitit reads."""
     return all(job.task(i).paths.result_pickle.exists() for i in range(job.num_tasks))
 
 
@@ -238,6 +290,6 @@ def job_return(job: Any, overrides: Sequence[str], states: QueueStates) -> JobRe
     it be); a job without a result fails with one line naming its last state and its log."""
     if has_result(job):
         return job.results()[0]
-    state = states.last_state(job.job_id) or "unknown"
+    state = states.listed[job.job_id].state if job.job_id in states.listed else "unknown"
     error = JobLost(f"SLURM job {job.job_id} ended without a result (last state {state}); its log: {job.paths.stderr}")
     return JobReturn(overrides=list(overrides), status=JobStatus.FAILED, _return_value=error)

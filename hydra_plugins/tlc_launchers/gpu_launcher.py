@@ -1,9 +1,6 @@
 """`hydra/launcher=gpus`: a sweep fanned out over the GPUs of this machine (or of a Ray cluster),
-one job per `gpus_per_job` GPUs, or over CPU slots where there are no GPUs.
-
-This module holds the typed config and the launcher class only, because Hydra imports it on
-every start to discover plugins; Ray is imported by `_ray_launch` when a sweep is launched.
-The preset with values and comments is conf/hydra/launcher/gpus.yaml.
+one job per `gpus_per_job` GPUs, or over CPU slots where there are no GPUs. The typed config and the
+launcher class only (see __init__); the preset is conf/hydra/launcher/gpus.yaml.
 """
 # No `from __future__ import annotations`: Hydra's plugin scan runs this module before it is in
 # sys.modules, and dataclasses then cannot resolve string annotations.
@@ -39,9 +36,8 @@ ConfigStore.instance().store(group="hydra/launcher", name="gpus_schema", node=Gp
 
 
 class GpuLauncher(RayLauncher):
-    """hydra-ray-launcher's RayLauncher with GPU/CPU-slot placement checked against the cluster's
-    nodes, per-job fault isolation, state lines while it waits and a summary of every job's outcome
-    (see `_ray_launch.launch`)."""
+    """hydra-ray-launcher's RayLauncher with placement checked against the cluster's nodes, a fresh
+    process per job, state lines while it waits and a summary of every job's outcome (`_ray_launch`)."""
 
     def __init__(self, address: Optional[str], gpus_per_job: int, num_gpus: Optional[int], cpu_slots: int,
                  cpus_per_job: int, stall_after_s: int, ray: DictConfig) -> None:

@@ -1,28 +1,104 @@
-"""What became of each job of a sweep: finished, failed, skipped or running elsewhere, and the
-summary printed after.
-
-A job is *skipped* when its run directory already held result.json before the launch: the run
-saw it and returned at once. It is *running elsewhere* when it found its run locked by another
-process: it then returned normally (COMPLETED, value None) after appending a line saying so to
-`<sweep dir>/outcomes.jsonl` (`record_outcome`: `{"run", "status", "error", "time"}` per line), which
-every launcher's summary reads. Plain functions over Hydra's `JobReturn`; must not import Ray or train_large.
+"""What the launchers share: the lines on what each job is doing while they wait (`StateLines`,
+`StallWatch`) and on what became of it, and how a launch is refused. A job is finished, failed,
+*skipped* (its run held result.json before the launch) or *running elsewhere* (another process held
+its run's lock: the job returned normally after a line in `<sweep dir>/outcomes.jsonl`,
+`{"run", "status", "error", "time"}`, which only this module writes and reads).
+Must not import Ray, submitit or train_large.
 """
 # No `from __future__ import annotations`: Hydra's plugin scan runs this module before it is in
 # sys.modules, and dataclasses then cannot resolve string annotations.
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, NoReturn, Optional, Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
 
-from .job_states import jobs_text
-
 RESULT_FILE = "result.json"  # written last by a finished run (train_large.rundir)
-OUTCOMES_FILE = "outcomes.jsonl"  # one line per job's outcome, appended by the job (record_outcome)
+OUTCOMES_FILE = "outcomes.jsonl"
+PENDING, RUNNING = "pending", "running"
 FINISHED, FAILED, SKIPPED, RUNNING_ELSEWHERE = "finished", "failed", "skipped", "running elsewhere"
 STATUSES = (FINISHED, FAILED, SKIPPED, RUNNING_ELSEWHERE)
+# State line order: "pending (Resources)" sorts with "pending"; other states come last, as given.
+ORDER = (PENDING, RUNNING, *STATUSES)
+HEARTBEAT_S = 60.0  # the most seconds between two state lines while nothing changes
+
+
+def refuse(line: str) -> NoReturn:
+    """Stop as the CLI stops on bad input: `<command>: error: <line>` on stderr, exit status 2.
+    SystemExit, because Hydra turns an Exception into exit status 1 with a stack-trace hint."""
+    command = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "hydra"  # tlc-train, tlc-compress
+    print(f"{command}: error: {line}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def jobs_text(n: int) -> str:
+    return f"{n} job" if n == 1 else f"{n} jobs"
+
+
+def states_line(counts: Mapping[str, int]) -> str:
+    """`N jobs: 1 pending, 2 running, 3 finished`: every state with a non-zero count, in ORDER."""
+    def rank(state: str) -> int:
+        return next((i for i, known in enumerate(ORDER) if state == known or state.startswith(known + " (")),
+                    len(ORDER))
+
+    states = sorted((state for state, n in counts.items() if n), key=rank)  # sorted() is stable
+    return f"{jobs_text(sum(counts.values()))}: " + ", ".join(f"{counts[state]} {state}" for state in states)
+
+
+def elapsed_text(seconds: float) -> str:
+    """`42 s`, `3 min 05 s`, `2 h 01 min`."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class StateLines:
+    """The state line to print for each look at the counts: on every change, else every
+    `heartbeat_s` seconds, with the time since construction. `clock`: seconds, monotonic."""
+
+    def __init__(self, heartbeat_s: float = HEARTBEAT_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.heartbeat_s, self.clock = heartbeat_s, clock
+        self.started = self.last_at = clock()
+        self.last_counts: Optional[Dict[str, int]] = None
+
+    def update(self, counts: Mapping[str, int]) -> Optional[str]:
+        """None when the line would repeat the last one too soon."""
+        now = self.clock()
+        counts = {state: n for state, n in counts.items() if n}
+        if counts == self.last_counts and now - self.last_at < self.heartbeat_s:
+            return None
+        self.last_counts, self.last_at = counts, now
+        return f"{states_line(counts)} ({elapsed_text(now - self.started)})"
+
+
+class StallWatch:
+    """When to report jobs pending with none of them running (a job queued behind its own sweep's
+    running ones is no stall): after `after_s` seconds (<= 0: never), then each time the stall's
+    length doubles, so a long wait on a busy cluster is not a line a minute. `clock`: as StateLines'."""
+
+    def __init__(self, after_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.after_s, self.clock = after_s, clock
+        self.since: Optional[float] = None
+        self.next_at = 0.0
+
+    def due(self, pending: int, running: int) -> Optional[float]:
+        """Seconds the stall has lasted when a report is due now, else None."""
+        now = self.clock()
+        if self.after_s <= 0 or pending == 0 or running > 0:
+            self.since = None
+            return None
+        if self.since is None:
+            self.since, self.next_at = now, now + self.after_s
+        if now < self.next_at:
+            return None
+        self.next_at = self.since + 2 * (self.next_at - self.since)
+        return now - self.since
 
 
 @dataclass(frozen=True)
@@ -35,21 +111,12 @@ class JobOutcome:
 
 
 def run_dir_of(sweep_config: Any) -> Path:
-    """The directory Hydra will give this job: hydra.sweep.dir / hydra.sweep.subdir."""
-    hydra = sweep_config.hydra
-    return Path(str(hydra.sweep.dir)) / str(hydra.sweep.subdir)
-
-
-def was_finished(run_dir: Path) -> bool:
-    return (run_dir / RESULT_FILE).is_file()
+    return Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
 
 
 def first_line(error: BaseException | str) -> str:
     """`Type: first line of the message`, the form the summary shows."""
-    if isinstance(error, str):
-        text = error
-    else:
-        text = f"{type(error).__name__}: {error}"
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
 
@@ -60,8 +127,7 @@ def failed_return(overrides: list, run_dir: Path, error: BaseException) -> JobRe
 
 
 def record_outcome(sweep_dir: Path, run_name: str, status: str, error: Optional[str] = None) -> None:
-    """Append one job's outcome to the sweep's outcomes.jsonl: one small append, so concurrent jobs,
-    on any process or node, do not interleave."""
+    """Append one job's outcome as one small append, so concurrent jobs on any node do not interleave."""
     line = json.dumps({"run": run_name, "status": status, "error": error, "time": time.time()}) + "\n"
     path = Path(sweep_dir) / OUTCOMES_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +152,7 @@ def read_outcomes(sweep_dir: Path, since: float) -> Dict[str, dict]:
 
 
 def running_elsewhere(sweep_dir: Path, since: float) -> Dict[str, str]:
-    """Run name -> holder line, for runs whose latest outcome at or after `since` says "running elsewhere"."""
+    """Run name -> holder line, for runs whose latest outcome since `since` is RUNNING_ELSEWHERE."""
     return {run: str(entry.get("error") or "locked by another process")
             for run, entry in read_outcomes(sweep_dir, since).items() if entry.get("status") == RUNNING_ELSEWHERE}
 
@@ -94,11 +160,8 @@ def running_elsewhere(sweep_dir: Path, since: float) -> Dict[str, str]:
 def outcome_of(index: int, overrides: str, run_dir: Path, finished_before: bool,
                job_return: Optional[JobReturn], error: Optional[BaseException] = None,
                holder: Optional[str] = None) -> JobOutcome:
-    """Classify one job from its JobReturn, or from the error raised instead of one.
-
-    `holder`: the line naming who holds the run's lock, when the job recorded "running elsewhere"
-    (see `running_elsewhere`); it turns a completed job into RUNNING_ELSEWHERE.
-    """
+    """Classify one job from its JobReturn, or from the error raised instead of one. `holder`
+    (from `running_elsewhere`) turns a completed job into RUNNING_ELSEWHERE."""
     if job_return is not None and job_return.status == JobStatus.COMPLETED:
         if holder is not None:
             return JobOutcome(index, overrides, run_dir, RUNNING_ELSEWHERE, holder)
@@ -117,3 +180,17 @@ def summary_lines(outcomes: Sequence[JobOutcome]) -> list[str]:
         detail = f" -- {o.error}" if o.status in (FAILED, RUNNING_ELSEWHERE) else ""
         lines.append(f"  {o.status:<8} #{o.index} {o.run_dir.name}{detail}")
     return lines
+
+
+def sweep_summary_lines(sweep_dir: Path, since: float) -> tuple[list[str], int]:
+    """What ends a multirun under any launcher but Ray's, and how many runs failed: the counts, then
+    each failed run (or run held elsewhere) with its error; the others are in their result.json."""
+    outcomes = read_outcomes(sweep_dir, since)
+    order = (FINISHED, SKIPPED, FAILED, RUNNING_ELSEWHERE)
+    by_status = {status: sorted(run for run, entry in outcomes.items() if entry["status"] == status)
+                 for status in order}
+    shown = [s for s in order if s != RUNNING_ELSEWHERE or by_status[s]]  # the rare one only when it happened
+    lines = [f"sweep {sweep_dir}: " + ", ".join(f"{len(by_status[s])} {s}" for s in shown)]
+    for status in (FAILED, RUNNING_ELSEWHERE):
+        lines += [f"  {status:<8} {run}: {outcomes[run]['error']}" for run in by_status[status]]
+    return lines, len(by_status[FAILED])

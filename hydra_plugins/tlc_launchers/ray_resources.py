@@ -1,9 +1,8 @@
 """What one job of a Ray sweep asks for, and whether a node of the cluster can give it.
 
-Ray places a task on one node, and waits without a word, forever, for a node that can hold all
-of its request. So a request is checked per node (`ray.nodes()`' totals) before anything is
-submitted, and a sweep whose jobs wait too long says what they ask for and what the cluster has.
-Resource names are Ray's: "CPU", "GPU", "memory" (bytes) and custom ones such as "cpu_slot".
+Ray places a task on one node and waits without a word, forever, for a node that can hold all of
+its request; so a request is checked per node (`ray.nodes()`' totals) before anything is submitted.
+Resource names are Ray's: "CPU", "GPU", "memory" (bytes), custom ones such as "cpu_slot".
 Pure functions of plain dicts; must not import Ray or train_large.
 """
 # No `from __future__ import annotations`: Hydra's plugin scan imports every module of this
@@ -53,9 +52,8 @@ def amount_text(resource: str, amount: float) -> str:
 
 def free_text(resource: str, available: float, total: float) -> str:
     """`3 of 8 CPUs`, `0.5 of 16.0 GiB of memory`."""
-    if resource == "memory":
-        return f"{available / GIB:.1f} of {amount_text(resource, total)}"
-    return f"{available:g} of {amount_text(resource, total)}"
+    shown = f"{available / GIB:.1f}" if resource == "memory" else f"{available:g}"
+    return f"{shown} of {amount_text(resource, total)}"
 
 
 def request_text(request: Mapping[str, float]) -> str:
@@ -68,10 +66,8 @@ def fits(request: Mapping[str, float], node: Mapping[str, float]) -> bool:
 
 def unfit_line(request: Mapping[str, float], settings: Mapping[str, str],
                nodes: Sequence[Mapping[str, float]]) -> Optional[str]:
-    """None when some node can hold one job; else one line naming the setting and the largest node.
-
-    `nodes`: each alive node's total resources (`ray.nodes()[i]["Resources"]`).
-    """
+    """None when some node (its total resources, `ray.nodes()[i]["Resources"]`) can hold one job;
+    else one line naming the setting and the largest node."""
     if any(fits(request, node) for node in nodes):
         return None
     if not nodes:
@@ -91,11 +87,8 @@ def unfit_line(request: Mapping[str, float], settings: Mapping[str, str],
 def stall_line(request: Mapping[str, float], waited_s: float, available: Mapping[str, float],
                total: Mapping[str, float], nodes: Sequence[Mapping[str, float]],
                settings: Mapping[str, str]) -> str:
-    """The line for jobs that have waited `waited_s` seconds with none of them running.
-
-    `available`, `total`: `ray.available_resources()`, `ray.cluster_resources()`; `nodes` as for
-    `unfit_line`, whose line is added when no node can hold a job any more (a node left).
-    """
+    """The line for jobs waiting `waited_s` seconds with none running; with `unfit_line`'s when no
+    node can hold a job any more (a node left). `available`, `total`: Ray's resources."""
     free = ", ".join(free_text(name, available.get(name, 0), total.get(name, 0)) for name in request)
     line = (f"no job has started for {waited_s:.0f} s: one job asks for {request_text(request)}; "
             f"the Ray cluster has {free} free")

@@ -1,13 +1,7 @@
-"""`hydra/launcher=slurm`: hydra-submitit-launcher's SLURM launcher, with the waiting made visible.
-
-While the sweep's job array waits, the terminal shows one line per change of its jobs' states
-(`2 jobs: 1 pending (Resources), 1 running`) and a heartbeat when nothing changes, from `squeue`
-rather than submitit's sacct polling, which warns on every call where the cluster keeps no
-accounting. A refused `sbatch` stops the command with sbatch's own message (exit status 2).
-
-This module holds the typed config and the launcher class only, because Hydra imports it on
-every start to discover plugins; submitit is imported by `_slurm_launch` when a sweep is launched.
-The preset with values and comments is conf/hydra/launcher/slurm.yaml.
+"""`hydra/launcher=slurm`: hydra-submitit-launcher's SLURM launcher, with the waiting made visible:
+one line per change of the jobs' states (`2 jobs: 1 pending (Resources), 1 running`) and a heartbeat,
+from `squeue` (see `_slurm_launch`). The typed config and the launcher class only (see __init__);
+the preset is conf/hydra/launcher/slurm.yaml.
 """
 # No `from __future__ import annotations`: Hydra's plugin scan runs this module before it is in
 # sys.modules, and dataclasses then cannot resolve string annotations.
@@ -32,12 +26,8 @@ ConfigStore.instance().store(group="hydra/launcher", name="slurm_schema", node=T
 
 
 class SlurmLauncher(SubmititSlurmLauncher):
-    """Submits like hydra-submitit-launcher's SlurmLauncher and returns the same JobReturns, but
-    waits by polling `squeue` and reporting the jobs' states (see `_slurm_launch.launch`).
-
-    The class keeps the base's name: train_large/launchers.py looks up the minimum of each
-    setting by the name of `_target_`'s class.
-    """
+    """The base's submitting and JobReturns, with `_slurm_launch`'s wait. It keeps the base's name:
+    train_large/launchers.py looks up each setting's minimum by the name of `_target_`'s class."""
 
     def __init__(self, poll_s: float, heartbeat_s: float, **params: Any) -> None:
         # Only submitit's own parameters go to the base: it hands every one of them to sbatch.

@@ -1,19 +1,15 @@
 """Advice for a budget: which size to train for a training budget (seconds or FLOPs), and which
 compressed model to ship for a memory budget (bytes), each with the runner-up and the margin.
 
-Candidates are configurations, not single runs: runs that differ only in their seed are replicas
-of one (evidence.Config), scored by the mean over replicas and shown with their spread and count
-(`27.3 ± 0.4 BLEU (n=3)`); the margin of the best over the runner-up carries its 95% interval
-(`noise.difference`) and says "within noise" when that includes zero.
-
-Training: every finished training configuration of a task, scored by the best validation metric
-each replica had reached by the budget (`series.best_by`). When the best is between two sizes of
-its sweep, a parabola through it and its two neighbours (metric against log2 of the swept key)
-locates the size in between that may do better still. Memory: every finished compressed
-configuration of a task that fits (its bytes as stored, at the precision it was evaluated at, so a
-bf16 and an fp32 source compare by what they would ship), scored on validation (a test score never
-chooses; the chosen model's is shown, labelled); with a training budget too, only models whose
-source trained within it. Must not import fairseq or torch.
+Candidates are configurations (`evidence.configs`), ranked by the mean over their replicas and
+shown with its spread and count (`27.3 ± 0.4 BLEU (n=3)`); the margin over the runner-up carries
+its 95% interval and says "within noise" when that includes zero. Training: scored by the best
+validation metric each replica had reached by the budget (`series.best_by`); when the best lies
+between two sizes of its sweep, a parabola through it and its neighbours (metric against log2 of
+the size) suggests a size in between. Memory: compressed configurations that fit (bytes as stored,
+at the precision evaluated, so a bf16 and an fp32 source compare by what they would ship), scored
+on validation only (the chosen model's test score is shown, labelled); with a training budget too,
+only those whose source trained within it. Must not import fairseq or torch.
 """
 from __future__ import annotations
 
@@ -78,12 +74,23 @@ class Advice:
 
     def margin_text(self) -> str:
         """`+1.2 BLEU (95% interval -0.3 to +2.0, n=3), within noise`, or `... (1 seed, no interval)`."""
-        if self.margin_estimate is None:
-            return ""
         e = self.margin_estimate
-        metric = self.metric.split()[-1]
+        if e is None:
+            return ""
         noise = ", within noise" if e.has_interval and not e.excludes_zero() else ""
-        return e.describe(unit(metric)) + noise
+        return e.describe(unit(self.metric.split()[-1])) + noise
+
+    def rank(self, choices: list[Choice]) -> None:
+        """Ranks `choices`, best mean first, a tie to the smaller model (cheaper to serve), and sets the
+        margin: the best's advantage over the runner-up (positive = the best is better)."""
+        def key(c: Choice) -> tuple:
+            size = max(r.compression.bytes for r in c.runs) if c.run.compression else (c.run.params or 0)
+            return (-c.value if c.run.higher_is_better else c.value, size, c.name)
+
+        self.ranked = sorted(choices, key=key)
+        if self.best and self.runner_up:
+            self.margin_estimate = advantage(self.best.run.higher_is_better, self.best.values, self.runner_up.values)
+            self.margin = self.margin_estimate.mean
 
 
 def advise(runs: list[Run], budget: Budget) -> list[Advice]:
@@ -101,22 +108,6 @@ def advise(runs: list[Run], budget: Budget) -> list[Advice]:
     return advice
 
 
-def set_margin(advice: Advice) -> None:
-    """The best's advantage over the runner-up, mean and interval (positive = the best is better)."""
-    best, second = advice.best, advice.runner_up
-    if best and second:
-        advice.margin_estimate = advantage(best.run.higher_is_better, best.values, second.values)
-        advice.margin = advice.margin_estimate.mean
-
-
-def rank(choices: list[Choice]) -> list[Choice]:
-    """Best mean metric first; a tie goes to the smaller model (cheaper to serve)."""
-    def key(c: Choice) -> tuple:
-        size = max(r.compression.bytes for r in c.runs) if c.run.compression else (c.run.params or 0)
-        return (-c.value if c.run.higher_is_better else c.value, size, c.name)
-    return sorted(choices, key=key)
-
-
 def for_training(group: list[Run], budget: Budget) -> Advice:
     axis, limit = ("train_seconds", budget.train_seconds) if budget.train_seconds else ("flops", budget.flops)
     words = f"{limit:g} training seconds" if axis == "train_seconds" else f"{limit:.3g} training FLOPs"
@@ -126,19 +117,18 @@ def for_training(group: list[Run], budget: Budget) -> Advice:
         values = config.values(limit, axis)
         if not values:
             continue  # no validation within the budget
-        reached = [r.curve[-1].train_seconds if axis == "train_seconds" else r.curve[-1].flops for r in config.runs]
+        reached = [getattr(r.curve[-1], axis) for r in config.runs]
         short = min((x for x in reached if x is not None), default=None)
         note = f"stopped at {short:.4g}, before the budget: longer training may do better" \
             if short is not None and short < limit else ""
         choices.append(Choice(config.runs, tuple(values), note))
-    advice.ranked = rank(choices)
+    advice.rank(choices)
     if not choices:
         first = min(group, key=lambda r: r.curve[0].train_seconds)
         advice.note = f"no run had validated within {words}; the earliest validation is {first.name}'s at " \
                       f"{first.curve[0].train_seconds:.4g} s"
-        return advice
-    set_margin(advice)
-    advice.suggestion = interpolate(advice.best, choices)
+    else:
+        advice.suggestion = interpolate(advice.ranked[0], choices)
     return advice
 
 
@@ -155,10 +145,9 @@ def interpolate(best: Choice, choices: list[Choice]) -> str:
         if len(set(sizes)) < 2 or len(set(sizes)) < len(sizes):
             continue
         i = next(i for i, c in enumerate(family) if c.run is best.run)
-        if i == len(family) - 1:
-            return f"the largest {key} tried ({getattr(best.run, key)}) is best: a larger {key} may do better still"
-        if i == 0:
-            return f"the smallest {key} tried ({getattr(best.run, key)}) is best: a smaller {key} may do better still"
+        if i in (0, len(family) - 1):
+            end, beyond = ("largest", "larger") if i else ("smallest", "smaller")
+            return f"the {end} {key} tried ({getattr(best.run, key)}) is best: a {beyond} {key} may do better still"
         (x0, y0), (x1, y1), (x2, y2) = [(math.log2(getattr(c.run, key)), c.value) for c in family[i - 1:i + 2]]
         # Vertex of the parabola through three points (x in log2 of the key).
         denom = (x0 - x1) * (x0 - x2) * (x1 - x2)
@@ -167,11 +156,9 @@ def interpolate(best: Choice, choices: list[Choice]) -> str:
         if a == 0:
             return ""
         vertex = -b / (2 * a)
-        c = y1 - a * x1 ** 2 - b * x1
-        value = a * vertex ** 2 + b * vertex + c
-        return (f"interpolated: {key} about {2 ** vertex:.0f} (between {getattr(family[i - 1].run, key)} and "
-                f"{getattr(family[i + 1].run, key)}) may reach {value:.4g}, from a parabola through the three "
-                f"nearest {key}s")
+        value = a * vertex ** 2 + b * vertex + (y1 - a * x1 ** 2 - b * x1)
+        return (f"interpolated: {key} about {2 ** vertex:.0f} (between {sizes[i - 1]} and {sizes[i + 1]}) may "
+                f"reach {value:.4g}, from a parabola through the three nearest {key}s")
     return ""
 
 
@@ -184,18 +171,13 @@ def for_memory(group: list[Run], budget: Budget) -> Advice:
         candidates = [r for r in candidates if r.compression.source_budget_seconds is not None
                       and r.compression.source_budget_seconds <= budget.train_seconds]
     advice = Advice("memory", group[0].task, words, f"{VALID} {group[0].metric}")
-    fits = [Choice(c.runs, tuple(r.compression.scores[VALID] for r in c.runs)) for c in configs(candidates)
-            if max(r.compression.bytes for r in c.runs) <= budget.bytes]
-    advice.ranked = rank(fits)
-    if not fits:
-        if candidates:
-            smallest = min(candidates, key=lambda r: r.compression.bytes)
-            advice.note = (f"no compressed model fits; the smallest is {smallest.name} at "
-                           f"{smallest.compression.bytes:,} bytes")
-        else:
-            advice.note = "no compressed model of a source trained within the training budget"
+    advice.rank([Choice(c.runs, tuple(r.compression.scores[VALID] for r in c.runs)) for c in configs(candidates)
+                 if max(r.compression.bytes for r in c.runs) <= budget.bytes])
+    if not advice.best:
+        smallest = min(candidates, key=lambda r: r.compression.bytes, default=None)
+        advice.note = (f"no compressed model fits; the smallest is {smallest.name} at {smallest.compression.bytes:,} "
+                       "bytes" if smallest else "no compressed model of a source trained within the training budget")
         return advice
-    set_margin(advice)
     tested = [r.compression.scores[TEST] for r in advice.best.runs if TEST in r.compression.scores]
     if len(tested) == len(advice.best.runs):
         advice.test = f"{TEST} {group[0].metric} {mean_text(tested)} (the chosen model only; not used to choose)"
@@ -205,9 +187,9 @@ def for_memory(group: list[Run], budget: Budget) -> Advice:
 def summary_line(advice: Advice) -> str:
     """One line for the terminal: the pick, its mean metric, and the runner-up with the margin."""
     head = f"{advice.kind} budget {advice.budget} ({advice.task}):"
-    if not advice.best:
-        return f"{head} {advice.note}"
     best = advice.best
+    if not best:
+        return f"{head} {advice.note}"
     line = f"{head} {best.name} {advice.metric} {best.text()}"
     if advice.runner_up:
         line += f"; runner-up {advice.runner_up.name} {advice.runner_up.text()}, margin {advice.margin_text()}"

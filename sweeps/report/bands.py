@@ -1,17 +1,12 @@
 """Replicas of one configuration (runs that differ only in their seed) as one curve or one point:
-the mean over seeds and a band around it, for the figures and tables. Plain numpy on `collect.Run`;
-no plotting, no files. Must not import fairseq or torch.
+the mean over seeds and a min-to-max band around it, for the figures and tables. Plain numpy on
+`collect.Run`; no plotting, no files. Must not import fairseq or torch.
 
-Alignment. Replicas validate at different x (training seconds, updates, FLOPs), so each replica
-is read as its best-so-far step function, the best validation metric it had reached by x (the
-semantics of `series.best_by`, including its rule that a run configured for at most x training
-seconds counts whole), and all replicas are evaluated on the union of their validation x. Only
-x where every replica has a value are kept: from the latest first validation among the replicas to
-the earliest last one. Between validations each replica holds its value, so nothing is invented.
-
-The band is min to max over the replicas. With the 2-4 seeds a sweep can afford, a 95% bootstrap
-interval of the mean is little more than that range anyway (noise.py), and min to max says plainly
-what was seen; it is also cheap enough to take at every grid point of every curve.
+Replicas validate at different x (training seconds, updates, FLOPs), so each is read as its
+best-so-far step function (`series.best_by`, budget rule included) on the union of their
+validation x, kept only where every replica has a value: from the latest first validation to the
+earliest last one. Nothing is invented between validations. The band is min to max: with the 2-4
+seeds a sweep can afford, a 95% bootstrap interval is little more than that range anyway.
 """
 from __future__ import annotations
 
@@ -21,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from .collect import Run
-from .series import replicas
+from .series import replicas, size
 
 BAND_NAME = "min to max"  # what the shaded band and the error bars span, for captions
 
@@ -48,10 +43,8 @@ class Span:
 
 
 def best_so_far(run: Run, axis: str = "train_seconds") -> tuple[np.ndarray, np.ndarray]:
-    """(x, best metric reached by x) at each validation of `run`, x ascending; points without an x
-    (FLOPs not recorded) are left out. On the training-seconds axis a validation past the run's
-    configured budget is placed at the budget (it stops at the first update past it), so that the
-    step function equals `series.best_by` at every x."""
+    """(x, best metric reached by x) at each validation of `run` with an x, x ascending. A validation
+    past the run's configured training seconds is placed at them, as `series.best_by` counts it."""
     points = [(x, p.value) for p in run.curve if (x := getattr(p, axis)) is not None]
     if not points:
         return np.empty(0), np.empty(0)
@@ -65,8 +58,7 @@ def best_so_far(run: Run, axis: str = "train_seconds") -> tuple[np.ndarray, np.n
 
 
 def step_values(xs: np.ndarray, best: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """The step function (xs, best) at each grid x: the value of the last x at or before it (NaN
-    before the first)."""
+    """The step function (xs, best) at each grid x (NaN before its first x)."""
     if xs.size == 0:
         return np.full(grid.shape, np.nan)
     index = np.searchsorted(xs, grid, side="right") - 1
@@ -74,9 +66,8 @@ def step_values(xs: np.ndarray, best: np.ndarray, grid: np.ndarray) -> np.ndarra
 
 
 def align(group: Sequence[Run], axis: str = "train_seconds") -> tuple[np.ndarray, np.ndarray]:
-    """(grid, values): the union of the replicas' validation x from the latest first validation to
-    the earliest last one, and each replica's best-so-far there (one row per replica). The grid is
-    empty when the replicas' x ranges do not overlap."""
+    """(grid, one row per replica of its best-so-far there); the grid is empty when the replicas' x
+    ranges do not overlap."""
     curves = [best_so_far(run, axis) for run in group]
     if any(xs.size == 0 for xs, _ in curves):
         return np.empty(0), np.empty((len(group), 0))
@@ -87,7 +78,7 @@ def align(group: Sequence[Run], axis: str = "train_seconds") -> tuple[np.ndarray
 
 
 def band(group: Sequence[Run], axis: str = "train_seconds") -> Band:
-    """The replicas' mean best-so-far curve with its min-to-max band (see `align` for the grid)."""
+    """The replicas' mean best-so-far curve with its min-to-max band."""
     grid, values = align(group, axis)
     if grid.size == 0:
         return Band(grid, grid, grid, grid, len(group))
@@ -107,24 +98,19 @@ def span(values: Sequence[float]) -> Span:
 
 
 def mean_at(group: Sequence[Run], xs: np.ndarray, axis: str = "train_seconds") -> np.ndarray:
-    """The mean over replicas of the best metric each had reached by every x in `xs`; NaN until
-    every replica has validated (the left end of `align`'s grid). Past a replica's last validation
-    its final best counts, as in `series.best_by`."""
+    """The mean over replicas of the best metric each had reached by every x in `xs`; NaN until every
+    replica has validated. Past a replica's last validation its final best counts."""
     rows = [step_values(*best_so_far(run, axis), np.asarray(xs, dtype=float)) for run in group]
     return np.mean(rows, axis=0)
 
 
 def configurations(runs: Sequence[Run]) -> list[list[Run]]:
-    """The runs as configurations (`series.replicas`: same sweep and run name but the seed), each
-    its replicas by seed, smallest model first."""
-    groups = list(replicas(runs).values())
-    return sorted(groups, key=lambda g: (g[0].params or 0, g[0].width or 0, g[0].depth or 0, g[0].batch or 0,
-                                         g[0].config_id))
+    """The runs' replicas (`series.replicas`), each by seed, smallest model first."""
+    return sorted(replicas(runs).values(), key=lambda g: (*size(g[0]), g[0].config_id))
 
 
 def caption(counts: Sequence[int], what: str = "shaded") -> str:
-    """What the band is and over how many seeds, for a figure with configurations of `counts`
-    replicas each; "" when every configuration has one."""
+    """What the band spans, over how many seeds, given each configuration's replicas; "" when all have one."""
     seeds = sorted({n for n in counts if n > 1})
     if not seeds:
         return ""

@@ -1,21 +1,19 @@
 """Claim 4 of Li et al. 2020: a heavily compressed large model beats a lightly compressed small one
-at the same memory budget. Kept apart from claims.py, which holds the three training claims.
+at the same memory budget (claims.py holds the three training claims).
 
-Every choice here is made on validation scores: the best compressed model that fits a budget is the
-one with the best valid metric, so a test score can never pick a model (it is shown, labelled, for
-the models chosen). Budgets are bytes as stored, each model's unquantized weights at the precision
-it was evaluated at (a bf16 source untouched is half its fp32 size), never bytes inferred from a
-ratio or from bits. Must not import torch or fairseq.
+The best compressed model that fits a budget is the one with the best valid metric: a test score
+never picks a model (it is shown, labelled). Budgets are bytes as stored, unquantized weights at the
+precision evaluated (an untouched bf16 source is half its fp32 size), never inferred from a ratio
+or from bits. Must not import torch or fairseq.
 """
 from __future__ import annotations
 
 from train_large.run_names import config_id
 
 from .collect import Run
-from .evidence import advantage, configs, mean_text, seeds_line, unit
-from .noise import Estimate
+from .evidence import (INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Verdict, advantage, configs, decide, finish, mean_text,
+                       seeds_line, unit)
 from .series import finished_compression, group_by
-from .verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Verdict, decide, finish
 
 VALID, TEST = "valid", "test"
 RULE = ("For each task with compressed models of two or more source sizes: L = the largest source configuration, "
@@ -50,12 +48,11 @@ def large_models_compress_better(runs: list[Run]) -> Verdict:
 def compare_sources(task: str, small: list[Run], large: list[Run], v: Verdict) -> str:
     """Claim 4 for one task: its numbers into `v`; its verdict, or "" when no budget can be compared."""
     names = (config_id(large[0].compression.source_name), config_id(small[0].compression.source_name))
-    both_fit = max(min(r.compression.bytes for r in large), min(r.compression.bytes for r in small))
-    high = max(r.compression.bytes for r in small)
-    if min(r.compression.bytes for r in large) > high:
-        v.numbers.append(f"{task}: {names[0]}'s smallest compressed model ({min(r.compression.bytes for r in large):,}"
-                         f" bytes) is larger than {names[1]}'s largest ({high:,} bytes); compress {names[0]} further "
-                         "to compare")
+    low, high = min(r.compression.bytes for r in large), max(r.compression.bytes for r in small)
+    both_fit = max(low, min(r.compression.bytes for r in small))
+    if low > high:
+        v.numbers.append(f"{task}: {names[0]}'s smallest compressed model ({low:,} bytes) is larger than {names[1]}'s "
+                         f"largest ({high:,} bytes); compress {names[0]} further to compare")
         return ""
     only_large = sorted({r.compression.bytes for r in large if r.compression.bytes < both_fit})
     if only_large:
@@ -76,7 +73,8 @@ def compare_sources(task: str, small: list[Run], large: list[Run], v: Verdict) -
                      f"{outcome}")
     if outcome == INCONCLUSIVE or any(not e.has_interval for e in effects):
         noise = [[r.compression.scores[VALID] for r in c.runs] for c in configs(small + large)]
-        v.numbers.append("  - " + seeds_line(noise, largest(effects).mean, metric, f"of {task}'s compressed models"))
+        largest = max(effects, key=lambda e: abs(e.mean))
+        v.numbers.append("  - " + seeds_line(noise, largest.mean, metric, f"of {task}'s compressed models"))
     return outcome
 
 
@@ -91,12 +89,8 @@ def best_fitting(models: list[Run], budget: float) -> list[Run]:
     return picks
 
 
-def scores(models: list[Run], split: str = VALID) -> list[float]:
-    return [r.compression.scores[split] for r in models]
-
-
-def largest(effects: list[Estimate]) -> Estimate:
-    return max(effects, key=lambda e: abs(e.mean))
+def scores(models: list[Run]) -> list[float]:
+    return [r.compression.scores[VALID] for r in models]
 
 
 def picked(models: list[Run]) -> str:

@@ -1,12 +1,11 @@
 """The four claims of Li et al. 2020 that the harness is built to test (README, "Results and
-reports"), each checked on the runs by a stated rule: one function per claim, returning a `Verdict`
-(verdicts.py) with the effect sizes, their noise and the runs behind it. Claim 4 is in
+reports"), each checked on the runs by a stated rule: one function per claim, returning an
+`evidence.Verdict` with the effect sizes, their noise and the runs behind it. Claim 4 is in
 claim_compression.py.
 
 Nothing is canned: a claim whose rule needs runs that are not there is "not enough data", with
-what is missing. Only complete runs count; unfinished and broken ones are listed in the report.
-Runs that differ only in their seed are one configuration (evidence.Config), compared by the mean
-over its replicas of the best validation metric reached by a budget (`series.best_by`): what
+what is missing. Only complete runs count. A configuration (`evidence.Config`) is compared by the
+mean over its replicas of the best validation metric reached by a budget (`series.best_by`): what
 stopping there and keeping the best checkpoint gives. Test metrics never enter a comparison.
 """
 from __future__ import annotations
@@ -15,11 +14,10 @@ import math
 
 from .claim_compression import large_models_compress_better
 from .collect import Run
-from .evidence import Config, advantage, configs, contrast, mean_text, seeds_line, unit
-from .noise import Estimate
+from .evidence import (COMBINATION, INCONCLUSIVE, NOT_ENOUGH, NOT_SUPPORTED, ONE_SEED, SUPPORTED, Config, Verdict,
+                       advantage, combine, configs, decide, finish, mean_text, reliably_against, seeds_line, unit)
+from .noise import Estimate, contrast
 from .series import common_horizon, finished_training, format_number, group_by
-from .verdicts import (COMBINATION, INCONCLUSIVE, NOT_ENOUGH, NOT_SUPPORTED, ONE_SEED, SUPPORTED, Verdict, combine,
-                       decide, finish, reliably_against)
 
 __all__ = ["SUPPORTED", "NOT_SUPPORTED", "INCONCLUSIVE", "NOT_ENOUGH", "ONE_SEED", "Verdict", "check_all",
            "larger_models_win_at_equal_time", "width_beats_depth", "model_size_beats_batch_size",
@@ -38,8 +36,7 @@ def check_all(runs: list[Run]) -> list[Verdict]:
 
 
 def pretraining(runs: list[Run]) -> list[Run]:
-    """Finished translation and masked-LM runs: what the paper's training claims are about (not
-    fine-tuning, whose clock starts from a pretrained model)."""
+    """Finished translation and masked-LM runs (not fine-tuning, whose clock starts from a pretrained model)."""
     return [r for r in finished_training(runs) if r.task_kind in ("translation", "masked_lm")]
 
 
@@ -52,8 +49,8 @@ def runs_of(family: list[Config]) -> list[Run]:
 
 
 def size_families(group: list[Config], key: str) -> dict[tuple, list[Config]]:
-    """Configurations of one task that differ only in `key` (width, depth, params or batch), two or
-    more of them, each family smallest first. Families of params hold the batch fixed."""
+    """Configurations of one task that differ only in `key` (width, depth, params at a fixed batch, or
+    batch), two or more of them, each family smallest first."""
     fixed = {"width": ("task", "depth", "batch"), "depth": ("task", "width", "batch"),
              "params": ("task", "batch"), "batch": ("task", "width", "depth")}[key]
     families = group_by(group, lambda c: tuple(getattr(c, k) for k in fixed))  # type: ignore[arg-type]
@@ -116,8 +113,8 @@ def largest_against_smaller(sizes: list[Config], family: list[Run], v: Verdict) 
 
 def pair_over_time(large: Config, small: Config, horizon: float, budgets: list[float],
                    v: Verdict) -> tuple[str, Estimate]:
-    """Claim 1 for one pair, the largest against one smaller configuration at T and from T/2 to T:
-    its line into `v`; its verdict and the difference at T returned."""
+    """Claim 1 for the largest against one smaller configuration, at T and from T/2 to T: its line into
+    `v`; returns its verdict and the difference at T."""
     metric = unit(large.metric)
     at_t = advantage(large.higher_is_better, large.values(horizon), small.values(horizon))
     reliable, point = [], []  # budgets where the smaller one is ahead: beyond the noise / on one seed
@@ -172,13 +169,12 @@ def updates_by(config: Config, budget: float) -> float | None:
     return round(sum(done) / len(done)) if done else None
 
 
-def gain_per_doubling(pairs: list[tuple[Config, Config]], horizon: float, key: str, scale: float = 1.0,
-                      ) -> list[tuple[list[float], float]]:
-    """Contrast terms for `scale` times the mean over `pairs` (small, large) of the metric gained per
-    doubling of `key` from small to large at `horizon` (positive = better)."""
+def gain_per_doubling(pairs: list[tuple[Config, Config]], horizon: float, key: str) -> list[tuple[list[float], float]]:
+    """Contrast terms for the mean over `pairs` (small, large) of the metric gained per doubling of
+    `key` from small to large at `horizon` (positive = better)."""
     terms = []
     for small, large in pairs:
-        weight = scale / len(pairs) / math.log2(getattr(large, key) / getattr(small, key))
+        weight = 1.0 / len(pairs) / math.log2(getattr(large, key) / getattr(small, key))
         sign = 1.0 if large.higher_is_better else -1.0
         terms += [(large, sign * weight), (small, -sign * weight)]
     merged: dict[int, tuple[Config, float]] = {}
@@ -187,14 +183,18 @@ def gain_per_doubling(pairs: list[tuple[Config, Config]], horizon: float, key: s
     return [(c.values(horizon), w) for c, w in merged.values() if w != 0]
 
 
+def minus(a: list[tuple[list[float], float]], b: list[tuple[list[float], float]]) -> list[tuple[list[float], float]]:
+    """The contrast terms of `a` minus `b` (a configuration in both counts twice)."""
+    return a + [(values, -weight) for values, weight in b]
+
+
 def ends(families: dict[tuple, list[Config]], last_two: bool = False) -> list[tuple[Config, Config]]:
     return [(f[-2], f[-1]) if last_two else (f[0], f[-1]) for f in families.values()]
 
 
 def two_sweeps(group: list[Config], keys: tuple[str, str], v: Verdict, last_two: bool = False):
-    """Per task with a sweep along each of `keys`: (task, its configs, the two sweeps' families,
-    their runs, T = the last validation time of the shortest run among them). A task whose
-    compared configurations have no values at T yet is noted on `v` and skipped."""
+    """Per task with a sweep along each of `keys`: (task, its configs, the two sweeps' families, their
+    runs, T). A task whose compared configurations have no values at T yet is noted on `v`, skipped."""
     for (task,), configs_of_task in group_by(group, lambda c: (c.task,)).items():  # type: ignore[arg-type]
         first, second = size_families(configs_of_task, keys[0]), size_families(configs_of_task, keys[1])
         if not first or not second:
@@ -206,13 +206,18 @@ def two_sweeps(group: list[Config], keys: tuple[str, str], v: Verdict, last_two:
             yield task, configs_of_task, first, second, family_runs, horizon
 
 
+def two_sweep_rule(sweeps: str, decision: str) -> str:
+    """The rule of claims 2 and 3: for each `sweeps`, how the effect at T decides."""
+    return (f"For each {sweeps}: T = the last validation time of the shortest run among them. {decision} "
+            + MEANS + COMBINATION)
+
+
 def width_beats_depth(runs: list[Run]) -> Verdict:
-    v = Verdict(2, "For translation, width helps more than depth",
-                "For each translation task with a width sweep (depths, batch fixed) and a depth sweep (width, batch "
-                "fixed): T = the last validation time of the shortest run among them. The BLEU gained per "
-                "doubling of parameters from the smallest to the largest model, at T, averaged over the width "
-                "sweeps, minus the same for the depth sweeps: supported when its 95% interval lies above zero, "
-                "not supported when below, inconclusive when it straddles zero. " + MEANS + COMBINATION)
+    v = Verdict(2, "For translation, width helps more than depth", two_sweep_rule(
+        "translation task with a width sweep (depths, batch fixed) and a depth sweep (width, batch fixed)",
+        "The BLEU gained per doubling of parameters from the smallest to the largest model, at T, averaged over the "
+        "width sweeps, minus the same for the depth sweeps: supported when its 95% interval lies above zero, not "
+        "supported when below, inconclusive when it straddles zero."))
     outcomes = []
     translation = configs([r for r in pretraining(runs) if r.task_kind == "translation"])
     for task, group, widths, depths, family_runs, horizon in two_sweeps(translation, ("width", "depth"), v):
@@ -222,14 +227,12 @@ def width_beats_depth(runs: list[Run]) -> Verdict:
                 v.numbers.append(f"{task}, {name} {getattr(small, name)}..{getattr(large, name)}: BLEU "
                                  f"{mean_text(small.values(horizon))} -> {mean_text(large.values(horizon))} at "
                                  f"{horizon:.0f} s, {g.describe('BLEU')} per parameter doubling")
-        w = contrast(gain_per_doubling(ends(widths), horizon, "params"))
-        d = contrast(gain_per_doubling(ends(depths), horizon, "params"))
-        effect = contrast(gain_per_doubling(ends(widths), horizon, "params")
-                          + gain_per_doubling(ends(depths), horizon, "params", scale=-1.0))
+        w, d = (gain_per_doubling(ends(families), horizon, "params") for families in (widths, depths))
+        effect = contrast(minus(w, d))
         outcomes.append(decide(effect))
         v.effects.append(effect)
-        v.numbers.append(f"{task}: width {w.mean:+.3g} vs depth {d.mean:+.3g} BLEU per parameter doubling; width "
-                         f"minus depth {effect.describe('BLEU')}: {outcomes[-1]}")
+        v.numbers.append(f"{task}: width {contrast(w).mean:+.3g} vs depth {contrast(d).mean:+.3g} BLEU per parameter "
+                         f"doubling; width minus depth {effect.describe('BLEU')}: {outcomes[-1]}")
         if outcomes[-1] == INCONCLUSIVE or not effect.has_interval:
             v.numbers.append("  - " + seeds_line([c.values(horizon) for c in group], effect.mean, "bleu",
                                                  f"of {task}"))
@@ -239,19 +242,18 @@ def width_beats_depth(runs: list[Run]) -> Verdict:
 
 
 def model_size_beats_batch_size(runs: list[Run]) -> Verdict:
-    v = Verdict(3, "Increase model size, not batch size",
-                "For each translation or masked-LM task with a batch sweep (model fixed) and a model-size sweep "
-                "(batch fixed): T = the last validation time of the shortest run among them. At T, m = the metric "
-                "gained by the last doubling of model parameters (between the two largest models, per doubling) "
-                "and b = the gain of the last doubling of the batch (two largest batches, per doubling). "
-                "Supported when both m and m - b are above zero beyond the noise; not supported when either is "
-                "below zero beyond the noise; inconclusive otherwise. " + MEANS + COMBINATION)
+    v = Verdict(3, "Increase model size, not batch size", two_sweep_rule(
+        "translation or masked-LM task with a batch sweep (model fixed) and a model-size sweep (batch fixed)",
+        "At T, m = the metric gained by the last doubling of model parameters (between the two largest models, per "
+        "doubling) and b = the gain of the last doubling of the batch (two largest batches, per doubling). "
+        "Supported when both m and m - b are above zero beyond the noise; not supported when either is below zero "
+        "beyond the noise; inconclusive otherwise."))
     outcomes = []
     for task, group, batches, sizes, family_runs, horizon in two_sweeps(configs(pretraining(runs)),
                                                                         ("batch", "params"), v, last_two=True):
         metric = group[0].metric
-        for (small, large), key in [(p, "batch") for p in ends(batches, True)] + [(p, "params")
-                                                                                   for p in ends(sizes, True)]:
+        pairs = [(p, "batch") for p in ends(batches, True)] + [(p, "params") for p in ends(sizes, True)]
+        for (small, large), key in pairs:
             g = contrast(gain_per_doubling([(small, large)], horizon, key))
             what = (f"batch {small.batch:g} -> {large.batch:g} (width {large.width}, depth {large.depth})"
                     if key == "batch" else
@@ -259,10 +261,9 @@ def model_size_beats_batch_size(runs: list[Run]) -> Verdict:
             v.numbers.append(f"{task}, {what}: {metric} {mean_text(small.values(horizon))} -> "
                              f"{mean_text(large.values(horizon))} at {horizon:.0f} s, {g.describe(unit(metric))} "
                              "per doubling")
-        m = contrast(gain_per_doubling(ends(sizes, True), horizon, "params"))
-        b = contrast(gain_per_doubling(ends(batches, True), horizon, "batch"))
-        lead = contrast(gain_per_doubling(ends(sizes, True), horizon, "params")
-                        + gain_per_doubling(ends(batches, True), horizon, "batch", scale=-1.0))
+        size_gain = gain_per_doubling(ends(sizes, True), horizon, "params")
+        batch_gain = gain_per_doubling(ends(batches, True), horizon, "batch")
+        m, b, lead = contrast(size_gain), contrast(batch_gain), contrast(minus(size_gain, batch_gain))
         outcomes.append(combine([decide(m), decide(lead)]))
         v.effects += [m, lead]
         v.numbers.append(f"{task}: last model doubling {m.describe(unit(metric))} vs last batch doubling "

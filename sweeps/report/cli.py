@@ -7,21 +7,31 @@
 Arguments are checked first (paths, budget, workspace target): a bad one stops with one line and
 exit status 2 before anything is read. Then collect -> tables -> figures -> claims -> advice ->
 report.md, and the paths written are printed. Must not import fairseq or torch.
+
+--wandb-workspace builds a W&B workspace with the paper's panels (per training metric, the valid
+curve against training seconds and FLOPs, one line per width; per compression metric, the final
+metric against bytes). Its spec is always written beside the report, so it can be checked without
+a network, and uploaded only when W&B credentials are set. wandb and wandb_workspaces are imported
+only then.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import warnings
 from collections import Counter
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .budget import Budget, BudgetError, parse_budget
 
 EXIT_BAD_INPUT = 2
 REPORT_FILE, CSV_FILE, TABLES_FILE, FIGURES_DIR, WORKSPACE_FILE = (
     "report.md", "runs.csv", "runs.md", "figures", "wandb_workspace.json")
+WORKSPACE_NAME = "train-large-then-compress"
+LOG_METRICS = {"ppl"}
 
 
 class UsageError(ValueError):
@@ -59,10 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_args(args: argparse.Namespace) -> tuple[Budget | None, tuple[str, str] | None, Path]:
-    """The parsed budget, workspace target and report folder.
+    """The parsed budget, workspace target (entity, project) and report folder.
 
     Raises:
-        UsageError, BudgetError, WorkspaceError: one line naming the argument and what is allowed.
+        UsageError, BudgetError: one line naming the argument and what is allowed.
     """
     for path in args.paths:
         if not path.is_dir():
@@ -70,13 +80,12 @@ def check_args(args: argparse.Namespace) -> tuple[Budget | None, tuple[str, str]
     budget = parse_budget(args.advise) if args.advise is not None else None
     target = None
     if args.wandb_workspace is not None:
-        from .workspace import parse_target
-
-        target = parse_target(args.wandb_workspace)
-    if args.out is not None:
-        out = args.out
-    else:
-        out = Path(os.path.commonpath([p.resolve() for p in args.paths])) / "report"
+        entity, sep, project = args.wandb_workspace.partition("/")
+        if not sep or not entity or not project or "/" in project:
+            raise UsageError(f"--wandb-workspace {args.wandb_workspace!r}: expected ENTITY/PROJECT, e.g. "
+                             "my-team/train-large-then-compress")
+        target = entity, project
+    out = args.out if args.out is not None else Path(os.path.commonpath([p.resolve() for p in args.paths])) / "report"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     return budget, target, out
@@ -84,11 +93,9 @@ def check_args(args: argparse.Namespace) -> tuple[Budget | None, tuple[str, str]
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    from .workspace import WorkspaceError
-
     try:
         budget, target, out = check_args(args)
-    except (UsageError, BudgetError, WorkspaceError) as err:
+    except (UsageError, BudgetError) as err:
         fail(str(err))
     sys.exit(report(args, budget, target, out))
 
@@ -100,9 +107,8 @@ def report(args: argparse.Namespace, budget: Budget | None, target: tuple[str, s
     from .advise import advise, summary_line
     from .claims import check_all
     from .collect import BROKEN, COMPLETE, UNFINISHED, collect
-    from .markdown import render
     from .series import finished_compression, finished_training
-    from .table import (compression_replica_table, compression_table, problems_table, training_replica_table,
+    from .table import (compression_replica_table, compression_table, problems_table, render, training_replica_table,
                         training_table, write_csv)
 
     runs = [r for r in collect(args.paths) if not r.run_dir.is_relative_to(out.resolve())]
@@ -132,9 +138,7 @@ def report(args: argparse.Namespace, budget: Budget | None, target: tuple[str, s
         print(f"claim {v.number} ({v.title}): {v.verdict}" + (f" ({v.seeds})" if v.seeds else ""))
     for a in advice or []:
         print(summary_line(a))
-    status = 0
-    if target:
-        status = workspace(runs, target, out)
+    status = workspace(runs, target, out) if target else 0
     print(f"report: {out / REPORT_FILE}")
     print(f"table:  {out / CSV_FILE}")
     if drawn:
@@ -147,16 +151,43 @@ def workspace(runs: list, target: tuple[str, str], out: Path) -> int:
     """Writes the workspace spec; uploads it when W&B credentials are set. 1 if the upload failed."""
     from train_large.wandb_sink import resolve_mode
 
-    from . import workspace as ws
-
-    built = ws.build(runs, *target)
-    print(f"W&B workspace spec: {ws.write(built, out / WORKSPACE_FILE)}")
+    built = build_workspace(runs, *target)
+    # wandb-workspaces 0.4 has no public serializer; `_to_model` is what its own `save` uses.
+    spec = built._to_model().model_dump(by_alias=True, exclude_none=True, mode="json")
+    (out / WORKSPACE_FILE).write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+    print(f"W&B workspace spec: {out / WORKSPACE_FILE}")
     if resolve_mode("auto", os.environ) != "online":
         print("W&B workspace not uploaded: set WANDB_API_KEY and re-run to save it")
         return 0
     try:
-        print(f"W&B workspace saved: {ws.upload(built)}")
+        print(f"W&B workspace saved: {built.save().url}")
     except Exception as err:  # noqa: BLE001 - the local report is complete either way
         print(f"W&B workspace not saved ({type(err).__name__}: {err})", file=sys.stderr)
         return 1
     return 0
+
+
+def build_workspace(runs: list, entity: str, project: str) -> Any:
+    """The workspace (a `wandb_workspaces.workspaces.Workspace`) for the metrics these runs have; the
+    x-axis groups by the flat `width` config key every run carries (train_large/wandb_sink.py)."""
+    from .series import finished_compression, finished_training
+
+    with warnings.catch_warnings():
+        # wandb-workspaces 0.4.13 declares pydantic-v1-style validators: a deprecation notice per class at import.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import wandb_workspaces.reports.v2 as wr
+        import wandb_workspaces.workspaces as ws
+
+    training = []
+    for metric in sorted({r.metric for r in finished_training(runs)}):
+        for x, title in (("train_seconds", "training seconds"), ("flops", "training FLOPs")):
+            training.append(wr.LinePlot(title=f"valid {metric} vs {title}, by width", x=x, y=[f"valid/{metric}"],
+                                        groupby="width", log_x=x == "flops", log_y=metric in LOG_METRICS,
+                                        title_x=title, title_y=f"valid {metric}"))
+    compression = [wr.ScatterPlot(title=f"{metric} vs compressed bytes", x=wr.SummaryMetric("bytes"),
+                                  y=wr.SummaryMetric(f"final/valid_{metric}"), log_x=True, log_y=metric in LOG_METRICS)
+                   for metric in sorted({r.metric for r in finished_compression(runs)})]
+    sections = [ws.Section(name="Training curves (paper: metric vs wall-clock)", panels=training, is_open=True)]
+    if compression:
+        sections.append(ws.Section(name="Compression (paper: metric vs bytes)", panels=compression, is_open=True))
+    return ws.Workspace(entity=entity, project=project, name=WORKSPACE_NAME, sections=sections)

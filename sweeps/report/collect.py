@@ -1,14 +1,15 @@
 """Run directories -> one `Run` per directory, finished or not.
 
-Finds every run directory below the given paths (a folder holding `.hydra/`, `metrics.jsonl` or
-`result.json`, at any depth) and reads what the run left: `result.json` for a finished run, the
-valid records of `metrics.jsonl` for its curve, `.hydra/config.yaml` for what an unfinished run
-was asked to do. A run that cannot be read is kept as `broken` with the reason, never dropped and
-never raised. Must not import fairseq or torch.
+A run directory is a folder holding `.hydra/`, `metrics.jsonl` or `result.json`, at any depth.
+`result.json` gives a finished run's figures, `metrics.jsonl` its curve, `.hydra/config.yaml` what
+an unfinished run was asked to do. A run that cannot be read is kept as `broken` with the reason,
+never dropped and never raised. Must not import fairseq or torch.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -24,6 +25,7 @@ COMPLETE, UNFINISHED, BROKEN = "complete", "unfinished", "broken"
 # Folders a run keeps inside itself, never runs of their own.
 INNER_FOLDERS = {"wandb", "checkpoints", OUTPUTS_DIR, ".hydra", ".submitit"}
 RUN_MARKERS = (".hydra", METRICS_FILE, RESULT_FILE)
+UNREADABLE = (ValueError, KeyError, TypeError, AttributeError, OSError, yaml.YAMLError)
 
 
 @dataclass(frozen=True)
@@ -101,27 +103,15 @@ class Run:
     def higher_is_better(self) -> bool:
         return PRIMARY_METRIC.get(self.task_kind, ("", True))[1]
 
-    def better(self, a: float, b: float) -> bool:
-        """Whether metric value `a` beats `b` for this run's task."""
-        return a > b if self.higher_is_better else a < b
-
 
 def find_run_dirs(paths: Iterable[Path]) -> list[Path]:
     """Every run directory at or below `paths`, sorted, each once."""
     found: set[Path] = set()
     for root in paths:
-        root = Path(root)
-        stack = [root]
-        while stack:
-            folder = stack.pop()
-            try:
-                entries = list(folder.iterdir())
-            except OSError:
-                continue
-            names = {entry.name for entry in entries}
-            if any(marker in names for marker in RUN_MARKERS):
-                found.add(folder.resolve())
-            stack.extend(e for e in entries if e.is_dir() and e.name not in INNER_FOLDERS)
+        for folder, dirs, files in os.walk(root, followlinks=True):  # unreadable folders are skipped
+            if any(marker in dirs or marker in files for marker in RUN_MARKERS):
+                found.add(Path(folder).resolve())
+            dirs[:] = [d for d in dirs if d not in INNER_FOLDERS]
     return sorted(found)
 
 
@@ -145,20 +135,12 @@ def read_run(run_dir: Path) -> Run:
         else:
             read_result_figures(run, result, trained)
             run.status = COMPLETE
-    except (ValueError, KeyError, TypeError, AttributeError, OSError, yaml.YAMLError) as err:
-        run.status = BROKEN
-        run.problem = broken_reason(err)
-        if not described:
-            label_from_hydra(run)
+    except UNREADABLE as err:
+        run.status, run.problem = BROKEN, broken_reason(err)
+        if not described:  # labelled by the config it started with when that reads, else by its folder alone
+            with contextlib.suppress(*UNREADABLE):
+                describe(run, read_hydra_config(run_dir), None)
     return run
-
-
-def label_from_hydra(run: Run) -> None:
-    """Labels a run whose result is unreadable by the config it started with, when that reads."""
-    try:
-        describe(run, read_hydra_config(run.run_dir), None)
-    except (ValueError, KeyError, TypeError, AttributeError, OSError, yaml.YAMLError):
-        pass  # listed by its folder alone
 
 
 def unfinished_reason(run: Run) -> str:
@@ -205,12 +187,9 @@ def read_hydra_config(run_dir: Path) -> dict:
 
 
 def describe(run: Run, config: dict, result: dict | None) -> dict:
-    """What the run is: job, experiment, task and model, from its result or its saved config.
-    Returns the training config of the model: the run's own, or for a compression its source's.
-
-    A compression run's own config names only its source and settings: its model (width, depth,
-    batch) is read from the source run, and its task from its result.
-    """
+    """Sets what the run is (job, experiment, task, model) from its result or its saved config, and
+    returns the model's training config: the run's own, or for a compression its source's (a
+    compression's own config names only its source and settings)."""
     run.job = "compress" if "compression" in (result or config) else "train"
     run.experiment = str((result or {}).get("experiment") or config.get("experiment") or run.run_dir.parent.name)
     trained = source_config(config, result) if run.job == "compress" else config
@@ -263,7 +242,8 @@ def read_result_figures(run: Run, result: dict, trained: dict) -> None:
     if run.job == "train":
         run.best_valid = as_float(result.get(f"best_valid_{run.metric}"))
         if run.best_valid is None and run.curve:
-            run.best_valid = best_of([p.value for p in run.curve], run.higher_is_better)
+            values = [p.value for p in run.curve]
+            run.best_valid = max(values) if run.higher_is_better else min(values)
         return
     source = result.get("source") or {}
     source_budget = (trained.get("budget") or {}).get("train_seconds")
@@ -303,10 +283,6 @@ def recipe(settings: dict, fine_tune_seconds: float) -> str:
 def valid_curve(records: list[dict], metric: str) -> list[Point]:
     return [Point(float(r["train_seconds"]), int(r.get("updates", 0)), as_float(r.get("flops")), float(r[metric]))
             for r in records if r.get("kind") == "valid" and metric and isinstance(r.get(metric), (int, float))]
-
-
-def best_of(values: list[float], higher_is_better: bool) -> float:
-    return max(values) if higher_is_better else min(values)
 
 
 def as_int(value: Any) -> int | None:

@@ -1,27 +1,34 @@
-"""Runs as evidence: configurations (replicas that differ only in their seed), the advantage of
-one over another with its noise, and what the seed spread that can be seen says about how many
-seeds a difference needs. Shared by the claims and the advice, so both compare means over
-replicas the same way and both choose on validation metrics only.
+"""Runs as evidence, shared by the claims and the advice so both compare means over replicas the
+same way and choose on validation metrics only: configurations (replicas that differ only in their
+seed), the advantage of one over another with its noise, how many seeds a difference needs, and
+the verdict a claim gets. Must not import torch or fairseq.
 
-Differences are oriented: positive always means "better for this task" (higher BLEU or accuracy,
-lower perplexity), so one rule reads the same for every metric. Must not import torch or fairseq.
+Effects are oriented: positive always means "better for this task" (higher BLEU or accuracy, lower
+perplexity), so one rule reads the same for every metric. One effect decides so: its 95% interval
+wholly above zero: supported; wholly below: not supported; straddling zero: inconclusive, within
+the seed noise. With one seed there is no interval: the point estimate decides (exactly zero is
+inconclusive), and the verdict is labelled "1 seed, no interval".
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
-from scipy import stats
 
 from .collect import Run
-from .noise import LEVEL, RESAMPLES, Estimate, difference, estimate, seeds_needed, spread
+from .noise import Estimate, difference, seeds_needed, spread
 from .series import best_by_replicas, replicas
 
 UNITS = {"bleu": "BLEU", "ppl": "ppl", "accuracy": "accuracy"}  # how a metric difference is written
 # Fields every replica of a configuration shares, read from its first run.
 SHARED = ("experiment", "task", "task_kind", "metric", "width", "depth", "batch", "batch_unit", "params",
-          "higher_is_better", "better", "job", "budget_seconds")
+          "higher_is_better", "job", "budget_seconds")
+SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_ENOUGH = "supported", "not supported", "inconclusive", "not enough data"
+ONE_SEED = "1 seed, no interval"
+COMBINATION = ("Families combine so: supported when every checked family is supported; not supported when "
+               "any is reversed (beyond the noise, or on the point estimate with one seed); inconclusive "
+               "otherwise; not enough data when there is no family to check.")
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,19 @@ class Config:
         return best_by_replicas(list(self.runs), budget, axis)
 
 
+@dataclass
+class Verdict:
+    number: int  # 1-4, in the order of the design and the README
+    title: str
+    rule: str
+    verdict: str = NOT_ENOUGH
+    numbers: list[str] = field(default_factory=list)  # one markdown line each
+    runs: list[str] = field(default_factory=list)  # `sweep/run` of every run the verdict used
+    seeds: str = ""  # how many replicas the deciding effects rest on: "3 seeds", or ONE_SEED
+    effects: list[Estimate] = field(default_factory=list)  # the effects that decided, for `seeds`
+
+
 def configs(runs: list[Run]) -> list[Config]:
-    """`runs` grouped into configurations (same experiment and run name but for the seed)."""
     return [Config(tuple(group)) for group in replicas(runs).values()]
 
 
@@ -59,68 +77,76 @@ def unit(metric: str) -> str:
 
 
 def advantage(higher_is_better: bool, a: Sequence[float], b: Sequence[float]) -> Estimate:
-    """How much better the mean of `a` is than the mean of `b` (positive = `a` better), with the
-    interval of `noise.difference`."""
+    """How much better the mean of `a` is than the mean of `b` (positive = `a` better)."""
     return difference(a, b) if higher_is_better else difference(b, a)
-
-
-def contrast(terms: Sequence[tuple[Sequence[float], float]]) -> Estimate:
-    """sum(weight * mean(values)) over independent groups of replica values, e.g. a gain per
-    doubling ((large - small) / doublings) or a difference of two such gains. The interval is a
-    95% percentile bootstrap that resamples each group on its own, as `noise.difference` does for
-    two; there is none unless every group has two or more values.
-
-    Raises:
-        ValueError: a group has no values.
-    """
-    samples = [np.asarray(values, dtype=float) for values, _ in terms]
-    weights = [float(weight) for _, weight in terms]
-    if not samples or any(s.size == 0 for s in samples):
-        raise ValueError("no values to contrast")
-    mean = float(sum(w * s.mean() for w, s in zip(weights, samples)))
-    n = int(min(s.size for s in samples))
-    if n < 2:
-        return Estimate(mean, None, None, n)
-    if all(np.ptp(s) == 0 for s in samples):
-        return Estimate(mean, mean, mean, n)
-
-    def statistic(*xs: np.ndarray, axis: int = -1) -> np.ndarray:
-        return sum(w * np.mean(x, axis=axis) for w, x in zip(weights, xs))
-
-    result = stats.bootstrap(tuple(samples), statistic, confidence_level=LEVEL, n_resamples=RESAMPLES,
-                             method="percentile", vectorized=True, rng=np.random.default_rng(0))
-    return Estimate(mean, float(result.confidence_interval.low), float(result.confidence_interval.high), n)
 
 
 def mean_sd(values: Sequence[float]) -> str:
     """`27.3 ± 0.4`: the mean over replicas and their sample standard deviation (`27.3` for one)."""
     sd = spread(values)
-    return f"{estimate(values).mean:.4g}" + (f" ± {sd:.2g}" if sd is not None else "")
+    return f"{float(np.mean(values)):.4g}" + (f" ± {sd:.2g}" if sd is not None else "")
 
 
 def mean_text(values: Sequence[float], metric: str = "") -> str:
-    """`27.3 ± 0.4 BLEU (n=3)`: `mean_sd`, the unit and how many replicas; `27.3 BLEU (n=1)` for one."""
+    """`27.3 ± 0.4 BLEU (n=3)`; `27.3 BLEU (n=1)` for one."""
     return mean_sd(values) + (f" {unit(metric)}" if metric else "") + f" (n={len(values)})"
-
-
-def pooled_spread(groups: Sequence[Sequence[float]]) -> tuple[float | None, int]:
-    """The seed noise seen across configurations: the root mean of the replica variances of every
-    group with two or more values, and how many such groups there were (None, 0 when none)."""
-    sds = [sd for values in groups if (sd := spread(values)) is not None]
-    if not sds:
-        return None, 0
-    return float(np.sqrt(np.mean(np.square(sds)))), len(sds)
 
 
 def seeds_line(groups: Sequence[Sequence[float]], effect: float, metric: str, where: str) -> str:
     """How many seeds per configuration a difference of `effect` would need to stand out, from the
-    spread visible in `groups` (replica values of configurations `where`), or that it is unknown."""
-    sd, count = pooled_spread(groups)
-    if sd is None:
+    seed noise seen in `groups` (replica values of configurations `where`): the root mean of the
+    variances of the groups with two or more values."""
+    sds = [sd for values in groups if (sd := spread(values)) is not None]
+    if not sds:
         return (f"seed noise unknown: no configuration {where} has two or more seeds; rerun with e.g. "
                 "seed=1,2,3 to measure it")
+    sd, count = float(np.sqrt(np.mean(np.square(sds)))), len(sds)
     needed = seeds_needed(sd, effect)
     many = f"more than {needed - 1}" if needed is not None and needed > 100 else f"about {needed}"
     return (f"seed noise: sd {sd:.2g} {unit(metric)} (from {count} configuration{'s' * (count > 1)} {where} with "
             f"replicas); a difference of {effect:+.3g} {unit(metric)} needs {many} seeds per configuration "
             "to clear a 95% interval")
+
+
+def decide(effect: Estimate) -> str:
+    """One effect (positive = in the claim's favour) -> supported, not supported or inconclusive."""
+    if effect.has_interval:
+        if effect.excludes_zero():
+            return SUPPORTED if effect.mean > 0 else NOT_SUPPORTED
+        return INCONCLUSIVE
+    return SUPPORTED if effect.mean > 0 else NOT_SUPPORTED if effect.mean < 0 else INCONCLUSIVE
+
+
+def reliably_against(effect: Estimate) -> bool:
+    """Whether `effect` is against the claim beyond the noise (needs an interval)."""
+    return effect.has_interval and effect.high is not None and effect.high < 0
+
+
+def combine(outcomes: list[str]) -> str:
+    """Families' verdicts -> the claim's (COMBINATION)."""
+    if not outcomes:
+        return NOT_ENOUGH
+    if NOT_SUPPORTED in outcomes:
+        return NOT_SUPPORTED
+    return SUPPORTED if all(o == SUPPORTED for o in outcomes) else INCONCLUSIVE
+
+
+def seeds_label(effects: list[Estimate]) -> str:
+    """What the verdict rests on: ONE_SEED when the deciding effects have no interval (or for how
+    many of them), else the replicas per configuration (the smaller side's): `3 seeds`, `2-5 seeds`."""
+    if not effects:
+        return ""
+    without = sum(not e.has_interval for e in effects)
+    if without:
+        return ONE_SEED if without == len(effects) else f"{ONE_SEED} for {without} of {len(effects)} comparisons"
+    low, high = min(e.n for e in effects), max(e.n for e in effects)
+    return f"{low} seeds" if low == high else f"{low}-{high} seeds"
+
+
+def finish(v: Verdict, outcomes: list[str], missing: str) -> Verdict:
+    """Sets the claim's verdict and label from its families' outcomes; says what is missing when none."""
+    v.verdict = combine(outcomes)
+    v.seeds = seeds_label(v.effects)
+    if not outcomes and not v.numbers:
+        v.numbers.append(missing)
+    return v

@@ -1,16 +1,12 @@
-"""The paper's figures from finished runs, as PNG (slides, README) and PDF (papers).
+"""The paper's figures from finished runs, as PNG (slides, README) and PDF (papers): metric against
+training seconds, updates and FLOPs per sweep and task; metric at a common budget against batch
+size and model size; metric against compressed bytes per source model and method; and the best
+metric reachable at each training budget and at each memory budget.
 
-- metric against training seconds, updates and FLOPs, one line per model size, per sweep and task;
-- the batch-size comparison: metric at a common budget against batch size and against model size;
-- metric against compressed bytes, one line per source model and method;
-- the frontiers: best metric reachable at each training budget, and at each memory budget.
-
-Each line or point is a configuration: runs that differ only in their seed are drawn once, as the
-mean over the seeds with a min-to-max band or error bar (bands.py), and captions say so and give n.
-A configuration with one run is drawn as the run. Matplotlib through `Figure` objects on the Agg
-canvas, never pyplot: no global figure state, no display needed. Axes carry units; perplexity,
-FLOPs and bytes are on log scales (perplexity spans orders of magnitude early in training; FLOPs and
-bytes span orders across sizes); plotting.py holds that style. Must not import fairseq or torch.
+Each line or point is a configuration: its seeds are drawn once, as their mean with a min-to-max
+band or error bar (bands.py), and captions say so and give n. Matplotlib through `Figure` objects on
+the Agg canvas, never pyplot: no global figure state, no display needed. plotting.py holds the style
+(units, log scales). Must not import fairseq or torch.
 """
 from __future__ import annotations
 
@@ -32,6 +28,7 @@ from .series import (AXES, best_by_replicas, by_size, common_horizon, finished_c
 __all__ = ["Drawn", "draw_all"]
 ALIGNMENT = ("a configuration with several seeds is the mean of each seed's best-so-far {metric} (its best "
              "validation up to that x), from the latest first validation of its seeds to the earliest last one")
+SEEDED_MODELS = "a model compressed from several seeds of its source is their mean"
 
 
 def draw_all(runs: list[Run], out_dir: Path) -> list[Drawn]:
@@ -45,10 +42,16 @@ def draw_all(runs: list[Run], out_dir: Path) -> list[Drawn]:
 
 
 def replica_note(counts: list[int], text: str, what: str = "shaded") -> str:
-    """`; <text>, <what>: min to max over 3 seeds` for a caption, or "" when no configuration has
-    more than one run."""
+    """`; <text>, <what>: min to max over 3 seeds` for a caption, or "" when every configuration has one run."""
     band = caption(counts, what)
     return f"; {text}, {band}" if band else ""
+
+
+def finish(fig: Figure, ax, out_dir: Path, stem: str, title: str, legend: str, text: str, **legend_style) -> Drawn:
+    """Titles the figure, adds its legend and writes it."""
+    ax.set_title(title)
+    ax.legend(title=legend, loc="best", **legend_style)
+    return save(fig, out_dir, stem, title, text)
 
 
 def training_curves(runs: list[Run], out_dir: Path) -> list[Drawn]:
@@ -67,12 +70,12 @@ def training_curves(runs: list[Run], out_dir: Path) -> list[Drawn]:
             if axis == "flops":
                 log_axis(ax, "x", "FLOP")
             metric_axis(ax, metric)
-            title = f"{experiment}: {task} {METRIC_LABELS.get(metric, metric)} vs {AXIS_LABELS[axis].split(' (')[0]}"
-            ax.set_title(title)
-            ax.legend(title="model size" if not set(keys) <= {"batch"} else "batch", loc="best")
-            drawn.append(save(fig, out_dir, slug(experiment, task, metric, "vs", axis), title,
-                              f"validation {metric} of every run in `{experiment}` against {AXIS_LABELS[axis]}, "
-                              "one line per size" + replica_note(counts, ALIGNMENT.format(metric=metric))))
+            drawn.append(finish(
+                fig, ax, out_dir, slug(experiment, task, metric, "vs", axis),
+                f"{experiment}: {task} {METRIC_LABELS.get(metric, metric)} vs {AXIS_LABELS[axis].split(' (')[0]}",
+                "model size" if not set(keys) <= {"batch"} else "batch",
+                f"validation {metric} of every run in `{experiment}` against {AXIS_LABELS[axis]}, one line per size"
+                + replica_note(counts, ALIGNMENT.format(metric=metric))))
     return drawn
 
 
@@ -117,24 +120,29 @@ def batch_size_comparison(runs: list[Run], out_dir: Path) -> list[Drawn]:
     return drawn
 
 
-def compressed_points(configs: list[list[Run]], split: str) -> tuple[list[float], list]:
-    """(bytes, score span) of each compressed configuration: the mean over its seeds' models."""
+def compressed_points(configs: list[list[Run]]) -> tuple[list[float], list]:
+    """(bytes, valid score span) of each compressed configuration: the mean over its seeds' models."""
     return ([float(np.mean([r.compression.bytes for r in c])) for c in configs],
-            [span([r.compression.scores[split] for r in c]) for c in configs])
+            [span([r.compression.scores["valid"] for r in c]) for c in configs])
+
+
+def by_source(group: list[Run]) -> tuple[list[list[list[Run]]], list[str]]:
+    """The compressed models' configurations per source configuration (its replicas' models share a
+    line or a colour), smallest source first, and the keys that name the sources."""
+    sources = group_by(group, lambda r: (config_id(r.compression.source_name),))
+    order = sorted(sources, key=lambda k: sources[k][0].compression.source_params or 0)
+    keys = [k for k in (varying(by_size(group)) or ["width"]) if k != "batch"]
+    return [configurations(sources[k]) for k in order], keys
 
 
 def compression_curves(runs: list[Run], out_dir: Path) -> list[Drawn]:
     drawn = []
     for (task,), group in group_by(finished_compression(runs), lambda r: (r.task,)).items():
-        split, metric = "valid", group[0].metric  # the split every choice in the report reads
-        # Compressions of replicas of one source configuration share a line, point by point.
-        sources = group_by(group, lambda r: (config_id(r.compression.source_name),))
-        order = sorted(sources, key=lambda k: sources[k][0].compression.source_params or 0)
-        keys = [k for k in (varying(by_size(group)) or ["width"]) if k != "batch"]
+        metric = group[0].metric  # on valid, the split every choice in the report reads
         fig = Figure()
         ax = fig.subplots()
-        for source, color in zip(order, colors(len(order))):
-            configs = configurations(sources[source])
+        sources, keys = by_source(group)
+        for configs, color in zip(sources, colors(len(sources))):
             name = label(configs[0][0], keys)
             baseline = [c for c in configs if c[0].compression.is_baseline]
             for method, line in group_by([c for c in configs if not c[0].compression.is_baseline],
@@ -142,23 +150,19 @@ def compression_curves(runs: list[Run], out_dir: Path) -> list[Drawn]:
                 points = sorted(baseline[:1] + line, key=lambda c: (not c[0].compression.is_baseline,
                                                                     -c[0].compression.bytes))
                 marker, style = METHOD_STYLE.get(method[0], ("o", "-"))
-                draw_points(ax, *compressed_points(points, split), color, f"{name}: {method[0]}", marker, style)
+                draw_points(ax, *compressed_points(points), color, f"{name}: {method[0]}", marker, style)
             if baseline:
-                draw_points(ax, *compressed_points(baseline[:1], split), color,
-                            f"{name}: {baseline[0][0].compression.precision}", "*", "none",
-                            markersize=12)
+                draw_points(ax, *compressed_points(baseline[:1]), color,
+                            f"{name}: {baseline[0][0].compression.precision}", "*", "none", markersize=12)
         log_axis(ax, "x", "B")
         ax.set_xlabel("compressed size (bytes, log scale)")
-        metric_axis(ax, metric, split)
-        title = f"{task}: {METRIC_LABELS.get(metric, metric)} vs compressed size"
-        ax.set_title(title)
-        ax.legend(title="source model: method", fontsize=8, loc="best")
-        counts = [len(c) for c in configurations(group)]
-        drawn.append(save(fig, out_dir, slug(task, metric, "vs_bytes"), title,
-                          f"{split} {metric} of every compressed model against the bytes it needs, one line per "
-                          "source model and method, starting from its uncompressed size (star, at the precision it was held at)"
-                          + replica_note(counts, "a model compressed from several seeds of its source is their "
-                                                 "mean", "error bars")))
+        metric_axis(ax, metric)
+        drawn.append(finish(
+            fig, ax, out_dir, slug(task, metric, "vs_bytes"),
+            f"{task}: {METRIC_LABELS.get(metric, metric)} vs compressed size", "source model: method",
+            f"valid {metric} of every compressed model against the bytes it needs, one line per source model and "
+            "method, starting from its uncompressed size (star, at the precision it was held at)"
+            + replica_note([len(c) for c in configurations(group)], SEEDED_MODELS, "error bars"), fontsize=8))
     return drawn
 
 
@@ -190,28 +194,22 @@ def training_frontier(runs: list[Run], out_dir: Path) -> list[Drawn]:
             ax.plot([], [], color=color, linewidth=3.5, label=with_n(config_label(config, keys), [len(config)]))
         ax.set_xlabel(AXIS_LABELS["train_seconds"])
         metric_axis(ax, group[0].metric)
-        title = f"{task}: best {METRIC_LABELS.get(group[0].metric, group[0].metric)} at each training budget"
-        ax.set_title(title)
-        ax.legend(title="best run (thick)", loc="best")
         several = any(len(c) > 1 for c in configs)
-        drawn.append(save(fig, out_dir, slug(task, "frontier_training"), title,
-                          "the best validation metric any run had reached by each training budget (thick, coloured "
-                          "by the run that reached it); each run's own best-so-far faint"
-                          + ("; a configuration with several seeds (n in the legend) counts by the mean of their "
-                             "best-so-far, from when every seed has validated" if several else "")))
+        drawn.append(finish(
+            fig, ax, out_dir, slug(task, "frontier_training"),
+            f"{task}: best {METRIC_LABELS.get(group[0].metric, group[0].metric)} at each training budget",
+            "best run (thick)", "the best validation metric any run had reached by each training budget (thick, "
+            "coloured by the run that reached it); each run's own best-so-far faint"
+            + ("; a configuration with several seeds (n in the legend) counts by the mean of their best-so-far, "
+               "from when every seed has validated" if several else "")))
     return drawn
 
 
 def frontier(means: np.ndarray, higher_is_better: bool) -> list[tuple[int, int]]:
     """(budget index, index of the configuration with the best mean by it) at every budget where any
     has one; ties go to the smaller configuration (the earlier row)."""
-    winners = []
-    for t in range(means.shape[1]):
-        column = means[:, t]
-        if np.isnan(column).all():
-            continue
-        winners.append((t, int(np.nanargmax(column) if higher_is_better else np.nanargmin(column))))
-    return winners
+    pick = np.nanargmax if higher_is_better else np.nanargmin
+    return [(t, int(pick(means[:, t]))) for t in range(means.shape[1]) if not np.isnan(means[:, t]).all()]
 
 
 def memory_frontier(runs: list[Run], out_dir: Path) -> list[Drawn]:
@@ -220,33 +218,27 @@ def memory_frontier(runs: list[Run], out_dir: Path) -> list[Drawn]:
     mean over seeds with a min-to-max error bar where there are several, and the front over means."""
     drawn = []
     for (task,), group in group_by(finished_compression(runs), lambda r: (r.task,)).items():
-        split, metric = "valid", group[0].metric  # a frontier is a choice: on validation, never test
+        metric = group[0].metric  # a frontier is a choice: on validation, never test
         fig = Figure()
         ax = fig.subplots()
-        sources = group_by(group, lambda r: (config_id(r.compression.source_name),))
-        order = sorted(sources, key=lambda k: sources[k][0].compression.source_params or 0)
-        keys = [k for k in (varying(by_size(group)) or ["width"]) if k != "batch"]
-        for source, color in zip(order, colors(len(order))):
-            configs = configurations(sources[source])
-            draw_points(ax, *compressed_points(configs, split), color, label(configs[0][0], keys),
-                        linestyle="none", markersize=5, alpha=0.8, zorder=3)
-        sizes, spans = compressed_points(configurations(group), split)
+        sources, keys = by_source(group)
+        for configs, color in zip(sources, colors(len(sources))):
+            draw_points(ax, *compressed_points(configs), color, label(configs[0][0], keys), linestyle="none",
+                        markersize=5, alpha=0.8, zorder=3)
+        sizes, spans = compressed_points(configurations(group))
         front = pareto_front(sizes, [s.mean for s in spans], group[0].higher_is_better)
         xs = [x for x, _ in front] + [max(sizes)]
         ys = [y for _, y in front] + [front[-1][1]]
         ax.step(xs, ys, where="post", color="black", linewidth=2, label="best that fits", zorder=2)
         log_axis(ax, "x", "B")
         ax.set_xlabel("memory budget (bytes, log scale)")
-        metric_axis(ax, metric, split)
-        title = f"{task}: best {METRIC_LABELS.get(metric, metric)} at each memory budget"
-        ax.set_title(title)
-        ax.legend(title="source model", loc="best")
-        counts = [s.n for s in spans]
-        drawn.append(save(fig, out_dir, slug(task, "frontier_memory"), title,
-                          f"the best {split} {metric} of any compressed model that fits in each memory budget; "
-                          "points are the models, coloured by source size"
-                          + replica_note(counts, "a model compressed from several seeds of its source is their "
-                                                 "mean and the step follows means", "error bars")))
+        metric_axis(ax, metric)
+        drawn.append(finish(
+            fig, ax, out_dir, slug(task, "frontier_memory"),
+            f"{task}: best {METRIC_LABELS.get(metric, metric)} at each memory budget", "source model",
+            f"the best valid {metric} of any compressed model that fits in each memory budget; points are the "
+            "models, coloured by source size"
+            + replica_note([s.n for s in spans], SEEDED_MODELS + " and the step follows means", "error bars")))
     return drawn
 
 

@@ -1,11 +1,11 @@
-"""How far the seed moves a number: means over replicas with intervals, differences of two means
-with theirs, and how many seeds a difference would need before it stands out.
+"""How far the seed moves a number: a mean over replicas, or a weighted sum of such means (a
+difference, a gain per doubling), with its 95% percentile-bootstrap interval, and how many seeds a
+difference would need before it stands out.
 
-Intervals are 95% percentile-bootstrap intervals of the mean (`scipy.stats.bootstrap`, a fixed
-generator, so a report reads the same every time). With 2-3 replicas such an interval is little
-more than the range of the values: it says what was seen, and it is honest about how little that
-is. One replica has no interval at all (`low`/`high` None), and callers say so. Must not import
-torch or fairseq.
+The bootstrap (`scipy.stats.bootstrap`) uses a fixed generator, so a report reads the same every
+time. With 2-3 replicas its interval is little more than the range of the values: it says what was
+seen, and how little that is. One replica has no interval (`low`/`high` None), and callers say so.
+Must not import torch or fairseq.
 """
 from __future__ import annotations
 
@@ -24,19 +24,18 @@ MOST_SEEDS = 100  # a difference that needs more than this is reported as "more 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A mean over replicas (or a difference of two such means) and its interval."""
+    """A mean over replicas (or a weighted sum of such means) and its interval."""
 
     mean: float
     low: float | None  # None with a single replica: no interval
     high: float | None
-    n: int  # replicas (for a difference: the smaller side's)
+    n: int  # replicas (for several groups: the smallest group's)
 
     @property
     def has_interval(self) -> bool:
         return self.low is not None and self.high is not None
 
     def excludes_zero(self) -> bool:
-        """Whether the interval lies wholly on one side of zero (always False without one)."""
         return self.has_interval and (self.low > 0 or self.high < 0)  # type: ignore[operator]
 
     def describe(self, unit: str = "", digits: int = 3) -> str:
@@ -49,33 +48,40 @@ class Estimate:
 
 
 def estimate(values: Sequence[float]) -> Estimate:
-    """The mean of `values` (one per replica) with its bootstrap interval."""
-    data = np.asarray(values, dtype=float)
-    if data.size == 0:
-        raise ValueError("no values to estimate from")
-    mean = float(data.mean())
-    if data.size == 1:
-        return Estimate(mean, None, None, 1)
-    if np.ptp(data) == 0:  # every replica agrees: the bootstrap has nothing to resample
-        return Estimate(mean, mean, mean, int(data.size))
-    low, high = _bootstrap((data,), _mean)
-    return Estimate(mean, low, high, int(data.size))
+    """The mean of `values` (one per replica) with its interval."""
+    return contrast([(values, 1.0)], "no values to estimate from")
 
 
 def difference(a: Sequence[float], b: Sequence[float]) -> Estimate:
-    """mean(a) - mean(b), with a bootstrap interval that resamples each side on its own (independent
-    replicas); no interval unless both sides have two or more replicas."""
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if x.size == 0 or y.size == 0:
-        raise ValueError("no values to compare")
-    mean = float(x.mean() - y.mean())
-    n = int(min(x.size, y.size))
+    """mean(a) - mean(b) of independent replicas; no interval unless both sides have two or more."""
+    return contrast([(a, 1.0), (b, -1.0)], "no values to compare")
+
+
+def contrast(terms: Sequence[tuple[Sequence[float], float]], empty: str = "no values to contrast") -> Estimate:
+    """sum(weight * mean(values)) over independent groups of replica values, e.g. a gain per doubling
+    ((large - small) / doublings). The bootstrap resamples each group on its own; there is no
+    interval unless every group has two or more values.
+
+    Raises:
+        ValueError: a group has no values (the message is `empty`).
+    """
+    samples = [np.asarray(values, dtype=float) for values, _ in terms]
+    weights = [float(weight) for _, weight in terms]
+    if not samples or any(s.size == 0 for s in samples):
+        raise ValueError(empty)
+    mean = float(sum(w * s.mean() for w, s in zip(weights, samples)))
+    n = int(min(s.size for s in samples))
     if n < 2:
         return Estimate(mean, None, None, n)
-    if np.ptp(x) == 0 and np.ptp(y) == 0:
+    if all(np.ptp(s) == 0 for s in samples):  # every replica agrees: the bootstrap has nothing to resample
         return Estimate(mean, mean, mean, n)
-    low, high = _bootstrap((x, y), _mean_difference)
-    return Estimate(mean, low, high, n)
+
+    def statistic(*xs: np.ndarray, axis: int = -1) -> np.ndarray:
+        return sum(w * np.mean(x, axis=axis) for w, x in zip(weights, xs))
+
+    result = stats.bootstrap(tuple(samples), statistic, confidence_level=LEVEL, n_resamples=RESAMPLES,
+                             method="percentile", vectorized=True, rng=np.random.default_rng(0))
+    return Estimate(mean, float(result.confidence_interval.low), float(result.confidence_interval.high), n)
 
 
 def spread(values: Sequence[float]) -> float | None:
@@ -95,18 +101,3 @@ def seeds_needed(sd: float | None, effect: float) -> int | None:
     if effect == 0:
         return MOST_SEEDS + 1
     return min(MOST_SEEDS + 1, max(2, math.ceil(2 * (Z * sd / abs(effect)) ** 2)))
-
-
-def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean(x, axis=axis)
-
-
-def _mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean(x, axis=axis) - np.mean(y, axis=axis)
-
-
-def _bootstrap(samples: tuple[np.ndarray, ...], statistic) -> tuple[float, float]:
-    result = stats.bootstrap(samples, statistic, confidence_level=LEVEL, n_resamples=RESAMPLES,
-                             method="percentile", vectorized=True, rng=np.random.default_rng(0))
-    interval = result.confidence_interval
-    return float(interval.low), float(interval.high)

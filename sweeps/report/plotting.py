@@ -1,8 +1,7 @@
-"""How the report's figures look and how one configuration is drawn on them: the style, axes
-with units (log scales with readable tick labels), the colours by size, writing a figure as PNG and
-PDF, and a configuration's replicas as one line with a band or one point with error bars (bands.py
-says what the band is). Matplotlib through `Figure` objects, never pyplot. Must not import fairseq
-or torch.
+"""How the report's figures look: the style, axes with units (log scales with readable tick
+labels), colours by size, PNG and PDF files, and a configuration's replicas as one line with a band
+or one point with error bars. Matplotlib through `Figure` objects, never pyplot. Must not import
+fairseq or torch.
 """
 from __future__ import annotations
 
@@ -81,8 +80,7 @@ class PlainLogFormatter(Formatter):
 
 
 def log_axis(ax, which: str, unit: str | None = None, base: int = 10) -> None:
-    """Log-scales the x or y axis of `ax`. unit: None for plain numbers, "" for SI prefixes alone.
-    Base 2 (batch sizes) labels each power of two."""
+    """Log-scales the x or y axis of `ax`. unit: None for plain numbers, "" for SI prefixes alone."""
     (ax.set_xscale if which == "x" else ax.set_yscale)("log", base=base)
     axis = ax.xaxis if which == "x" else ax.yaxis
     if base == 2:
@@ -113,8 +111,7 @@ BAND_ALPHA = 0.25  # the band's opacity: the mean line stays readable through tw
 
 
 def with_n(text: str, counts: Sequence[int]) -> str:
-    """A legend entry with its number of seeds when any point or line has more than one: `width 64
-    (n=3)`, `width 64 (n=2-3)`; unchanged for single runs."""
+    """A legend entry with its seeds when any point or line has several: `width 64 (n=2-3)`."""
     low, high = min(counts, default=1), max(counts, default=1)
     if high < 2:
         return text
@@ -128,9 +125,8 @@ def config_label(group: Sequence[Run], keys: list[str]) -> str:
 
 
 def draw_configuration(ax, group: Sequence[Run], axis: str, color, text: str) -> None:
-    """One configuration's training curve on `ax` against `axis`: a single run as its validations
-    (as measured), several replicas as the mean of their best-so-far curves, stepped, with the
-    min-to-max band shaded in the same colour (bands.align)."""
+    """One configuration's training curve against `axis`: a single run as its validations, several
+    replicas as their mean best-so-far curve, stepped, with the min-to-max band shaded (bands.band)."""
     if len(group) == 1:
         run = group[0]
         ax.plot([getattr(p, axis) for p in run.curve], [p.value for p in run.curve], marker=".", color=color,
@@ -148,8 +144,8 @@ def draw_configuration(ax, group: Sequence[Run], axis: str, color, text: str) ->
 
 def draw_points(ax, xs: Sequence[float], spans: Sequence[Span], color, text: str, marker: str = "o",
                 linestyle: str = "-", **line) -> None:
-    """Configurations as points joined by a line: each at the mean over its replicas, with a
-    min-to-max error bar where it has two or more."""
+    """Configurations as points joined by a line, each at its replicas' mean, with a min-to-max error
+    bar where it has two or more."""
     means = [s.mean for s in spans]
     ax.plot(xs, means, marker=marker, linestyle=linestyle, color=color,
             label=with_n(text, [s.n for s in spans]), **line)

@@ -1,13 +1,13 @@
-"""Questions asked of finished runs, shared by figures, claims and advice: which runs belong
-together, what varies among them, how to name each one, and the best metric a run had reached
-by a given training budget. Plain functions on `collect.Run`; no plotting, no files.
+"""Questions asked of finished runs, shared by the tables, figures, claims and advice: which runs
+belong together, what varies among them, how to name each one, and the best metric a run had
+reached by a given training budget. Plain functions on `collect.Run`; no plotting, no files.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Callable, Iterable
 
-from .collect import COMPLETE, Point, Run
+from .collect import COMPLETE, Run
 
 AXES = ("train_seconds", "updates", "flops")  # the x-axes of the training curves
 SIZE_KEYS = ("width", "depth", "batch")  # what a sweep varies, in the order labels name them
@@ -36,9 +36,13 @@ def replicas(runs: Iterable[Run]) -> dict[tuple[str, str], list[Run]]:
             for key, group in groups.items()}
 
 
+def size(run: Run) -> tuple:
+    """Sorts smallest model first: parameters, then width, depth and batch."""
+    return run.params or 0, run.width or 0, run.depth or 0, run.batch or 0
+
+
 def by_size(runs: Iterable[Run]) -> list[Run]:
-    """Smallest model first (parameters, then width, depth and batch)."""
-    return sorted(runs, key=lambda r: (r.params or 0, r.width or 0, r.depth or 0, r.batch or 0, r.name))
+    return sorted(runs, key=lambda r: (*size(r), r.name))
 
 
 def varying(runs: list[Run]) -> list[str]:
@@ -60,10 +64,6 @@ def format_number(value: float | int | None) -> str:
     return f"{value:.4g}"
 
 
-def x_of(point: Point, axis: str) -> float | None:
-    return getattr(point, axis)
-
-
 def best_by(run: Run, budget: float, axis: str = "train_seconds") -> float | None:
     """The best validation metric `run` had reached by `budget` on `axis` (None before its first
     validation): what stopping there and keeping the best checkpoint would give.
@@ -72,7 +72,7 @@ def best_by(run: Run, budget: float, axis: str = "train_seconds") -> float | Non
     past its budget, so its final validation sits a fraction of a step beyond it (60.05 s for 60)."""
     if axis == "train_seconds" and run.budget_seconds is not None and run.budget_seconds <= budget:
         budget = float("inf")
-    values = [p.value for p in run.curve if (x := x_of(p, axis)) is not None and x <= budget]
+    values = [p.value for p in run.curve if (x := getattr(p, axis)) is not None and x <= budget]
     if not values:
         return None
     return max(values) if run.higher_is_better else min(values)
@@ -83,22 +83,6 @@ def best_by_replicas(group: list[Run], budget: float, axis: str = "train_seconds
     return [value for run in group if (value := best_by(run, budget, axis)) is not None]
 
 
-def updates_by(run: Run, budget: float) -> int | None:
-    """Updates done by the last validation at or before `budget` training seconds."""
-    done = [p.updates for p in run.curve if p.train_seconds <= budget]
-    return done[-1] if done else None
-
-
 def common_horizon(runs: list[Run]) -> float:
     """The training seconds every run in `runs` reached: the last validation of the shortest."""
     return min(run.curve[-1].train_seconds for run in runs)
-
-
-def gain(run: Run, new: float, old: float) -> float:
-    """How much `new` improves on `old`, in metric units, positive when better for this task."""
-    return new - old if run.higher_is_better else old - new
-
-
-def baseline_first(runs: list[Run]) -> list[Run]:
-    """Compression runs of one source: the fp32 baseline (if any) first, then smallest bytes last."""
-    return sorted(runs, key=lambda r: (not r.compression.is_baseline, -r.compression.bytes))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeps.report.verdicts import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+from sweeps.report.evidence import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
 from tests.conftest import REPO, subprocess_env
 
 pytestmark = pytest.mark.e2e

@@ -3,7 +3,7 @@ minute; a wait with jobs pending and none running is reported after `stall_after
 doubling. Fake clocks; no Ray started."""
 from __future__ import annotations
 
-from hydra_plugins.tlc_launchers.job_states import StallWatch, StateLines, elapsed_text, states_line
+from hydra_plugins.tlc_launchers.outcomes import StallWatch, StateLines, elapsed_text, states_line
 
 
 class FakeClock:

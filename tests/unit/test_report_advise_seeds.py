@@ -9,7 +9,7 @@ import pytest
 from sweeps.report.advise import advise, summary_line
 from sweeps.report.budget import Budget
 from sweeps.report.collect import collect
-from sweeps.report.markdown import advice_lines
+from sweeps.report.table import advice_lines
 from tests.report_runs import rising, seeded_width_sweep, width_sweep, write_compress_run, write_training_run
 
 AT_60 = rising(1.0, 10)[-1]  # rising(cap, 10) at 60 s is cap times this

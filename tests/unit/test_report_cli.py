@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sweeps.report.cli import main
-from sweeps.report.markdown import REPRODUCE_HINT
+from sweeps.report.table import REPRODUCE_HINT
 from tests.report_runs import compressions, width_sweep, write_broken_run, write_unfinished_run
 
 TLC_REPORT = str(Path(sys.executable).parent / "tlc-report")

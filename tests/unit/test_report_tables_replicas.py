@@ -7,8 +7,7 @@ import statistics
 from pathlib import Path
 
 from sweeps.report.collect import collect
-from sweeps.report.markdown import render
-from sweeps.report.table import (compression_replica_table, mean_sd, training_replica_table, training_table,
+from sweeps.report.table import (compression_replica_table, mean_sd, render, training_replica_table, training_table,
                                  write_csv)
 from tests.report_runs import TIMES, params_of, replicas_of, rising, width_sweep, write_compress_run
 

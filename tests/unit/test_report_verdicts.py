@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sweeps.report.evidence import contrast
-from sweeps.report.noise import Estimate, difference
-from sweeps.report.verdicts import (INCONCLUSIVE, NOT_ENOUGH, NOT_SUPPORTED, ONE_SEED, SUPPORTED, combine, decide,
+from sweeps.report.evidence import (INCONCLUSIVE, NOT_ENOUGH, NOT_SUPPORTED, ONE_SEED, SUPPORTED, combine, decide,
                                     seeds_label)
+from sweeps.report.noise import Estimate, contrast, difference
 
 
 @pytest.mark.parametrize(("effect", "verdict"), [

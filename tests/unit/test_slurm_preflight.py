@@ -19,7 +19,7 @@ from tests.conftest import compose_train
 from train_large.cli import TRAIN as train_cli
 from train_large import jobs
 from train_large.launchers import launcher_problems
-from train_large.slurm_partition import Node, gpu_count, mem_mb, parse_sinfo, read_nodes
+from train_large.launchers import Node, gpu_count, mem_mb, parse_sinfo, read_nodes
 
 SINFO = "vm|2|22899|gpu:2|debug*\nbig|64|515000|gpu:a100:8(S:0-1)|gpu\ncpu1|32|128000|(null)|cpu\n"
 

@@ -11,7 +11,7 @@ from hydra.core.utils import JobReturn, JobStatus
 
 from hydra_plugins.tlc_launchers import _slurm_launch
 from hydra_plugins.tlc_launchers._slurm_launch import JobLost, job_return, sacct_warnings_dropped, wait
-from hydra_plugins.tlc_launchers._slurm_queue import FAILED, FINISHED, Listed, QueueStates, parse_squeue
+from hydra_plugins.tlc_launchers._slurm_launch import FAILED, FINISHED, Listed, QueueStates, parse_squeue
 
 
 def snapshot(**states: str) -> dict[str, Listed]:

@@ -1,8 +1,5 @@
-"""What a training and a compression run both write about themselves: the sinks every record
-goes to (metrics.jsonl, and W&B when `logger.wandb`), the records' common stamp (clock,
-counters, learning rate), and the parts of result.json and of the W&B summary that every run
-has. Must not import fairseq or wandb at module level: the W&B sink is imported where it is built.
-"""
+"""What training and compression runs both write: sinks, the records' common stamp, and the common
+parts of result.json and the W&B summary. Must not import fairseq or wandb at module level."""
 from __future__ import annotations
 
 import logging
@@ -36,8 +33,7 @@ def open_sinks(cfg: Any, run_dir: Path, run_name: str, job_type: str) -> Sink:
 
 def record_emitter(sinks: Sink, clock: TrainingClock, progress: Progress, constants: dict,
                    learning_rate: Callable[[], float] | None = None) -> Emit:
-    """A function that stamps a record with the clock, the counters and (when given) the learning
-    rate of the latest update, and sends it to every sink."""
+    """emit(kind, metrics): a record stamped with the clock, counters and learning rate, to every sink."""
 
     def emit(kind: str, metrics: dict) -> None:
         record = {"kind": kind, "train_seconds": round(clock.train_seconds, 4),
@@ -53,9 +49,8 @@ def record_emitter(sinks: Sink, clock: TrainingClock, progress: Progress, consta
 
 
 def result_basics(cfg: Any, run_dir: Path, run_name: str, task: Any, params: int, final: dict, metric: str) -> dict:
-    """The fields every result.json starts with. `final_metric`: the primary metric on test, or on
-    valid without a test set (`final_metric_split` says which); a report, never a basis for
-    choosing (validation is)."""
+    """The fields every result.json starts with. `final_metric`: the primary metric on test, else
+    on valid (`final_metric_split`); a report, never a basis for choosing (validation is)."""
     return {"run_dir": str(run_dir), "run_id": run_id(run_dir), "name": run_name, "experiment": cfg.experiment,
             "task": task.name, "kind": task.kind, "params": params, "metric": metric,
             "final_metric": final.get("test", final["valid"])[metric],
@@ -71,7 +66,7 @@ def final_summary(result: dict, keys: tuple[str, ...]) -> dict:
 
 
 def publish(sinks: Sink, run_dir: Path, result: dict, summary: dict, what: str = "run") -> dict:
-    """The W&B summary, then result.json, written last: a run is finished once result.json exists."""
+    """The W&B summary, then result.json: a run is finished once result.json exists."""
     sinks.summary(summary)
     write_result(run_dir, result)
     log.info("%s complete: %s", what, run_dir / RESULT_FILE, extra=FILE_ONLY)  # the sweep summary counts it

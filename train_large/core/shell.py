@@ -1,12 +1,10 @@
-"""The console shell every `tlc-*` command that runs Hydra jobs shares (`tlc-train`, `tlc-compress`).
+"""The console shell shared by every `tlc-*` command that runs Hydra jobs (`tlc-train`, `tlc-compress`).
 
-Before Hydra starts, `source_sweep=<dir>` becomes a sweep over that folder's runs, the preset
-names are checked, and every job the command line describes is composed and checked
-(`train_large.preflight`). Only then does Hydra run the jobs, each handed to the command's own
-`run(cfg, run_dir, run_name)` under the run directory's lock (`train_large.jobs`). Bad input
-stops with one line naming the setting and what is allowed, and exit status 2, before any data
-or model is built. A command is a `Command` value: what differs between the two is data and
-two functions, not a second copy of this shell. Must not import fairseq or wandb.
+Before Hydra starts, `source_sweep=<dir>` is expanded and every job is composed and checked
+(`train_large.preflight`): bad input stops with one line naming the setting, and exit status 2,
+before any data or model is built. Hydra then runs each job under its run directory's lock
+(`train_large.jobs`). A command is a `Command` value (data and two functions), not a second copy of
+this shell. Must not import fairseq or wandb.
 """
 from __future__ import annotations
 
@@ -37,8 +35,7 @@ class Command:
     groups: tuple[str, ...]  # config groups whose presets a command line picks by name
     source_key: str  # the setting a `source_sweep=<dir>` sweeps over that folder's runs
     register: Callable[[], None]  # registers the schemas and resolvers the config needs
-    # one line per problem with one composed job (overrides: its command line; inputs: also check
-    # what it reads from disk, its data and its source)
+    # one line per problem with a composed job (its overrides; inputs: also check its data and source)
     job_problems: Callable[[DictConfig, list[str], bool], list[str]]
     run: Callable[[DictConfig, Path, str], dict | None]  # one job in its run directory; its result
     expected_errors: tuple[type[Exception], ...] = ()  # bad input found inside a job: one line, status 2
@@ -46,10 +43,8 @@ class Command:
     inputs_checked_in_job: bool = True  # False: the job's own steps report missing inputs
 
     def compose(self, overrides: list[str] | None = None, *, with_hydra: bool = False) -> DictConfig:
-        """The composed config for `overrides`, as the command sees it (for scripts and tests).
-
-        with_hydra: also return the `hydra` node (sweeper params, launcher), left unresolved.
-        """
+        """The composed config for `overrides`, as the command sees it (for scripts and tests); with_hydra:
+        with the `hydra` node (sweeper params, launcher), left unresolved."""
         from hydra import compose, initialize_config_dir
 
         self.register()
@@ -78,10 +73,7 @@ class Command:
         return problems
 
     def command_line_problems(self, argv: list[str]) -> tuple[list[str], list[str], list[str]]:
-        """Everything wrong with a command line, found before Hydra starts.
-
-        Returns (argv with `source_sweep` expanded, notes to print, one line per problem).
-        """
+        """(argv with `source_sweep` expanded, notes to print, one line per problem) before Hydra starts."""
         from train_large.launchers import launcher_problems
         from train_large.preflight import preflight
         from train_large.source_sweep import SourceSweepError, expand, quote_run_dirs
@@ -124,8 +116,8 @@ class Command:
         launch(argv, hydra_main, lambda: self.sweep_dir(argv))
 
     def run_job(self, cfg: DictConfig) -> float | None:
-        """One Hydra job: checked again as it starts (a source may have changed since the pre-flight),
-        held against a run of other settings in the same folder, then run under the run's lock."""
+        """One Hydra job: checked again (a source may have changed since the pre-flight) and against a run
+        of other settings in its folder, then run under the run's lock."""
         from train_large.config import to_container
         from train_large.data.datasets import DataMissing
         from train_large.jobs import run_job, save_job_config

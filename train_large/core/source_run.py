@@ -1,11 +1,6 @@
-"""A finished or checkpointed run that another run starts from: the pretraining run a fine-tuning
-run names with `init_from`, or the training run a compression run names with `source`.
-
-Finding it checks, before anything is built, that the folder exists and holds a whole checkpoint
-(best.pt, else last.pt) that loads without running code; each caller adds what its kind of
-source must also be. Every refusal is one line naming the setting and what to do. Must not
-import fairseq or wandb.
-"""
+"""A run another starts from (a fine-tuning's `init_from`, a compression's `source`), checked before
+anything is built: a whole checkpoint that loads without running code. Each refusal is one line
+naming the setting and what to do. Must not import fairseq or wandb."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,17 +28,9 @@ class SourceRun:
     def data_dir(self) -> Path:
         return Path(self.config["task"]["data_dir"])
 
-    @property
-    def kind(self) -> str:
-        return self.config["task"]["kind"]
-
 
 def run_directory(key: str, value: str, wanted: str) -> Path:
-    """The run directory `key=value` names, resolved.
-
-    Raises:
-        SourceError: it does not exist (the message says `wanted`, the kind of run to give).
-    """
+    """The run directory `key=value` names, resolved; SourceError (asking for `wanted`) if absent."""
     run_dir = Path(str(value)).expanduser().resolve()
     if not run_dir.is_dir():
         raise SourceError(f"{key}={value} does not exist; give {wanted} (runs/<experiment>/<run name>)")
@@ -51,12 +38,8 @@ def run_directory(key: str, value: str, wanted: str) -> Path:
 
 
 def whole_checkpoint(key: str, value: str, run_dir: Path, if_missing: str) -> Path:
-    """The run's best checkpoint, else its last, checked whole and safe to load.
-
-    Raises:
-        SourceError: there is none (the message ends with `if_missing`), or it is damaged, foreign
-            or would run code when loaded.
-    """
+    """The run's best checkpoint, else its last, checked whole and safe; SourceError (ending with
+    `if_missing`) when there is none or it is damaged or unsafe."""
     checkpoint = ckpt.best_or_last(run_dir)
     if checkpoint is None:
         raise SourceError(f"{key}={value} has no checkpoint ({ckpt.CHECKPOINT_DIR}/{ckpt.BEST} or "
@@ -69,11 +52,7 @@ def whole_checkpoint(key: str, value: str, run_dir: Path, if_missing: str) -> Pa
 
 
 def load_weights(source: SourceRun) -> dict:
-    """The model weights of the source's checkpoint.
-
-    Raises:
-        SourceError: the checkpoint is unreadable (the message names it).
-    """
+    """The model weights of the source's checkpoint; SourceError when it is unreadable."""
     try:
         return ckpt.load_checkpoint(source.checkpoint)["engine"]["model"]
     except CorruptFile as err:

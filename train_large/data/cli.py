@@ -1,10 +1,9 @@
 """`tlc-prepare`: the console entry point that turns raw text into the data dirs tlc-train reads.
 
-One subcommand per kind of data, each a thin shell over its library function:
-`translation` (prepare.py), `mlm` (prepare_mlm.py) and `glue` (prepare_glue.py). Bad input,
-whether a bad option or bad data, exits with status 2 and one line on stderr naming the
-setting and what is allowed. It imports only train_large.data, never Hydra; fairseq loads
-only when a preparation reaches its binarize step, so `--help` and bad options stay fast.
+One subcommand per kind of data, each a thin shell over its preparer: `translation`
+(prepare.py), `mlm` (prepare_mlm.py) and `glue` (prepare_glue.py). Bad input, option or data,
+exits with status 2 and one line on stderr. Imports only train_large.data, never Hydra; fairseq
+loads only at a preparation's binarize step, so `--help` and bad options stay fast.
 """
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Callable, NoReturn
+from typing import NoReturn
 
 from .prepare import PrepareError, prepare_translation, split_tsv
 from .prepare_glue import LAYOUTS, prepare_glue
@@ -62,14 +61,13 @@ def error_line(prog: str, message: str) -> str:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line on stderr (no usage block), status 2."""
+    """Its errors are one line on stderr (no usage block), status 2."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, error_line(self.prog, message))
 
 
 def positive_int(text: str) -> int:
-    """`text` as an int above 0; argparse names the option in the error."""
     try:
         value = int(text)
     except ValueError:
@@ -80,12 +78,15 @@ def positive_int(text: str) -> int:
 
 
 def translation_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with the --tsv, --valid and --test combination, if anything."""
     if args.tsv is not None and (args.valid is None or args.test is None):
         return "--tsv needs --valid N and --test N"
     if args.tsv is None and (args.valid is not None or args.test is not None):
         return "--valid and --test only apply with --tsv"
     return None
+
+
+def counts(lines: dict[str, int]) -> str:
+    return ", ".join(f"{split} {count}" for split, count in lines.items())
 
 
 def translation(args: argparse.Namespace) -> str:
@@ -98,29 +99,24 @@ def translation(args: argparse.Namespace) -> str:
         args.raw_dir, args.out, source_lang=args.src, target_lang=args.tgt,
         vocab_size=args.vocab_size, max_train_sentences_for_spm=args.max_spm_sentences,
         seed=args.seed)
-    pairs = ", ".join(f"{split} {count}" for split, count in prepared.lines.items())
     return (f"prepared {prepared.data_dir}: {prepared.source_lang}-{prepared.target_lang}, "
-            f"dictionary {prepared.vocab_size} entries, pairs: {pairs}")
+            f"dictionary {prepared.vocab_size} entries, pairs: {counts(prepared.lines)}")
 
 
 def mlm(args: argparse.Namespace) -> str:
-    """Prepare the masked-LM data dir; the summary line."""
     prepared = prepare_mlm_corpus(args.raw_dir, args.out, vocab_size=args.vocab_size, seed=args.seed,
                                   max_train_sentences_for_spm=args.max_spm_sentences)
-    lines = ", ".join(f"{split} {count}" for split, count in prepared.lines.items())
     return (f"prepared {prepared.data_dir}: masked_lm, dictionary {prepared.vocab_size} entries "
-            f"(sha1 {prepared.dictionary_sha1}), text lines: {lines}")
+            f"(sha1 {prepared.dictionary_sha1}), text lines: {counts(prepared.lines)}")
 
 
 def glue(args: argparse.Namespace) -> str:
-    """Prepare the GLUE task's data dir; the summary line."""
     prepared = prepare_glue(args.task, args.glue_dir, args.out, vocab_from=args.vocab_from)
-    examples = ", ".join(f"{split} {count}" for split, count in prepared.lines.items())
     unlabelled = ", ".join(f"{split} {s['lines']} (for {s['file']})"
                            for split, s in prepared.submission.items())
     return (f"prepared {prepared.data_dir}: {args.task}, labels {' '.join(prepared.labels)}, "
             f"{'sentence pairs' if prepared.sentence_pairs else 'single sentences'}, "
-            f"examples: {examples}; unlabelled test sets: {unlabelled or 'none'}")
+            f"examples: {counts(prepared.lines)}; unlabelled test sets: {unlabelled or 'none'}")
 
 
 def build_parser() -> OneLineParser:
@@ -184,23 +180,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def run_prepare(prepare: Callable[[], str], prog: str) -> int:
-    """Run one preparation with logging on: print its summary line and return 0, or print
-    its PrepareError as one line on stderr and return 2."""
+def main(argv: list[str] | None = None) -> int:
+    """Run one preparation with logging on: print its summary line and return 0, or print its
+    PrepareError as one line on stderr and return 2."""
+    args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("fairseq").setLevel(logging.WARNING)  # its import logs a tensorboardX hint
     try:
-        summary = prepare()
+        print(args.prepare(args))
     except PrepareError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        print(f"tlc-prepare {args.command}: error: {err}", file=sys.stderr)
         return 2
-    print(summary)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return run_prepare(lambda: args.prepare(args), f"tlc-prepare {args.command}")
 
 
 if __name__ == "__main__":

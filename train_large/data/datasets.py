@@ -1,11 +1,10 @@
 """Datasets a run can use: a prepared directory, or a toy one generated on first use.
 
-`ensure_dataset` is called before any model is built. A toy task's data is generated once per
-data root under a file lock, so concurrent jobs neither race nor regenerate it; a real task's
-missing data stops the run with one line saying how to prepare it. Toy tasks: toy_mt
-(translation), toy_mlm (masked LM) and toy_cls (classification; it first makes sure its
-`vocab_from` toy_mlm corpus exists, so the two share one dictionary). Must not import fairseq
-directly (preparation reaches it through `train_large.engine.binarize`).
+`ensure_dataset` runs before any model is built. Toy data (toy_mt, toy_mlm, and toy_cls, which
+first makes sure its `vocab_from` toy_mlm corpus exists, so the two share one dictionary) is
+generated once per data root under a file lock, so concurrent jobs neither race nor regenerate
+it; a real task's missing data stops the run with one line saying how to prepare it. Must not
+import fairseq directly.
 """
 from __future__ import annotations
 
@@ -36,9 +35,8 @@ def is_prepared(data_dir: Path) -> bool:
 
 
 def missing_data(task: Any) -> list[str]:
-    """One line per missing input: the task's prepared data (toy tasks generate theirs), and, when
-    a classification task's data is missing, the pretraining corpus it must be encoded with
-    (prepared data already carries that vocabulary)."""
+    """One line per missing input: the task's prepared data (toy tasks generate theirs), and the
+    pretraining corpus a classification task whose data is missing must be encoded with."""
     data_dir = Path(task.data_dir).expanduser().resolve()
     if task.generated or is_prepared(data_dir):
         return []
@@ -56,16 +54,29 @@ def ensure_dataset(task: Any) -> PreparedData:
     """The prepared dataset for a task config, generating toy data first when needed.
 
     Raises:
-        DataMissing: a non-generated task whose data_dir is not prepared.
+        DataMissing: a non-generated task whose data_dir is not prepared, or toy data an earlier
+            version of its generator wrote (refused, never silently reused).
     """
     data_dir = Path(task.data_dir).expanduser().resolve()
-    if not task.generated:
-        problems = missing_data(task)
-        if problems:
-            raise DataMissing(problems[0])
-        return load_prepared(data_dir)
-    _generate_once(task, data_dir)
+    if task.generated:
+        _generate_once(task, data_dir)
+    elif problems := missing_data(task):
+        raise DataMissing(problems[0])
     return load_prepared(data_dir)
+
+
+def _generate_once(task: Any, data_dir: Path) -> None:
+    """Generate under a lock beside `data_dir`, unless it is (or meanwhile becomes) prepared."""
+    if not is_prepared(data_dir):
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(data_dir) + ".lock"):
+            if not is_prepared(data_dir):  # another job may have finished it while we waited
+                generate_dataset(task, data_dir)
+    found, current = _generator_version(data_dir), _GENERATOR_VERSIONS.get(task.name, 1)
+    if found != current:
+        raise DataMissing(f"{data_dir} holds {task.name} data from an earlier version of its generator "
+                          f"(version {found}, now {current}); delete it and any toy data made from it to "
+                          f"generate it afresh, or point paths.data_root at a new directory")
 
 
 def generate_dataset(task: Any, data_dir: Path) -> None:
@@ -82,21 +93,6 @@ def generate_dataset(task: Any, data_dir: Path) -> None:
     version = {"generator": task.name, "version": _GENERATOR_VERSIONS.get(task.name, 1)}
     (data_dir / _VERSION_FILE).write_text(json.dumps(version) + "\n", encoding="utf-8")
     _GENERATORS[task.name](task, raw_dir, data_dir)
-
-
-def _generate_once(task: Any, data_dir: Path) -> None:
-    """Generate under a lock beside `data_dir`, unless it is (or meanwhile becomes) prepared; toy
-    data an earlier generator wrote is refused (DataMissing), never silently reused."""
-    if not is_prepared(data_dir):
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(data_dir) + ".lock"):
-            if not is_prepared(data_dir):  # another job may have finished it while we waited
-                generate_dataset(task, data_dir)
-    found, current = _generator_version(data_dir), _GENERATOR_VERSIONS.get(task.name, 1)
-    if found != current:
-        raise DataMissing(f"{data_dir} holds {task.name} data from an earlier version of its generator "
-                          f"(version {found}, now {current}); delete it and any toy data made from it to "
-                          f"generate it afresh, or point paths.data_root at a new directory")
 
 
 def _generator_version(data_dir: Path) -> int:

@@ -1,13 +1,11 @@
-"""Real-text preparation for translation: line-aligned raw text to a fairseq-binarized data dir.
+"""Real-text preparation for translation, and the steps every preparer shares.
 
 raw_dir/{split}.{lang} -> checked (every split, before any heavy work) -> normalised into
-data_dir/raw/ (these target files are the validation BLEU's references), the held-out target
-files also kept untouched in data_dir/untouched/ (the final test BLEU's references,
-`references.py`) -> one joint unigram sentencepiece
-model trained on train source + target (data_dir/spm.model) -> pieces (data_dir/pieces/) ->
-one joint fairseq dictionary and binarized splits (data_dir/bin/) -> data_dir/prepared.json,
-written last and atomically. A data dir without prepared.json is incomplete and is prepared
-again from the start.
+data_dir/raw/ (the validation BLEU's references), the held-out target files also kept byte for
+byte in data_dir/untouched/ (the final test BLEU's, `references.py`) -> one joint unigram
+sentencepiece model on train source + target (spm.model) -> pieces/ -> one joint fairseq
+dictionary and binarized splits bin/{dict,split.src-tgt}.{lang} -> prepared.json, written last
+and atomically: a data dir without it is incomplete and is prepared again from the start.
 
 Must not import fairseq: `train_large.engine.binarize` does the fairseq part.
 """
@@ -60,17 +58,8 @@ _TRANSLATION = str.maketrans({**_PUNCTUATION, **dict.fromkeys(_INVISIBLE)})
 
 @dataclass
 class PreparedData:
-    """A prepared data dir. Its layout depends on `kind`:
-
-    - translation: bin/{dict,split.src-tgt}.{lang}(.bin/.idx), raw/{split}.{lang} (normalised)
-      and untouched/{split}.{target_lang} (held-out splits, byte for byte as given);
-    - masked_lm: bin/dict.txt and bin/{split}.bin/.idx (fairseq's `masked_lm` task);
-    - classification: bin/input0/, bin/input1/ (sentence pairs only) and bin/label/, each with
-      dict.txt and {split}.bin/.idx (fairseq's `sentence_prediction` task); an unlabelled GLUE
-      test split (`submission`) has inputs only, and its GLUE indices in raw/{split}.index.
-
-    Every kind has spm.model (for classification, the pretraining corpus's model) and bin/.
-    """
+    """A prepared data dir of one `kind`; its layout is in the docstring of the module that
+    prepares it (translation: this one, masked_lm: prepare_mlm.py, classification: prepare_glue.py)."""
 
     data_dir: Path
     source_lang: str  # translation only ("" otherwise)
@@ -139,8 +128,7 @@ def check_parallel(src: Path, tgt: Path) -> int:
     """The number of sentence pairs in two line-aligned files.
 
     Raises:
-        PrepareError: a file is missing, empty or not UTF-8, the line counts differ, or a line
-            is blank on either side.
+        PrepareError: a file is missing, empty or not UTF-8, the counts differ, or a line is blank.
     """
     src, tgt = Path(src), Path(tgt)
     for path in (src, tgt):
@@ -157,10 +145,8 @@ def check_parallel(src: Path, tgt: Path) -> int:
     if src_blank is not None and src_blank == tgt_blank:
         raise PrepareError(f"{src} and {tgt} line {src_blank} are both blank; "
                            "remove that line from both files")
-    blanks = sorted((number, path, other) for number, path, other
-                    in ((src_blank, src, tgt), (tgt_blank, tgt, src)) if number is not None)
-    if blanks:
-        number, path, other = blanks[0]
+    for number, path, other in sorted((number, path, other) for number, path, other
+                                      in ((src_blank, src, tgt), (tgt_blank, tgt, src)) if number is not None):
         raise PrepareError(f"{path} line {number} is blank but {other} line {number} is not; "
                            "remove the pair from both files or fix the misalignment")
     return src_lines
@@ -176,11 +162,8 @@ def _scan(path: Path) -> tuple[int, int | None]:
 
 
 def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(number, line) from 1; only newline ends a line, as for `wc -l`.
-
-    Raises:
-        PrepareError: a line is not valid UTF-8.
-    """
+    """(number, line) from 1; only newline ends a line, as for `wc -l`. PrepareError names the
+    first line that is not valid UTF-8."""
     with path.open("rb") as data:
         for number, raw in enumerate(data, start=1):
             try:  # line by line, so the error names the right line
@@ -188,6 +171,11 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
             except UnicodeDecodeError as err:
                 raise PrepareError(f"{path} line {number} is not valid UTF-8 ({err.reason}); "
                                    "convert it with: iconv -f <its encoding> -t UTF-8") from err
+
+
+def log_step(logger: logging.Logger, started: float, message: str, *args: object) -> None:
+    """Log a preparation step's detail, with the seconds since `started`, to the run's log only."""
+    logger.info(f"{message} (%.1f s)", *args, time.perf_counter() - started, extra=FILE_ONLY)
 
 
 @contextmanager
@@ -204,15 +192,11 @@ def preparing(data_dir: Path, started: float) -> Iterator[None]:
 def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, target_lang: str,
                         vocab_size: int = 8000, splits: Sequence[str] = ("train", "valid", "test"),
                         max_train_sentences_for_spm: int = 2_000_000, seed: int = 0) -> PreparedData:
-    """Prepare `raw_dir`/{split}.{lang} into `data_dir` (layout in the module docstring).
-
-    vocab_size: sentencepiece pieces wanted; a small corpus may give fewer.
-    max_train_sentences_for_spm: train lines (source and target together) sampled for
-        sentencepiece training.
+    """Prepare `raw_dir`/{split}.{lang} into `data_dir`. vocab_size: sentencepiece pieces wanted (a
+    small corpus may give fewer); max_train_sentences_for_spm: train lines, both languages, it samples.
 
     Raises:
-        PrepareError: bad input. The checks run first and find most of it before anything
-            is written.
+        PrepareError: bad input, most of it found by checks that run before anything is written.
     """
     raw_dir, data_dir = Path(raw_dir), Path(data_dir)
     langs = (source_lang, target_lang)
@@ -223,24 +207,19 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
     started = time.perf_counter()
     lines = {split: check_parallel(*(raw_dir / f"{split}.{lang}" for lang in langs))
              for split in splits}
-    log.info("checked %s in %s: %s pairs (%.1f s)", "/".join(splits), raw_dir,
-             "/".join(map(str, lines.values())), time.perf_counter() - started, extra=FILE_ONLY)
+    log_step(log, started, "checked %s in %s: %s pairs", "/".join(splits), raw_dir,
+             "/".join(map(str, lines.values())))
     with preparing(data_dir, started):
         untouched = keep_untouched(raw_dir, data_dir, splits, target_lang)
         step = time.perf_counter()
         for split in splits:
             _normalize_pair(*(raw_dir / f"{split}.{lang}" for lang in langs),
                             *(data_dir / "raw" / f"{split}.{lang}" for lang in langs))
-        log.info("normalised %d files into %s (%.1f s)", 2 * len(splits), data_dir / "raw",
-                 time.perf_counter() - step, extra=FILE_ONLY)
-
+        log_step(log, step, "normalised %d files into %s", 2 * len(splits), data_dir / "raw")
         spm_pieces = train_spm([data_dir / "raw" / f"train.{lang}" for lang in langs],
                                data_dir / "spm", vocab_size=vocab_size,
                                max_sentences=max_train_sentences_for_spm, seed=seed)
-
         dictionary_size = _encode_and_binarize(data_dir, langs, splits)
-        prepared = PreparedData(data_dir, source_lang, target_lang, dictionary_size, lines,
-                                untouched=untouched)
         atomic_write_json(data_dir / PREPARED_FILE, {
             "kind": "translation", "source_lang": source_lang, "target_lang": target_lang, "lines": lines,
             "vocab_size": dictionary_size, "spm_vocab_size": spm_pieces,
@@ -248,38 +227,29 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
             "spm_model": "spm.model",  # relative to the data dir, so the dir can move
             "raw_dir": str(raw_dir.resolve()), "seed": seed, "untouched": untouched,
         })
-    return prepared
+    return PreparedData(data_dir, source_lang, target_lang, dictionary_size, lines, untouched=untouched)
 
 
 def _encode_and_binarize(data_dir: Path, langs: tuple[str, str], splits: Sequence[str]) -> int:
     """Pieces for every split, the joint dictionary from train, then bin/; returns its size."""
-    # Imported only now: fairseq takes ~4 s to import and logs to stderr, and bad input must
-    # be reported before that.
+    # Imported only now: fairseq takes ~4 s to import and logs to stderr, and bad input must be reported first.
     from train_large.engine import binarize
 
     step = time.perf_counter()
-    processor = spm.SentencePieceProcessor(model_file=str(data_dir / "spm.model"))
-    for split in splits:
-        for lang in langs:
-            write_pieces(processor, data_dir / "raw" / f"{split}.{lang}",
-                          data_dir / "pieces" / f"{split}.{lang}")
-    log.info("encoded %d files into %s (%.1f s)", 2 * len(splits), data_dir / "pieces",
-             time.perf_counter() - step, extra=FILE_ONLY)
-
+    write_pieces(data_dir, [f"{split}.{lang}" for split in splits for lang in langs])
+    log_step(log, step, "encoded %d files into %s", 2 * len(splits), data_dir / "pieces")
     step = time.perf_counter()
     source_lang, target_lang = langs
     bin_dir = data_dir / "bin"
     dictionary_size = binarize.build_joint_dictionary(
-        [data_dir / "pieces" / f"train.{lang}" for lang in langs],
-        bin_dir / f"dict.{source_lang}.txt")
+        [data_dir / "pieces" / f"train.{lang}" for lang in langs], bin_dir / f"dict.{source_lang}.txt")
     shutil.copyfile(bin_dir / f"dict.{source_lang}.txt", bin_dir / f"dict.{target_lang}.txt")
     for split in splits:
         for lang in langs:
-            binarize.binarize_split(data_dir / "pieces" / f"{split}.{lang}",
-                                    bin_dir / f"dict.{lang}.txt",
+            binarize.binarize_split(data_dir / "pieces" / f"{split}.{lang}", bin_dir / f"dict.{lang}.txt",
                                     bin_dir / f"{split}.{source_lang}-{target_lang}.{lang}")
-    log.info("binarized %d files into %s, dictionary %d entries (%.1f s)", 2 * len(splits),
-             bin_dir, dictionary_size, time.perf_counter() - step, extra=FILE_ONLY)
+    log_step(log, step, "binarized %d files into %s, dictionary %d entries", 2 * len(splits),
+             bin_dir, dictionary_size)
     return dictionary_size
 
 
@@ -301,7 +271,7 @@ def _normalize_pair(src: Path, tgt: Path, src_out: Path, tgt_out: Path) -> None:
 
 
 def train_spm(files: list[Path], prefix: Path, *, vocab_size: int, max_sentences: int,
-               seed: int) -> int:
+              seed: int) -> int:
     """Train one unigram model on all `files` into `prefix`.model/.vocab; returns its size."""
     started = time.perf_counter()
     # For whatever sentencepiece draws at random; with sentencepiece 0.2.3 the sample was the
@@ -324,31 +294,25 @@ def train_spm(files: list[Path], prefix: Path, *, vocab_size: int, max_sentences
         raise PrepareError(f"sentencepiece could not train on {files[0].parent}/train.*: "
                            f"{message}; change the vocab size") from err
     pieces = spm.SentencePieceProcessor(model_file=f"{prefix}.model").get_piece_size()
-    log.info("trained sentencepiece: %d pieces (%d asked) (%.1f s)", pieces, vocab_size,
-             time.perf_counter() - started, extra=FILE_ONLY)
+    log_step(log, started, "trained sentencepiece: %d pieces (%d asked)", pieces, vocab_size)
     return pieces
 
 
-def write_pieces(processor: spm.SentencePieceProcessor, text: Path, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with text.open(encoding="utf-8", newline="\n") as lines, out.open("w", encoding="utf-8") as sink:
-        for batch in batches((line.rstrip("\n") for line in lines), ENCODE_BATCH_LINES):
-            for pieces in processor.encode(batch, out_type=str, num_threads=SPM_THREADS):
-                sink.write(" ".join(pieces) + "\n")
-
-
-def batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
+def write_pieces(data_dir: Path, names: Iterable[str]) -> None:
+    """Encode each data_dir/raw/`name` with data_dir/spm.model into data_dir/pieces/`name`."""
+    processor = spm.SentencePieceProcessor(model_file=str(data_dir / "spm.model"))
+    (data_dir / "pieces").mkdir(parents=True, exist_ok=True)
+    for name in names:
+        with (data_dir / "raw" / name).open(encoding="utf-8", newline="\n") as lines, \
+                (data_dir / "pieces" / name).open("w", encoding="utf-8") as sink:
+            for batch in iter(lambda: list(islice(lines, ENCODE_BATCH_LINES)), []):
+                for pieces in processor.encode([line.rstrip("\n") for line in batch], out_type=str,
+                                               num_threads=SPM_THREADS):
+                    sink.write(" ".join(pieces) + "\n")
 
 
 def load_prepared(data_dir: Path) -> PreparedData:
-    """The prepared dataset in `data_dir`.
-
-    Raises:
-        PrepareError: `data_dir` has no readable prepared.json (it is absent or unfinished).
-    """
+    """The prepared dataset in `data_dir`; PrepareError when it has no readable prepared.json."""
     data_dir = Path(data_dir)
     path = data_dir / PREPARED_FILE
     if not path.is_file():
@@ -372,13 +336,12 @@ def load_prepared(data_dir: Path) -> PreparedData:
 
 def split_tsv(tsv: Path, raw_dir: Path, *, source_lang: str, target_lang: str, valid: int,
               test: int, seed: int = 0) -> dict[str, int]:
-    """Shuffle `source<TAB>target` lines into raw_dir/{train,valid,test}.{lang}.
-
-    Returns pairs per split: `valid` and `test` as asked, the rest in train.
+    """Shuffle `source<TAB>target` lines into raw_dir/{train,valid,test}.{lang}; returns pairs per
+    split: `valid` and `test` as asked, the rest in train.
 
     Raises:
-        PrepareError: the file is missing, a line lacks exactly one tab or has an empty side,
-            or `valid` + `test` leave no training pairs.
+        PrepareError: a missing file, a line without exactly one tab or with an empty side, or
+            `valid` + `test` leave no training pairs.
     """
     tsv, raw_dir = Path(tsv), Path(raw_dir)
     if not tsv.is_file():

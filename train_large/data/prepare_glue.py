@@ -3,23 +3,17 @@
 glue_dir/*.tsv -> checked (every file, before anything is written; columns found by header
 name, split on tabs only: the official files are not quoted and MNLI text holds quotes) ->
 normalised into data_dir/raw/{split}.{input0,input1,label} -> encoded with the *pretraining
-corpus's* sentencepiece model and dictionary (`vocab_from`, copied to data_dir/spm.model and
-bin/input{0,1}/dict.txt, so the fine-tuned model shares the pretrained embeddings) ->
-bin/input0/{split}, bin/input1/{split} (sentence pairs only) and bin/label/{split}, with
-bin/label/dict.txt holding the label names in sorted order (class id = position) ->
-prepared.json, written last and atomically.
+corpus's* spm.model and dictionary (`vocab_from`, copied here, so the fine-tuned model shares
+the pretrained embeddings) -> bin/input0/, bin/input1/ (sentence pairs only) and bin/label/, each
+with dict.txt (label names sorted: class id = position) and {split}.bin/.idx -> prepared.json,
+written last and atomically.
 
-The official test sets are unlabelled. Where they are present (MNLI test_matched.tsv and
-test_mismatched.tsv, an SST-2 test.tsv without a label column), they become submission splits
-(test_matched, test_mismatched; test_unlabelled for SST-2, so a labelled test.tsv, as the toy
-task has, stays the scored `test` split): raw/{split}.input0/.input1 and raw/{split}.index (the
-GLUE `index` column, which GLUE's server matches predictions on), bin/input0/{split} (and input1)
-and no bin/label/{split}, which fairseq's sentence_prediction task takes as a split without
-targets. prepared.json lists them under `submission` with the file name GLUE's server expects
-their predictions in (MNLI-m.tsv, MNLI-mm.tsv, SST-2.tsv); `lines`, `label_counts` and
-`majority_class_rate` are about the labelled splits only.
-
-Must not import fairseq: `train_large.engine.binarize` does the fairseq part.
+The official test sets are unlabelled. Those present become submission splits (MNLI
+test_matched, test_mismatched; SST-2 test_unlabelled, so a labelled test.tsv, as the toy task
+has, stays the scored `test` split) with raw/{split}.index (GLUE's `index` column, which its
+server matches predictions on) and no bin/label/{split}: fairseq sets no target. prepared.json
+lists them under `submission`; its `lines`, `label_counts` and `majority_class_rate` count
+labelled splits only. Must not import fairseq.
 """
 from __future__ import annotations
 
@@ -30,13 +24,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sentencepiece as spm
-
-from train_large.console import FILE_ONLY
 from train_large.rundir import atomic_write_json
 
-from .prepare import (PREPARED_FILE, preparing, PrepareError, PreparedData, load_prepared, normalize_line,
-                      numbered_lines, write_pieces)
+from .prepare import (PREPARED_FILE, PrepareError, PreparedData, load_prepared, log_step, normalize_line,
+                      numbered_lines, preparing, write_pieces)
 from .prepare_mlm import file_sha1
 
 log = logging.getLogger(__name__)
@@ -44,17 +35,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class GlueLayout:
-    """Where one GLUE task's examples are, and what its labels may be."""
-
     files: dict[str, str]  # split -> TSV file name; each must exist and be labelled
     text_columns: tuple[str, ...]  # one column (single sentence) or two (sentence pairs)
     label_column: str
     labels: tuple[str, ...]  # allowed label names; sorted, they give the class ids
-    # split -> TSV used only when present with a label column: the official test sets are
-    # unlabelled, the toy task's is labelled.
+    # split -> TSV used when present with a label column (the toy task's test.tsv)
     optional_files: dict[str, str] = field(default_factory=dict)
-    # split -> (official unlabelled test TSV, the submission file GLUE's server expects its
-    # predictions in); used when the TSV is present without a label column.
+    # split -> (official unlabelled test TSV, the file GLUE's server expects its predictions in)
     submission_files: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
@@ -76,10 +63,8 @@ Example = tuple[list[str], str]  # (normalised texts, label; for an unlabelled t
 
 
 def prepare_glue(task_name: str, glue_dir: Path, data_dir: Path, *, vocab_from: Path) -> PreparedData:
-    """Prepare the GLUE task `task_name` from `glue_dir` into `data_dir` (layout in the docstring).
-
-    vocab_from: a prepared masked-LM corpus (prepare_mlm_corpus) whose spm.model and
-        bin/dict.txt encode the task.
+    """Prepare the GLUE task `task_name` from `glue_dir` into `data_dir`, encoded with the prepared
+    masked-LM corpus `vocab_from`.
 
     Raises:
         PrepareError: an unknown task, a `vocab_from` that is not a prepared masked-LM corpus, or
@@ -95,9 +80,8 @@ def prepare_glue(task_name: str, glue_dir: Path, data_dir: Path, *, vocab_from: 
     lines = {split: len(rows) for split, rows in examples.items()}
     submission = {split: {"file": layout.submission_files[split][1], "lines": len(rows)}
                   for split, rows in unlabelled.items()}
-    log.info("checked %s %s: %s examples (%.1f s)", task_name, glue_dir,
-             ", ".join(f"{split} {len(rows)}" for split, rows in {**examples, **unlabelled}.items()),
-             time.perf_counter() - started, extra=FILE_ONLY)
+    log_step(log, started, "checked %s %s: %s examples", task_name, glue_dir,
+             ", ".join(f"{split} {len(rows)}" for split, rows in {**examples, **unlabelled}.items()))
 
     pairs, labels = len(layout.text_columns) == 2, sorted(layout.labels)
     with preparing(data_dir, started):
@@ -126,11 +110,7 @@ def prepare_glue(task_name: str, glue_dir: Path, data_dir: Path, *, vocab_from: 
 
 
 def check_vocab_from(vocab_from: Path) -> PreparedData:
-    """The prepared masked-LM corpus at `vocab_from`.
-
-    Raises:
-        PrepareError: it is absent, unfinished, of another kind, or lacks spm.model or bin/dict.txt.
-    """
+    """The prepared masked-LM corpus at `vocab_from`; PrepareError when it is not one."""
     prepare = (f"prepare the pretraining corpus first: tlc-prepare mlm "
                f"--raw-dir RAW --out {vocab_from}")
     try:
@@ -148,11 +128,7 @@ def check_vocab_from(vocab_from: Path) -> PreparedData:
 
 
 def read_splits(glue_dir: Path, layout: GlueLayout) -> tuple[dict[str, list[Example]], dict[str, list[Example]]]:
-    """The labelled splits, and the unlabelled test sets that are present (split -> examples).
-
-    Raises:
-        PrepareError: as `read_examples`, for any file used.
-    """
+    """The labelled splits, and the unlabelled test sets that are present (split -> examples)."""
     examples = {split: read_examples(glue_dir / name, layout) for split, name in layout.files.items()}
     for split, name in layout.optional_files.items():
         path = glue_dir / name
@@ -170,14 +146,11 @@ def read_splits(glue_dir: Path, layout: GlueLayout) -> tuple[dict[str, list[Exam
 
 
 def read_examples(path: Path, layout: GlueLayout, *, unlabelled: bool = False) -> list[Example]:
-    """The normalised examples of one TSV with a header row, split on tabs (no quoting).
-
-    unlabelled: an official test set: each example holds its GLUE index in place of a label.
+    """The normalised examples of one TSV with a header row; `unlabelled` (an official test set):
+    each holds its GLUE index in place of a label.
 
     Raises:
-        PrepareError: the file is missing or not UTF-8, the header lacks a column, or a row has
-            the wrong number of columns, an empty sentence, a label not in `layout.labels` or
-            (unlabelled) an index that is not a whole number or repeats an earlier row's.
+        PrepareError: a missing or non-UTF-8 file, a missing column, or a bad row.
     """
     header = _header(path)
     key = INDEX_COLUMN if unlabelled else layout.label_column
@@ -231,8 +204,7 @@ def _header(path: Path) -> list[str]:
 
 
 def _write_raw(examples: dict[str, list[Example]], raw_dir: Path, key: str) -> None:
-    """raw_dir/{split}.input0, .input1 (pairs) and .{key} (the label or the GLUE index): one example
-    per line."""
+    """raw_dir/{split}.input0, .input1 (pairs) and .{key} (the label or the GLUE index)."""
     raw_dir.mkdir(parents=True, exist_ok=True)
     for split, rows in examples.items():
         for column in range(len(rows[0][0])):
@@ -244,25 +216,22 @@ def _write_raw(examples: dict[str, list[Example]], raw_dir: Path, key: str) -> N
 
 def _encode_and_binarize(data_dir: Path, pretraining: PreparedData, labelled: list[str], unlabelled: list[str],
                          pairs: bool, labels: list[str]) -> None:
-    # Imported only now: fairseq takes ~4 s to import, and bad input must be reported before that.
-    from train_large.engine import binarize
+    from train_large.engine import binarize  # only now: see prepare._encode_and_binarize
 
     step = time.perf_counter()
-    bin_dir, inputs = data_dir / "bin", ["input0", "input1"] if pairs else ["input0"]
+    bin_dir, inputs, splits = data_dir / "bin", ["input0", "input1"] if pairs else ["input0"], labelled + unlabelled
     if bin_dir.exists():
         shutil.rmtree(bin_dir)  # a stale input1/ would turn a single-sentence task into pairs
     shutil.copyfile(pretraining.spm_model, data_dir / "spm.model")
-    processor = spm.SentencePieceProcessor(model_file=str(data_dir / "spm.model"))
+    write_pieces(data_dir, [f"{split}.{column}" for column in inputs for split in splits])
     for column in inputs:
         (bin_dir / column).mkdir(parents=True)
         shutil.copyfile(pretraining.bin_dir / "dict.txt", bin_dir / column / "dict.txt")
-        for split in [*labelled, *unlabelled]:
-            pieces = data_dir / "pieces" / f"{split}.{column}"
-            write_pieces(processor, data_dir / "raw" / f"{split}.{column}", pieces)
-            binarize.binarize_split(pieces, bin_dir / column / "dict.txt", bin_dir / column / split)
+        for split in splits:
+            binarize.binarize_split(data_dir / "pieces" / f"{split}.{column}", bin_dir / column / "dict.txt",
+                                    bin_dir / column / split)
     binarize.build_label_dictionary(labels, bin_dir / "label" / "dict.txt")
     for split in labelled:  # an unlabelled split has no label file: fairseq then sets no target
         binarize.binarize_split(data_dir / "raw" / f"{split}.label", bin_dir / "label" / "dict.txt",
                                 bin_dir / "label" / split)
-    log.info("encoded and binarized %s into %s, labels %s (%.1f s)", "/".join([*labelled, *unlabelled]), bin_dir,
-             labels, time.perf_counter() - step, extra=FILE_ONLY)
+    log_step(log, step, "encoded and binarized %s into %s, labels %s", "/".join(splits), bin_dir, labels)

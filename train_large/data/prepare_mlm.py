@@ -1,18 +1,15 @@
 """Masked-LM corpus preparation: plain-text documents to the data dir of fairseq's `masked_lm` task.
 
 raw_dir/{train,valid,test}.txt -> checked (every split, before any heavy work) -> normalised
-into data_dir/raw/{split}.txt, one text line per line and exactly one empty line after each
-document -> a unigram sentencepiece model trained on train (data_dir/spm.model) -> pieces ->
-one fairseq dictionary bin/dict.txt from train -> bin/{split}.bin/.idx -> prepared.json, written
-last and atomically. The empty lines become eos-only items: the document boundaries of
-fairseq's RoBERTa convention (`--sample-break-mode complete_doc` does not cross them).
+into data_dir/raw/{split}.txt, one text line per line and one empty line after each document ->
+a unigram sentencepiece model on train (spm.model) -> pieces -> one fairseq dictionary
+bin/dict.txt from train -> bin/{split}.bin/.idx -> prepared.json, written last and atomically.
+The empty lines become eos-only items: the document boundaries of fairseq's RoBERTa convention
+(`--sample-break-mode complete_doc` does not cross them).
 
-Two input layouts, told apart per file: documents separated by blank lines (one paragraph or
-sentence per line; WikiText-103's ` = Heading = ` lines are plain text), or one document per
-line when no blank line falls between two text lines. pieces/ is deleted once binarized: it is
-as large as the corpus and nothing reads it.
-
-Must not import fairseq: `train_large.engine.binarize` does the fairseq part.
+A file's documents are separated by blank lines (WikiText-103's ` = Heading = ` lines are plain
+text), or one per line when no blank line falls between two text lines. pieces/ is deleted once
+binarized: it is as large as the corpus and nothing reads it. Must not import fairseq.
 """
 from __future__ import annotations
 
@@ -25,13 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional, TextIO
 
-import sentencepiece as spm
-
-from train_large.console import FILE_ONLY
 from train_large.rundir import atomic_write_json
 
-from .prepare import (PREPARED_FILE, preparing, SPM_THREADS, PrepareError, PreparedData, normalize_line,
-                      numbered_lines, train_spm, write_pieces)
+from .prepare import (PREPARED_FILE, SPM_THREADS, PrepareError, PreparedData, log_step, normalize_line,
+                      numbered_lines, preparing, train_spm, write_pieces)
 from .references import file_digest
 
 log = logging.getLogger(__name__)
@@ -46,8 +40,6 @@ BLANK_LINE_LAYOUT, LINE_LAYOUT = "blank_line_separated", "one_document_per_line"
 
 @dataclass
 class CorpusFile:
-    """What the check found in one split file."""
-
     path: Path
     lines: int  # non-blank lines
     layout: str  # BLANK_LINE_LAYOUT or LINE_LAYOUT
@@ -60,7 +52,6 @@ def check_corpus_file(path: Path) -> CorpusFile:
     Raises:
         PrepareError: the file is missing, empty, not UTF-8 (naming the line) or only blank lines.
     """
-    path = Path(path)
     if not path.is_file():
         raise PrepareError(f"{path} does not exist; expected {path.parent}/{{train,valid,test}}.txt, "
                            "documents one per line or separated by blank lines")
@@ -83,7 +74,7 @@ def check_corpus_file(path: Path) -> CorpusFile:
 
 def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: int = 0,
                        max_train_sentences_for_spm: int = 2_000_000) -> PreparedData:
-    """Prepare `raw_dir`/{train,valid,test}.txt into `data_dir` (layout in the module docstring).
+    """Prepare `raw_dir`/{train,valid,test}.txt into `data_dir`.
 
     vocab_size: sentencepiece pieces wanted; a small corpus may give fewer.
     max_train_sentences_for_spm: train chunks (of at most SPM_CHUNK_CHARS characters) sampled
@@ -95,9 +86,8 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
     raw_dir, data_dir = Path(raw_dir), Path(data_dir)
     started = time.perf_counter()
     files = {split: check_corpus_file(raw_dir / f"{split}.txt") for split in SPLITS}
-    log.info("checked %s: %s text lines, layouts %s (%.1f s)", raw_dir,
-             "/".join(str(f.lines) for f in files.values()),
-             "/".join(f.layout for f in files.values()), time.perf_counter() - started, extra=FILE_ONLY)
+    log_step(log, started, "checked %s: %s text lines, layouts %s", raw_dir,
+             "/".join(str(f.lines) for f in files.values()), "/".join(f.layout for f in files.values()))
     with preparing(data_dir, started):
         step = time.perf_counter()
         spm_input = data_dir / "raw" / "train.spm_sample"
@@ -108,15 +98,12 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
             with (spm_input.open("w", encoding="utf-8", newline="\n") if split == "train"
                   else nullcontext()) as sample:
                 lines[split], documents[split] = normalize_documents(
-                    corpus, data_dir / "raw" / f"{split}.txt", spm_sample=sample,
-                    keep=keep, rng=random.Random(seed))
-        log.info("normalised %d files into %s: %s documents (%.1f s)", len(files), data_dir / "raw",
-                 "/".join(map(str, documents.values())), time.perf_counter() - step, extra=FILE_ONLY)
-
+                    corpus, data_dir / "raw" / f"{split}.txt", sample, keep, random.Random(seed))
+        log_step(log, step, "normalised %d files into %s: %s documents", len(files), data_dir / "raw",
+                 "/".join(map(str, documents.values())))
         spm_pieces = train_spm([spm_input], data_dir / "spm", vocab_size=vocab_size,
                                max_sentences=max_train_sentences_for_spm, seed=seed)
         spm_input.unlink()
-
         dictionary_size = _encode_and_binarize(data_dir)
         sha1 = file_sha1(data_dir / "bin" / "dict.txt")
         atomic_write_json(data_dir / PREPARED_FILE, {
@@ -127,12 +114,11 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
             "spm_model": "spm.model",  # relative to the data dir, so the dir can move
             "dictionary_sha1": sha1, "raw_dir": str(raw_dir.resolve()), "seed": seed,
         })
-    return PreparedData(data_dir, "", "", dictionary_size, lines, kind="masked_lm",
-                        dictionary_sha1=sha1)
+    return PreparedData(data_dir, "", "", dictionary_size, lines, kind="masked_lm", dictionary_sha1=sha1)
 
 
-def normalize_documents(corpus: CorpusFile, out: Path, *, spm_sample: Optional[TextIO] = None,
-                        keep: float = 1.0, rng: Optional[random.Random] = None) -> tuple[int, int]:
+def normalize_documents(corpus: CorpusFile, out: Path, spm_sample: Optional[TextIO], keep: float,
+                        rng: random.Random) -> tuple[int, int]:
     """Write `corpus` normalised to `out`: text lines, one empty line after each document.
 
     A line that normalises to nothing counts as blank. Each SPM_CHUNK_CHARS chunk of a text line
@@ -141,8 +127,6 @@ def normalize_documents(corpus: CorpusFile, out: Path, *, spm_sample: Optional[T
     Raises:
         PrepareError: no text is left after normalisation.
     """
-    rng = rng or random.Random(0)
-    out.parent.mkdir(parents=True, exist_ok=True)
     lines = documents = 0
     in_document = False
     with out.open("w", encoding="utf-8", newline="\n") as sink:
@@ -176,28 +160,21 @@ def file_sha1(path: Path) -> str:
 
 def _encode_and_binarize(data_dir: Path) -> int:
     """Pieces for every split, the dictionary from train, then bin/; returns its size."""
-    # Imported only now: fairseq takes ~4 s to import, and bad input must be reported before that.
-    from train_large.engine import binarize
+    from train_large.engine import binarize  # only now: see prepare._encode_and_binarize
 
     step = time.perf_counter()
-    processor = spm.SentencePieceProcessor(model_file=str(data_dir / "spm.model"))
-    for split in SPLITS:
-        write_pieces(processor, data_dir / "raw" / f"{split}.txt", data_dir / "pieces" / f"{split}.txt")
-    log.info("encoded %d files with %d threads (%.1f s)", len(SPLITS), SPM_THREADS,
-             time.perf_counter() - step, extra=FILE_ONLY)
-
+    write_pieces(data_dir, [f"{split}.txt" for split in SPLITS])
+    log_step(log, step, "encoded %d files with %d threads", len(SPLITS), SPM_THREADS)
     step = time.perf_counter()
     bin_dir = data_dir / "bin"
     if bin_dir.exists():
         shutil.rmtree(bin_dir)  # an earlier preparation's files must not survive into this one
-    dictionary_size = binarize.build_joint_dictionary([data_dir / "pieces" / "train.txt"],
-                                                      bin_dir / "dict.txt")
+    dictionary_size = binarize.build_joint_dictionary([data_dir / "pieces" / "train.txt"], bin_dir / "dict.txt")
     for split in SPLITS:
-        binarize.binarize_split(data_dir / "pieces" / f"{split}.txt", bin_dir / "dict.txt",
-                                bin_dir / split)
+        binarize.binarize_split(data_dir / "pieces" / f"{split}.txt", bin_dir / "dict.txt", bin_dir / split)
     shutil.rmtree(data_dir / "pieces")
-    log.info("binarized %d splits into %s, dictionary %d entries (%.1f s)", len(SPLITS), bin_dir,
-             dictionary_size, time.perf_counter() - step, extra=FILE_ONLY)
+    log_step(log, step, "binarized %d splits into %s, dictionary %d entries", len(SPLITS), bin_dir,
+             dictionary_size)
     return dictionary_size
 
 

@@ -1,11 +1,9 @@
-"""The official references: kept byte for byte as given, and the choice of which file BLEU uses.
+"""The official references, kept byte for byte as given, and which file a BLEU score uses.
 
-Preparation normalises the text the model learns from (`prepare.normalize_line`), and the
-normalised target lines stay the fast references of the validation BLEU. A published sacreBLEU
-score is against the references as distributed, so preparation also keeps the untouched target
-files of the held-out splits (data_dir/untouched/{split}.{lang}), and the final test BLEU uses
-them. A data dir prepared before they were kept has none: its scores name the normalised file
-instead. Must not import fairseq.
+The validation BLEU scores against the normalised target lines (`prepare.normalize_line`). A
+published sacreBLEU score is against the references as distributed, so the final test BLEU uses
+the untouched held-out target files (data_dir/untouched/{split}.{lang}); a data dir prepared
+before they were kept has none, and its scores name the normalised file. Must not import fairseq.
 """
 from __future__ import annotations
 
@@ -23,19 +21,13 @@ NORMALISED, UNTOUCHED = "normalised", "untouched"  # the values of a record's `r
 
 
 def keep_untouched(raw_dir: Path, data_dir: Path, splits: Iterable[str], lang: str) -> dict[str, str]:
-    """Copy raw_dir/{split}.{lang} of the held-out splits into data_dir/untouched/, byte for byte.
-
-    Returns split -> path relative to `data_dir` (prepared.json keeps it, so the dir can move).
-    Train is not copied: nothing is scored against it, and WMT's is gigabytes.
-    """
-    kept = {}
-    for split in splits:
-        if split == "train":
-            continue
-        relative = f"{UNTOUCHED_DIR}/{split}.{lang}"
+    """Copy raw_dir/{split}.{lang} of the held-out splits into data_dir/untouched/, byte for byte;
+    returns split -> path relative to `data_dir`, so the dir can move. Train is not copied: nothing
+    is scored against it, and WMT's is gigabytes."""
+    kept = {split: f"{UNTOUCHED_DIR}/{split}.{lang}" for split in splits if split != "train"}
+    for split, relative in kept.items():
         (data_dir / UNTOUCHED_DIR).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(raw_dir) / f"{split}.{lang}", data_dir / relative)
-        kept[split] = relative
     return kept
 
 
@@ -48,16 +40,13 @@ def read_lines(path: Path) -> list[str]:
 
 @dataclass(frozen=True)
 class References:
-    """The reference file a BLEU score used."""
-
     path: Path
     kind: str  # UNTOUCHED or NORMALISED
     lines: list[str]  # as the sacrebleu CLI reads them
     lines_differ: int | None = None  # untouched only: lines unlike their normalised form
 
     def describe(self) -> dict:
-        """The record's fields naming the references: kind, file, sha256 and (untouched) the count
-        of lines normalisation would change."""
+        """The record's fields naming the references."""
         fields = {"references": self.kind, "references_file": str(self.path),
                   "references_sha256": file_sha256(self.path)}
         if self.lines_differ is not None:

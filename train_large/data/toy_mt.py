@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import random
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple, Optional
+from typing import Callable, Iterable, Iterator, NamedTuple, Optional, TypeVar
 
 # "english french gender"; "english/plural" overrides an English plural the rules get wrong.
 _NOUN_TEXT = """
@@ -84,6 +85,7 @@ _EUPHONIC = {"ce": "cet", "ma": "mon"}
 _FR_VOWELS = "aeiouhéèêàâîôû"
 _MIN_WORDS, _MAX_WORDS = 4, 25
 Words = list[str]
+T = TypeVar("T")
 
 
 _Noun = NamedTuple("_Noun", [("en", str), ("en_plural", str), ("fr", str), ("feminine", bool)])
@@ -324,17 +326,30 @@ class _Grammar:
         return aux, src, tgt, tense
 
 
-def _pair_stream(seed: int) -> Iterator[tuple[str, str]]:
-    grammar = _Grammar(seed)
+def _pair_stream(seed: int | str, lexicon: Lexicon = FULL_LEXICON) -> Iterator[tuple[str, str]]:
+    grammar = _Grammar(seed, lexicon)
     while True:
         yield grammar.pair()
 
 
 def english_sentences(seed: int | str, lexicon: Lexicon = FULL_LEXICON) -> Iterator[str]:
     """The grammar's English sentences, unbounded, drawing content words from `lexicon`."""
-    grammar = _Grammar(seed, lexicon)
-    while True:
-        yield grammar.pair()[0]
+    return (source for source, _ in _pair_stream(seed, lexicon))
+
+
+def unseen(items: Iterable[T], used: set[str], *, key: Callable[[T], str] = str,
+           remember: bool = False) -> Iterator[T]:
+    """The items whose `key` is not in `used`; with `remember`, each one yielded joins it."""
+    for item in items:
+        if key(item) not in used:
+            if remember:
+                used.add(key(item))
+            yield item
+
+
+def write_lines(path: Path, lines: Iterable[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8", newline="\n")
 
 
 def toy_pairs(count: int, seed: int) -> list[tuple[str, str]]:
@@ -346,27 +361,18 @@ def toy_pairs(count: int, seed: int) -> list[tuple[str, str]]:
 
 def write_toy_corpus(raw_dir: Path, *, seed: int = 0, train: int = 40_000, valid: int = 1_000,
                      test: int = 1_000, source_lang: str = "en", target_lang: str = "fr") -> dict[str, int]:
-    """Write raw_dir/{train,valid,test}.{source_lang,target_lang}: one sentence per line, the two files
-    of a split line-aligned. Returns line counts per split. valid/test sentences must not appear in
-    train (dedupe by source sentence)."""
+    """Write raw_dir/{train,valid,test}.{source_lang,target_lang}, the two files of a split
+    line-aligned, no valid or test source sentence in train. Returns pairs per split."""
     if min(train, valid, test) < 0:
         raise ValueError(f"split sizes must be >= 0, got train={train} valid={valid} test={test}")
     if source_lang == target_lang:
         raise ValueError(f"source and target language must differ, both are {source_lang!r}")
-    stream, held_out = _pair_stream(seed), set[str]()
-    splits: dict[str, list[tuple[str, str]]] = {}
+    stream, held_out, source = _pair_stream(seed), set[str](), itemgetter(0)
     # Held-out splits are drawn first so they do not change when only the train size changes.
-    for name, size in (("valid", valid), ("test", test)):
-        splits[name] = []
-        while len(splits[name]) < size:
-            pair = next(stream)
-            if pair[0] not in held_out:
-                held_out.add(pair[0])
-                splits[name].append(pair)
-    splits["train"] = list(islice((pair for pair in stream if pair[0] not in held_out), train))
-    raw_dir.mkdir(parents=True, exist_ok=True)
+    splits = {name: list(islice(unseen(stream, held_out, key=source, remember=True), size))
+              for name, size in (("valid", valid), ("test", test))}
+    splits["train"] = list(islice(unseen(stream, held_out, key=source), train))
     for name, pairs in splits.items():
-        for lang, column in ((source_lang, 0), (target_lang, 1)):
-            text = "".join(pair[column] + "\n" for pair in pairs)
-            (raw_dir / f"{name}.{lang}").write_text(text, encoding="utf-8", newline="\n")
+        for column, lang in enumerate((source_lang, target_lang)):
+            write_lines(raw_dir / f"{name}.{lang}", (pair[column] for pair in pairs))
     return {name: len(splits[name]) for name in ("train", "valid", "test")}

@@ -1,18 +1,13 @@
 """Toy text for the RoBERTa path: a masked-LM corpus and a classification task in GLUE's layout.
 
-Both use the English of toy_mt's grammar, and the raw files go through exactly the preparation
-real text does (`prepare_mlm_corpus`, `prepare_glue("sst2", ...)`).
-
-The content words (nouns, adjectives, verbs) are dealt into `TOPICS` topics. Every pretraining
-document keeps to one topic, so which words go together is something a masked LM learns from
-context. The classification label is the topic's side (topics 0..T/2-1 are label 0, the rest
-label 1), a function of any content word of the sentence. Each topic's words are split in two
-halves: the classifier trains on sentences of one half and is scored on sentences of the
-other, which only the pretraining corpus contains. A model fine-tuned from a random init has
-never seen a dev word and can only guess; a pretrained one knows which topic a dev word keeps
-company with. That is the transfer the paper's GLUE numbers rest on, made measurable on CPU.
-
-Pure standard library: must not import fairseq or torch.
+Both use the English of toy_mt's grammar and are prepared as real text is. The content words
+are dealt into `TOPICS` topics, and every pretraining document keeps to one, so a masked LM learns
+from context which words go together. The label is the topic's side (topics 0..T/2-1 are label
+0), a function of any content word of the sentence. The classifier trains on sentences of one
+half of each topic's words and is scored on the other half, which only the pretraining corpus
+contains: fine-tuned from a random init a model can only guess, pretrained it knows which topic
+a dev word keeps company with. That is the transfer the paper's GLUE numbers rest on, made
+measurable on CPU. Pure standard library: must not import fairseq or torch.
 """
 from __future__ import annotations
 
@@ -20,9 +15,9 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
-from .toy_mt import FULL_LEXICON, Lexicon, en_suffix_s, english_sentences
+from .toy_mt import FULL_LEXICON, Lexicon, en_suffix_s, english_sentences, unseen, write_lines
 
 TOPICS = 4
 _PARTITION_SEED = "toy_text topics"
@@ -52,9 +47,9 @@ def word_forms(word) -> set[str]:
 
 
 def topics(count: int = TOPICS) -> tuple[Topic, ...]:
-    """Deal every content word of the grammar into `count` topics (an even number), each half
-    seen and half held; deterministic. A form two entries share (the noun and the verb "cook")
-    is left out, so every content word in a sentence names exactly one topic."""
+    """Deal the grammar's content words into `count` (even) topics, each half seen and half held.
+    A form two entries share (the noun and the verb "cook") is left out, so every content word in
+    a sentence names exactly one topic."""
     if count < 2 or count % 2:
         raise ValueError(f"topics must be an even number >= 2, got {count}")
     owners = Counter(form for words in FULL_LEXICON for word in words for form in word_forms(word))
@@ -88,12 +83,9 @@ def topic_label(sentence: str, dealt: tuple[Topic, ...]) -> str | None:
 def write_toy_mlm_corpus(raw_dir: Path, *, seed: int = 0, train_docs: int = 3300, valid_docs: int = 84,
                          test_docs: int = 84, doc_sentences: tuple[int, int] = (8, 16),
                          topic_count: int = TOPICS) -> dict[str, int]:
-    """Write raw_dir/{train,valid,test}.txt: documents of `doc_sentences` (min, max) toy sentences
-    on one topic each, one sentence per line, documents separated by a blank line (~40k/1k/1k
-    sentences by default).
-
-    valid and test sentences are distinct and absent from train. Returns sentences per split.
-    """
+    """Write raw_dir/{train,valid,test}.txt: documents of `doc_sentences` (min, max) sentences on
+    one topic each, a sentence per line, a blank line between documents (~40k/1k/1k sentences by
+    default). valid and test sentences are distinct and absent from train. Returns sentences per split."""
     low, high = doc_sentences
     if min(train_docs, valid_docs, test_docs) < 1 or not 1 <= low <= high:
         raise ValueError(f"need >= 1 document per split and 1 <= min <= max sentences, got "
@@ -108,34 +100,21 @@ def write_toy_mlm_corpus(raw_dir: Path, *, seed: int = 0, train_docs: int = 3300
         documents[split] = []
         for _ in range(count):
             stream, size = streams[rng.randrange(topic_count)], rng.randint(low, high)
-            fresh = _unseen(stream, held_out, remember=split != "train")
+            fresh = unseen(stream, held_out, remember=split != "train")
             documents[split].append([sentence for sentence, _ in zip(fresh, range(size))])
-    raw_dir = Path(raw_dir)
-    raw_dir.mkdir(parents=True, exist_ok=True)
     for split in ("train", "valid", "test"):
-        text = "\n\n".join("\n".join(document) for document in documents[split]) + "\n"
-        (raw_dir / f"{split}.txt").write_text(text, encoding="utf-8", newline="\n")
+        text = "\n\n".join("\n".join(document) for document in documents[split])
+        write_lines(Path(raw_dir) / f"{split}.txt", [text])
     return {split: sum(map(len, documents[split])) for split in ("train", "valid", "test")}
-
-
-def _unseen(sentences: Iterator[str], used: set[str], *, remember: bool = False) -> Iterator[str]:
-    """The sentences not in `used`; with `remember`, each one yielded joins it."""
-    for sentence in sentences:
-        if sentence not in used:
-            if remember:
-                used.add(sentence)
-            yield sentence
 
 
 def write_toy_cls(glue_dir: Path, *, seed: int = 1, train: int = 2000, dev: int = 500, test: int = 500,
                   exclude: Iterable[str] = (), topic_count: int = TOPICS) -> dict[str, int]:
-    """Write glue_dir/{train,dev,test}.tsv in SST-2's layout (`sentence<TAB>label`, header row),
-    labelled by the side of the sentence's topic (see the module docstring).
+    """Write glue_dir/{train,dev,test}.tsv in SST-2's layout (`sentence<TAB>label`, header row).
 
-    train sentences use each topic's seen words, dev and test its held words. Each split holds
-    half of each label (the extra one of an odd size is label 0), so the majority-class rate is
-    0.5. No sentence repeats across splits and none is in `exclude` (the pretraining corpus's
-    valid and test sentences). Returns examples per split.
+    train sentences use each topic's seen words, dev and test its held words. Each split is half
+    label 0 (plus the odd one) and half label 1. No sentence repeats across splits or is in
+    `exclude` (the pretraining corpus's valid and test sentences). Returns examples per split.
     """
     if min(train, dev, test) < 2:
         raise ValueError(f"need >= 2 examples per split, got train={train} dev={dev} test={test}")
@@ -143,16 +122,14 @@ def write_toy_cls(glue_dir: Path, *, seed: int = 1, train: int = 2000, dev: int 
     used, rng = set(exclude), random.Random(f"toy_text cls {seed}")
     rows: dict[str, list[tuple[str, str]]] = {}
     for split, size, half in (("dev", dev, "held"), ("test", test, "held"), ("train", train, "seen")):
-        streams = [_unseen(english_sentences(f"toy_text cls {seed} {split} {topic.index}", getattr(topic, half)),
+        streams = [unseen(english_sentences(f"toy_text cls {seed} {split} {topic.index}", getattr(topic, half)),
                            used, remember=True) for topic in dealt]
         rows[split] = []
         for position in range(size):
             label = str(position % 2)
             topic = rng.choice([topic for topic in dealt if topic.label == label])
             rows[split].append((next(streams[topic.index]), label))
-    glue_dir = Path(glue_dir)
-    glue_dir.mkdir(parents=True, exist_ok=True)
     for split, examples in rows.items():
-        text = "sentence\tlabel\n" + "".join(f"{sentence}\t{label}\n" for sentence, label in examples)
-        (glue_dir / f"{split}.tsv").write_text(text, encoding="utf-8", newline="\n")
+        lines = [f"{sentence}\t{label}" for sentence, label in examples]
+        write_lines(Path(glue_dir) / f"{split}.tsv", ["sentence\tlabel", *lines])
     return {split: len(rows[split]) for split in ("train", "dev", "test")}

@@ -16,11 +16,8 @@ UNUSED_BY_FAIRSEQ = ("wandb",)
 
 @contextmanager
 def fairseq_import() -> Iterator[None]:
-    """Import fairseq without the packages of UNUSED_BY_FAIRSEQ that nothing has imported yet.
-
-    They are marked absent while fairseq imports (it falls back to None for them), then
-    forgotten, so a later `import wandb` (the W&B sink) loads the real package as usual.
-    """
+    """Import fairseq with the not yet imported packages of UNUSED_BY_FAIRSEQ marked absent (it
+    falls back to None for them), then forgotten, so a later `import wandb` loads the real one."""
     hidden = [name for name in UNUSED_BY_FAIRSEQ if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
@@ -33,7 +30,7 @@ def fairseq_import() -> Iterator[None]:
 
 
 def build_engine(*args, **kwargs):
-    """See `train_large.engine.core.build_engine`; imported lazily because fairseq is slow to import."""
+    """`train_large.engine.core.build_engine`, imported lazily: fairseq is slow to import."""
     from .core import build_engine as _build
 
     return _build(*args, **kwargs)

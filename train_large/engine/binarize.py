@@ -1,8 +1,6 @@
-"""Binarization: sentencepiece piece files to fairseq's joint dictionary and mmap datasets.
-
-The only module of the data path that imports fairseq. It writes exactly what fairseq's tasks
-load: dictionaries (`dict*.txt`) and mmap datasets (`{prefix}.bin/.idx`); the file names are
-chosen by the callers (`train_large.data.prepare`, `prepare_mlm`, `prepare_glue`).
+"""Binarization: piece files to the fairseq dictionaries (`dict*.txt`) and mmap datasets
+(`{prefix}.bin/.idx`) fairseq's tasks load. The only module of the data path that imports fairseq;
+the callers (`train_large.data.prepare*`) choose the file names.
 """
 from __future__ import annotations
 
@@ -24,11 +22,8 @@ log = logging.getLogger(__name__)
 
 
 def build_joint_dictionary(piece_files: list[Path], out_path: Path) -> int:
-    """Count the space-separated pieces of all `piece_files` into one dictionary at `out_path`.
-
-    Returns the dictionary size: fairseq's 4 specials, every piece seen, then `madeupword`
-    fillers up to a multiple of 8 (fairseq's padding for tensor cores).
-    """
+    """Count the pieces of all `piece_files` into one dictionary at `out_path`; returns its size:
+    fairseq's 4 specials, every piece seen, then `madeupword`s up to a multiple of 8."""
     # Counted here rather than with Dictionary.add_file_to_dictionary, which updates its
     # counter one word at a time: 0.97 s against 0.12 s on Tatoeba's 34k train lines, same file.
     counts: Counter[str] = Counter()
@@ -40,21 +35,16 @@ def build_joint_dictionary(piece_files: list[Path], out_path: Path) -> int:
     for piece, count in sorted(counts.items()):
         dictionary.add_symbol(piece, count)
     dictionary.finalize(threshold=-1, nwords=-1, padding_factor=8)
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     dictionary.save(str(out_path))
     return len(dictionary)
 
 
 def binarize_split(piece_file: Path, dictionary_path: Path, out_prefix: Path) -> int:
-    """Encode each line of `piece_file` (pieces plus </s>) into `out_prefix`.bin and .idx.
-
-    Pieces missing from the dictionary become <unk>; their share is logged. Returns lines written.
-    """
+    """Encode each line of `piece_file` (pieces plus </s>) into `out_prefix`.bin and .idx; pieces
+    missing from the dictionary become <unk>, their share logged. Returns lines written."""
     dictionary = Dictionary.load(str(dictionary_path))
-    builder = indexed_dataset.make_builder(
-        f"{out_prefix}.bin", impl="mmap", vocab_size=len(dictionary)
-    )
+    builder = indexed_dataset.make_builder(f"{out_prefix}.bin", impl="mmap", vocab_size=len(dictionary))
     lines = tokens = unknown = 0
     with Path(piece_file).open(encoding="utf-8", newline="\n") as pieces:
         for line in pieces:
@@ -70,19 +60,15 @@ def binarize_split(piece_file: Path, dictionary_path: Path, out_prefix: Path) ->
 
 
 def build_label_dictionary(labels: list[str], out_path: Path) -> int:
-    """A dictionary of `labels` in the given order, so class id = index - nspecial.
-
-    fairseq's `sentence_prediction` task strips </s> from each label item and subtracts the
-    dictionary's nspecial (4), so the i-th label here is class i. Not finalized: finalize would
-    reorder by count and pad with `madeupword`s. Returns the number of labels.
-    """
+    """A dictionary of `labels` in order: fairseq's `sentence_prediction` subtracts nspecial (4)
+    from a label's id, so the i-th label is class i. Not finalized: finalize would reorder by count
+    and pad with `madeupword`s. Returns the number of labels."""
     if len(set(labels)) != len(labels) or any(len(tokenize_line(label)) != 1 for label in labels):
         raise ValueError(f"labels must be distinct single tokens, got {labels}")
     dictionary = Dictionary()
     for label in labels:
         dictionary.add_symbol(label, n=1)
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     dictionary.save(str(out_path))
     return len(dictionary) - dictionary.nspecial
 

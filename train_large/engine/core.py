@@ -1,17 +1,12 @@
-"""The engine: the one place that builds and drives fairseq's task, model, criterion and trainer.
-
-One class serves the three task kinds (translation, masked_lm, classification): fairseq's
-`translation`, `masked_lm` and `sentence_prediction` tasks differ in their flags
-(`fairseq_args`), not in how the trainer steps them. It exposes what the loop needs and nothing
-of fairseq's shape: `train_step`, `validate`, `translate`, `load_pretrained`,
-`state_dict`/`load_state_dict` and `.model`, a plain `nn.Module`. Configs, sinks, the loop and
-compression never import fairseq; they talk to this object.
-"""
+"""The engine: the one place that builds and drives fairseq's task, model, criterion and trainer, for
+the three task kinds (whose fairseq tasks differ in flags, `fairseq_args`, not in how they step)."""
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 from argparse import Namespace
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -58,18 +53,18 @@ class Engine:
         for split in eval_splits:
             self.task.load_dataset(split, combine=False, epoch=1)
         model = self.task.build_model(fairseq_cfg.model)
-        criterion = self.task.build_criterion(fairseq_cfg.criterion)
-        self.trainer = Trainer(fairseq_cfg, self.task, model, criterion)
+        self.trainer = Trainer(fairseq_cfg, self.task, model, self.task.build_criterion(fairseq_cfg.criterion))
         self.compiled = compile_encoder
         if compile_encoder:
             compile_layers(encoder_layers(model))
-        # fairseq builds the optimizer on first use, inside the first update, and torch.optim's
-        # first call imports torch._dynamo (2.3 s on 2 CPU cores): built here, that cost is
-        # startup, as in fairseq-train, instead of training-clock time.
+        # Built now, not in the first update: torch.optim's first call imports torch._dynamo (2.3 s on 2
+        # CPU cores), which belongs to startup, as in fairseq-train, not to training-clock time.
         self.trainer.optimizer  # noqa: B018 - the property builds it
         self._epoch_itr = self.trainer.get_train_iterator(epoch=1, load_dataset=True)
         self._batches: Iterator[list[dict]] | None = None
-        self._loaded_iterator: dict | None = None  # see _iterator_state
+        # fairseq's epoch iterator has no state between load_state_dict and its first batch (as when a
+        # run resumed after its last update saves again); until then it is the state it was loaded from
+        self._loaded_iterator: dict | None = None
         self._pad = self.task.source_dictionary.pad()
         self.flop_model = flop_model(model, kind)
 
@@ -86,8 +81,8 @@ class Engine:
         return float(self.trainer.get_lr())
 
     def set_learning_rate(self, lr: float) -> None:
-        """The rate of the next update, for `optim.schedule=budget` (fairseq's `fixed` schedule
-        without warmup, which sets its own rate again after every update: that rate becomes `lr`)."""
+        """The next update's rate, for `optim.schedule=budget` (fairseq's `fixed` schedule without
+        warmup re-applies it after the update)."""
         self.trainer.lr_scheduler.lr = lr
         self.trainer.optimizer.set_lr(lr)
 
@@ -95,7 +90,7 @@ class Engine:
         return sum(p.numel() for p in self.model.parameters())
 
     def _next_samples(self) -> list[dict]:
-        """The next `update_freq` batches, rolling over into a new epoch when one ends."""
+        """The next `update_freq` batches, rolling over into a new epoch."""
         self._loaded_iterator = None
         while True:
             if self._batches is None:
@@ -118,17 +113,13 @@ class Engine:
         counts = [sum(int(s["ntokens"]) for s in samples if s), sum(int(s["nsentences"]) for s in samples if s),
                   0 if skipped else sum(c[2] for c in lengths), sum(self.flop_model.update_flops(*c) for c in lengths)]
         if self.world_size > 1:  # this process saw its shard only; records count the whole update
-            counts = self._sum_over_processes(counts)
+            totals = torch.tensor(counts, dtype=torch.float64, device="cuda" if self.device == "cuda" else "cpu")
+            torch.distributed.all_reduce(totals)
+            counts = totals.tolist()
         tokens, sentences, scored, flops = counts
-        # fairseq reports losses in bits per scored position (already averaged over processes);
-        # nats keep ppl = exp(loss) everywhere.
+        # fairseq reports bits per scored position (averaged over processes); nats keep ppl = exp(loss).
         return StepStats(loss=float(stats["loss"]) * _LN2, nll_loss=float(stats.get("nll_loss", stats["loss"])) * _LN2,
                          tokens=int(tokens), sentences=int(sentences), scored=int(scored), flops=float(flops))
-
-    def _sum_over_processes(self, values: list[float]) -> list[float]:
-        totals = torch.tensor(values, dtype=torch.float64, device="cuda" if self.device == "cuda" else "cpu")
-        torch.distributed.all_reduce(totals)
-        return totals.tolist()
 
     def _lengths(self, sample: dict) -> tuple[list[int], list[int], int]:
         """(encoder input lengths, decoder input lengths, positions scored) of one batch."""
@@ -141,10 +132,11 @@ class Engine:
             return source, [], int(sample["target"].ne(self._pad).sum())
         return source, [], int(sample["nsentences"])
 
-    def _eval_batches(self, split: str, ids: list[int]) -> Iterator[dict]:
+    def _eval_batches(self, split: str, ids: list[int] | None = None) -> Iterator[dict]:
+        """Batches of `ids` (all of the split by default), shortest first, up to max_tokens_valid."""
         dataset = self.task.dataset(split)
         max_tokens = self.fairseq_cfg.dataset.max_tokens_valid
-        ids = sorted(ids, key=lambda i: (int(dataset.num_tokens(i)), i))
+        ids = sorted(range(len(dataset)) if ids is None else ids, key=lambda i: (int(dataset.num_tokens(i)), i))
         batch: list[int] = []
         longest = 0
         for i in ids:
@@ -159,36 +151,34 @@ class Engine:
     def _to_device(self, sample: dict) -> dict:
         return utils.move_to_cuda(sample) if self.device == "cuda" else sample
 
-    def _eager(self) -> Any:
-        """Evaluation runs the layers uncompiled: its batches change shape at every step, and
-        each new shape would cost a recompile worth more than the evaluation itself."""
-        return torch.compiler.set_stance("force_eager") if self.compiled else nullcontext()
+    @contextmanager
+    def _evaluating(self) -> Iterator[torch.nn.Module]:
+        """The model in eval mode, its layers uncompiled: evaluation batches change shape at every
+        step, and each new shape would cost a recompile worth more than the evaluation itself."""
+        self.model.eval()
+        with torch.compiler.set_stance("force_eager") if self.compiled else nullcontext():
+            yield self.model
+        self.model.train()
 
     def split_size(self, split: str) -> int:
         return len(self.task.dataset(split))
 
     @torch.no_grad()
     def validate(self, split: str) -> dict:
-        """Mean loss over a whole split, in nats per scored position (target token, masked token
-        or sentence): {'loss', 'nll_loss', 'ppl'}, or 'accuracy' instead of 'ppl' for
-        classification.
-
-        Masked-LM masks are drawn from a seed fixed per split, so every validation scores the
-        same masked positions.
-        """
-        model, criterion = self.trainer.model, self.trainer.criterion
-        model.eval()
+        """Mean loss over a whole split in nats per scored position: {'loss', 'nll_loss', 'ppl'}, or
+        'accuracy' instead of 'ppl' for classification. Masked-LM masks come from a seed fixed per
+        split, so every validation scores the same positions."""
+        criterion = self.trainer.criterion
         loss_sum = nll_sum = 0.0
         scored = correct = sentences = 0
-        with self._eager():
-            for sample in self._eval_batches(split, list(range(self.split_size(split)))):
+        with self._evaluating() as model:
+            for sample in self._eval_batches(split):
                 _, _, out = criterion(model, sample)
                 loss_sum += float(out["loss"])
                 nll_sum += float(out.get("nll_loss", out["loss"]))
                 scored += int(out["sample_size"])
                 sentences += int(out["nsentences"])
                 correct += int(out.get("ncorrect", 0))
-        model.train()
         nll = nll_sum / max(scored, 1)
         metrics = {"loss": loss_sum / max(scored, 1), "nll_loss": nll}
         if self.kind == "classification":
@@ -199,25 +189,18 @@ class Engine:
 
     @torch.no_grad()
     def predict(self, split: str) -> list[int]:
-        """Classification: the predicted class id of every example of `split`, in the split's order
-        (the argmax `validate` counts as correct or not)."""
-        model, head = self.trainer.model, self.trainer.criterion.classification_head_name
-        model.eval()
+        """Classification: the predicted class id (`validate`'s argmax) of each example, in order."""
+        head = self.trainer.criterion.classification_head_name
         predicted: dict[int, int] = {}
-        with self._eager():
-            for sample in self._eval_batches(split, list(range(self.split_size(split)))):
+        with self._evaluating() as model:
+            for sample in self._eval_batches(split):
                 logits, _ = model(**sample["net_input"], features_only=True, classification_head_name=head)
                 predicted.update(zip(sample["id"].tolist(), logits.argmax(dim=-1).tolist()))
-        model.train()
         return [predicted[i] for i in range(len(predicted))]
 
     def load_pretrained(self, weights: dict, source: str) -> None:
-        """Start from a pretraining checkpoint's weights; only the new classification head may be
-        absent from them.
-
-        Raises:
-            ValueError: the weights do not fit this model; the message names `source`.
-        """
+        """Start from a pretraining checkpoint's weights (only the new classification head may be absent).
+        Raises ValueError, naming `source`, when they do not fit."""
         try:
             result = self.model.load_state_dict(weights, strict=False)
         except RuntimeError as err:
@@ -233,37 +216,22 @@ class Engine:
     def translate(self, split: str, ids: list[int], *, beam: int, lenpen: float,
                   max_len_a: float, max_len_b: int) -> dict[int, list[str]]:
         """Beam-search hypotheses as subword pieces, keyed by sentence index in the split."""
-        model = self.trainer.model
-        model.eval()
-        generator = self.task.build_generator(
-            [model], Namespace(beam=beam, lenpen=lenpen, max_len_a=max_len_a, max_len_b=max_len_b))
-        tgt_dict = self.task.target_dictionary
         pieces: dict[int, list[str]] = {}
-        for sample in self._eval_batches(split, ids):
-            with self._eager():
+        with self._evaluating() as model:
+            generator = self.task.build_generator(
+                [model], Namespace(beam=beam, lenpen=lenpen, max_len_a=max_len_a, max_len_b=max_len_b))
+            for sample in self._eval_batches(split, ids):
                 hypos = self.task.inference_step(generator, [model], sample)
-            for sentence_id, sentence_hypos in zip(sample["id"].tolist(), hypos):
-                best = sentence_hypos[0]["tokens"].int().cpu()
-                pieces[sentence_id] = tgt_dict.string(best).split()
-        model.train()
+                for sentence_id, sentence_hypos in zip(sample["id"].tolist(), hypos):
+                    best = sentence_hypos[0]["tokens"].int().cpu()
+                    pieces[sentence_id] = self.task.target_dictionary.string(best).split()
         return pieces
 
     def state_dict(self) -> dict:
         """Everything a resumed run needs to continue exactly: weights, optimizer, schedule, data order."""
-        return {
-            "model": self.trainer.model.state_dict(),
-            "optimizer": self.trainer.optimizer.state_dict(),
-            "lr_scheduler": self.trainer.lr_scheduler.state_dict(),
-            "num_updates": self.trainer.get_num_updates(),
-            "iterator": self._iterator_state(),
-            "torch_rng": torch.get_rng_state(),
-        }
-
-    def _iterator_state(self) -> dict:
-        # fairseq's epoch iterator cannot describe itself between load_state_dict and its first
-        # batch (it has no current epoch yet), as when a run resumed after its last update saves
-        # again; until then the state it was loaded from is its state.
-        return self._loaded_iterator or self._epoch_itr.state_dict()
+        return {"model": self.trainer.model.state_dict(), "optimizer": self.trainer.optimizer.state_dict(),
+                "lr_scheduler": self.trainer.lr_scheduler.state_dict(), "num_updates": self.trainer.get_num_updates(),
+                "iterator": self._loaded_iterator or self._epoch_itr.state_dict(), "torch_rng": torch.get_rng_state()}
 
     def load_state_dict(self, state: dict) -> None:
         self.trainer.model.load_state_dict(state["model"])
@@ -277,17 +245,12 @@ class Engine:
         torch.set_rng_state(state["torch_rng"])
 
 
-_LN2 = 0.6931471805599453
+_LN2 = math.log(2)
 
 
 def _grouped(iterable: Iterator[dict], size: int) -> Iterator[list[dict]]:
-    chunk: list[dict] = []
-    for item in iterable:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
+    iterator = iter(iterable)
+    while chunk := list(itertools.islice(iterator, size)):
         yield chunk
 
 
@@ -298,15 +261,8 @@ def encoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
 
 
 def compile_layers(layers: list[torch.nn.Module]) -> None:
-    """torch.compile each layer in place (the trainer already moved it to its device and dtype).
-
-    Measured on an H100 (RoBERTa 24 x 1024, bf16): the fused LayerNorm, dropout, GELU and
-    residual kernels take the forward and backward from 1.62 to 1.29 s per 2048-sequence update;
-    the first updates pay about 10 s of compilation, and a batch of a new shape or with padding
-    pays a few seconds more, once. Only encoder layers: beam search calls decoder layers with
-    growing incremental state, which would recompile at every step. The layers share their code,
-    so one compiled graph serves all of them.
-    """
+    """torch.compile each layer in place (H100, RoBERTa 24 x 1024, bf16: 1.62 -> 1.29 s per update
+    after ~10 s of compilation). Encoder only: beam search's incremental state would recompile decoders."""
     for layer in layers:
         layer.compile()
 
@@ -333,21 +289,15 @@ def flop_model(model: torch.nn.Module, kind: str) -> FlopModel:
 
 
 def build_engine(cfg: Any, data: Any, runtime: Runtime, *, rank: int = 0) -> Engine:
-    """Build the fairseq task, model, criterion and trainer for a validated config.
-
-    `data` is the run's `PreparedData`: its `bin_dir` is what the fairseq task loads. `runtime`
-    (`train_large.runtime.resolve_runtime`) says where and at what precision. With
-    `runtime.world_size` > 1 the torch.distributed process group must already be initialised;
-    fairseq then shards the data by `rank` and averages gradients across processes.
-    """
+    """The engine of a validated config on `data` (a `PreparedData`). With `runtime.world_size` > 1
+    the torch.distributed process group must already exist; fairseq shards the data by `rank`."""
     cfg, device, world_size = with_runtime(cfg, runtime), runtime.device, runtime.world_size
     parser = options.get_training_parser(default_task="translation")
     argv = train_argv(cfg, data.bin_dir, device, num_classes=data.num_classes, world_size=world_size, rank=rank)
     args = options.parse_args_and_arch(parser, input_args=argv)
     if device == "cuda":
-        # fairseq's legacy option parsing takes --bf16 to mean a TPU run, and its trainer would
-        # then look for torch_xla. On CUDA, bf16 is the same FP16Optimizer path as fp16 (fp32
-        # master weights, bf16 model) without the loss scaler.
+        # fairseq's legacy parsing takes --bf16 to mean a TPU run (its trainer would then look for
+        # torch_xla); on CUDA bf16 is fp16's FP16Optimizer path without the loss scaler.
         args.tpu = False
     with fairseq_compose_context():
         fairseq_cfg = convert_namespace_to_omegaconf(args)

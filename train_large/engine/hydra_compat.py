@@ -1,11 +1,9 @@
 """Keeping fairseq and our Hydra app out of each other's way.
 
-fairseq 0.12 registers its own dataclasses in Hydra's global ConfigStore under the group names
-we use too (`task/translation`, `task/masked_lm`, `model/roberta`, ...). Hydra then treats them as
-schemas for our YAML presets of the same name, and composing our config fails once fairseq has
-been imported in the process (every job after the first in a multirun). So fairseq's entries in
-those groups are parked under a private group, and put back only while fairseq composes its own
-config. fairseq also composes with a Hydra API that refuses to run under our version_base.
+fairseq 0.12 registers its dataclasses in Hydra's global ConfigStore under our group names
+(`task/translation`, `model/roberta`, ...), where Hydra takes them as schemas for our presets of the
+same name: composing fails once fairseq is imported (every multirun job after the first). So they are
+parked under a private group, put back only while fairseq composes its own config.
 """
 from __future__ import annotations
 
@@ -40,12 +38,9 @@ def unpark_fairseq_configs() -> None:
 
 @contextmanager
 def fairseq_compose_context() -> Iterator[None]:
-    """Let fairseq compose its own config inside our running Hydra app.
-
-    fairseq composes with `hydra.experimental.initialize`, which refuses to run once the app has
-    set version_base >= 1.2 (ours is 1.3), and it clears the global Hydra instance our multirun
-    launcher is still using. Give it the 1.1 base and its configs, then put everything back.
-    """
+    """Let fairseq compose its own config inside our running Hydra app: its
+    `hydra.experimental.initialize` refuses version_base >= 1.2 (ours is 1.3) and clears the global
+    Hydra instance our multirun launcher still uses, so it gets the 1.1 base, then all is put back."""
     saved_base = VersionBase.instance().getbase()
     saved_hydra = get_gh_backup()
     setbase("1.1")
