@@ -61,7 +61,6 @@ class Footprint:
 
 @dataclass(frozen=True)
 class Plan:
-    method: str
     sparsity: float  # 0.0 when not pruning
     bits: int | None  # None when weights keep their dtype
     predicted_bytes: int
@@ -188,7 +187,7 @@ def _first_plan(method: str, ratio: float, predict: Callable[[int | None, int | 
         for bits in range(MAX_BITS, MIN_BITS - 1, -1):
             size = predict(None, bits)
             if fp32_bytes / size >= ratio:
-                return Plan(method, 0.0, bits, size, fp32_bytes / size)
+                return Plan(0.0, bits, size, fp32_bytes / size)
         best = fp32_bytes / predict(None, MIN_BITS)
     else:
         for bits, sparsity in ((None, 1.0),) if method == "prune" else PRUNE_QUANTIZE_STAGES:
@@ -197,7 +196,7 @@ def _first_plan(method: str, ratio: float, predict: Callable[[int | None, int | 
             zeros = bisect.bisect_left(range(most + 1), True, key=lambda k, b=bits: fp32_bytes / predict(k, b) >= ratio)
             if zeros <= most:
                 size = predict(zeros, bits)
-                return Plan(method, zeros / numel, bits, size, fp32_bytes / size)
+                return Plan(zeros / numel, bits, size, fp32_bytes / size)
         best = fp32_bytes / predict(most, bits)
     raise ValueError(f"compression.ratio={ratio} is out of reach for {method} on this model: predicted at most "
                      f"{best:.3f}x ({fixed:,} bytes of untargeted weights stay)")

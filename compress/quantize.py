@@ -78,8 +78,7 @@ def quantize_weights(model: nn.Module, targets: Sequence[Target], bits: int,
                      granularity: str = "channel") -> dict[str, QuantizedTensor]:
     """Quantize each target and write the dequantized values back, so `model` evaluates as deployed;
     returns the codes and scales by target name (idempotent). Raises ValueError for bad bits or
-    granularity, or targets not in `model`."""
-    check_quantization(bits, granularity)
+    granularity (`quantize_tensor`), or targets not in `model`."""
     check_targets(model, list(targets))
     quantized = {}
     for target in targets:
@@ -140,8 +139,7 @@ def attach_fake_quant(model: nn.Module, targets: Sequence[Target], bits: int, gr
                       *, activations: bool = False, activation_bits: int = 8) -> None:
     """Quantization-aware training: every targeted weight (and with `activations`, the input of
     every targeted `nn.Linear`, per tensor) is fake-quantized in each forward. Raises ValueError
-    for bad bits or granularity, targets not in `model`, or ones still under a pruning mask."""
-    check_quantization(bits, granularity)
+    for targets not in `model`, ones still under a pruning mask, or bad bits or granularity (`FakeQuant`)."""
     check_targets(model, list(targets))
     for target in targets:
         if any(is_pruned(module, name) for module, name in target.places):

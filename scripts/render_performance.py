@@ -129,7 +129,7 @@ def clock_rows(s: dict, source: str) -> list[Row]:
     caught = [(tests["faulty_error"], ("beyond", goal)), (tests["correct_error"], ("within", goal))]
     self_test = judged(caught) if tests["caught"] == tests["runs"] else "not shown: a broken clock was missed"
     return [("clock", "the training clock ÷ the same updates timed independently − 1 (on CPU by a second host "
-             "timer, `train_large/clock_check.py`), over the eval-share row's toy loop runs "
+             "timer, `scripts/bench/clock_check.py`), over the eval-share row's toy loop runs "
              f"({', '.join(s['clock_errors'])})", f"within ±{goal:.0%}",
              estimate(clock, lambda v: pct(v, signed=True), "runs"),
              judged([(clock, ("within", goal))]), f"{source} `device.clock_error_interval`"),

@@ -8,8 +8,8 @@ Only `train_large.engine` imports fairseq (everything else goes through `build_e
   (`core.source_run`), and what every run writes about itself (`core.run_records`);
 - `config`, `run_names`, `runtime`: the typed config, run identity, and the device, precision,
   workers and processes a run resolves once on its machine (a frozen `Runtime`);
-- `rundir`, `sinks`, `checkpoint`, `outputs`, `outcomes`: run directories, records and their
-  sinks, checkpoints, saved outputs, and a sweep's outcomes;
+- `rundir`, `sinks`, `checkpoint`, `outputs`: run directories, records and their sinks,
+  checkpoints and saved outputs;
 - `clock`, `loop`, `schedule`, `evaluate`, `engine`, `data`: the training clock, the budgeted
   loop's progress, learning-rate schedules, evaluation, the fairseq engine and datasets;
 - `wandb_sink`: the W&B sink's mode rules (`resolve_mode`);

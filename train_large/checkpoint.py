@@ -81,17 +81,13 @@ def _safe_load(path: Path, mmap: bool | None = None) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:  # what weights_only raises for a global it does not allow
-        raise _unsafe(path, ", ".join(_unsafe_globals(path)) or _first_line(err)) from err
+        try:  # the globals its pickle would import, read from its opcodes (nothing is run)
+            names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        except Exception:  # noqa: BLE001 - only for the message; the load has already been refused
+            names = []
+        raise _unsafe(path, ", ".join(names) or _first_line(err)) from err
     except Exception as err:  # noqa: BLE001 - torch raises many types for a damaged file
         raise _damaged(path, err) from err
-
-
-def _unsafe_globals(path: Path) -> list[str]:
-    """The globals a file's pickle would import (read from its opcodes; nothing is run)."""
-    try:
-        return torch.serialization.get_unsafe_globals_in_checkpoint(path)
-    except Exception:  # noqa: BLE001 - only for the message; the load has already been refused
-        return []
 
 
 def _damaged(path: Path, err: BaseException) -> CorruptFile:

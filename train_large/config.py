@@ -175,7 +175,7 @@ def register_configs() -> None:
 
 @dataclass(frozen=True)
 class BatchPlan:
-    """How one update's batch is assembled: per-device batches times accumulation times devices."""
+    """One update's batch: per-device batches times accumulation steps times devices."""
 
     device_batch_size: Optional[int]  # sequences per forward on one device; None = token-limited
     update_freq: int  # batches accumulated per update
@@ -183,13 +183,11 @@ class BatchPlan:
     max_tokens: Optional[int]  # tokens per forward on one device; None = sequence-limited
 
     @property
-    def sequences(self) -> Optional[int]:
-        """Sequences per update (the effective batch size); None when batches are token-limited."""
+    def sequences(self) -> Optional[int]:  # the effective batch size
         return None if self.device_batch_size is None else self.device_batch_size * self.update_freq * self.world_size
 
     @property
-    def tokens(self) -> Optional[int]:
-        """The most tokens one update can hold; None when batches are sequence-limited."""
+    def tokens(self) -> Optional[int]:  # the most tokens one update can hold
         return None if self.max_tokens is None else self.max_tokens * self.update_freq * self.world_size
 
 
@@ -208,16 +206,14 @@ def batch_plan(optim: Any, world_size: int = 1) -> BatchPlan:
 
 def one_of(key: str, value: Any, allowed: Iterable) -> list[str]:
     """The line for a value outside a fixed list; the pre-flight gives a Choice field's the same."""
-    if value in allowed:
-        return []
-    return [f"{key}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}"]
+    choices = ", ".join(map(str, allowed))
+    return [] if value in allowed else [f"{key}={value!r} is not allowed; choose one of: {choices}"]
 
 
 def _positive(key: str, value: Any, *, allow_zero: bool = False) -> list[str]:
     if value is None or value > 0 or (allow_zero and value == 0):
         return []
-    bound = ">= 0" if allow_zero else "> 0"
-    return [f"{key}={value} must be {bound}"]
+    return [f"{key}={value} must be {'>= 0' if allow_zero else '> 0'}"]
 
 
 def folder_name_problems(key: str, value: str) -> list[str]:
@@ -235,7 +231,7 @@ def check(cfg: Any, *, cuda_available: bool) -> list[str]:
     if m.arch != ARCH_FOR_KIND[t.kind]:
         problems.append(f"model.arch={m.arch} cannot train task.kind={t.kind}; use model={ARCH_FOR_KIND[t.kind]}")
     if t.eval.extra_bleu_tokenize is not None:
-        from .bleu import TOKENIZERS  # sacrebleu's own list; imported only when the key is set
+        from .evaluate import TOKENIZERS  # sacrebleu's own list; imported only when the key is set
 
         problems += one_of("task.eval.extra_bleu_tokenize", t.eval.extra_bleu_tokenize, TOKENIZERS)
     problems += folder_name_problems("experiment", cfg.experiment) + _range_problems(cfg)
@@ -306,9 +302,7 @@ def _range_problems(cfg: Any) -> list[str]:
 
 
 def seed_problems(seed: int) -> list[str]:
-    if 0 <= seed < 2**32:
-        return []
-    return [f"seed={seed} must be in 0..{2**32 - 1} (numpy's seed range)"]
+    return [] if 0 <= seed < 2**32 else [f"seed={seed} must be in 0..{2**32 - 1} (numpy's seed range)"]
 
 
 def _batch_problems(o: Any) -> list[str]:
@@ -332,18 +326,14 @@ def resolve_world_size(cfg: Any, device: str, visible_gpus: int) -> int:
 
 
 def resolve_device(device: str, cuda_available: bool) -> str:
-    if device == "auto":
-        return "cuda" if cuda_available else "cpu"
-    return device
+    return ("cuda" if cuda_available else "cpu") if device == "auto" else device
 
 
 def resolve_precision(precision: str, device: str, bf16_supported: bool) -> str:
     """auto: bf16 on CUDA (fp16 where the GPU has no bf16), fp32 on CPU."""
     if precision != "auto":
         return precision
-    if device != "cuda":
-        return "fp32"
-    return "bf16" if bf16_supported else "fp16"
+    return ("bf16" if bf16_supported else "fp16") if device == "cuda" else "fp32"
 
 
 # Measured on an H100 with RoBERTa 24 x 1024: one worker left the GPU waiting for masked batches

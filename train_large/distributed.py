@@ -62,10 +62,7 @@ def _log_to(log_file: Path, rank: int) -> None:
     formatter = logging.Formatter(f"[%(asctime)s][rank {rank}][%(name)s][%(levelname)s] - %(message)s")
     terminal = logging.StreamHandler()
     terminal.addFilter(console_filter())  # the terminal gets what Hydra's job logging lets through
-    handlers: list[logging.Handler] = [terminal]
-    if rank == 0:
-        handlers.append(logging.FileHandler(log_file))
-    for handler in handlers:
+    for handler in [terminal, *([logging.FileHandler(log_file)] if rank == 0 else [])]:
         handler.setFormatter(formatter)
         root.addHandler(handler)
 
@@ -79,6 +76,18 @@ def rank0_reading(device: str) -> Callable[[float], float]:
         return float(value.item())
 
     return agree
+
+
+def any_process(requested: Callable[[], bool], device: str) -> Callable[[], bool]:
+    """A stop check true in every data-parallel process when true in any (an all-reduce: every
+    process calls it once per update)."""
+
+    def agreed() -> bool:
+        flag = torch.tensor([1 if requested() else 0], dtype=torch.int32, device="cuda" if device == "cuda" else "cpu")
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
+    return agreed
 
 
 def slurm_task() -> tuple[int, int, int] | None:

@@ -28,11 +28,7 @@ _arrivals: Counter[str] = Counter()
 
 
 def parse(spec: str) -> tuple[str, int]:
-    """`checkpoint:2` -> ("checkpoint", 2).
-
-    Raises:
-        ValueError: not `<point>:<n>` with a known point and n >= 1.
-    """
+    """`checkpoint:2` -> ("checkpoint", 2); ValueError unless `<point>:<n>` with a known point and n >= 1."""
     point, _, count = spec.partition(":")
     if point not in POINTS or not count.isdigit() or int(count) < 1:
         raise ValueError(f"{ENV}={spec!r} is not <point>:<n> with point one of {', '.join(POINTS)} and n >= 1")

@@ -18,7 +18,9 @@ from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from .outcomes import RUNNING_ELSEWHERE, record_outcome, summary_lines
+from hydra_plugins.tlc_launchers.outcomes import (FAILED, FINISHED, RUNNING_ELSEWHERE, SKIPPED, first_line,
+                                                  record_outcome, sweep_summary_lines)
+
 from .runlock import RunLocked, hold_run_lock, under_rank0
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ def launch(argv: list[str], hydra_main: Callable[[], Any], sweep_dir: Callable[[
         raise
     finally:
         if "hydra/launcher=gpus" not in argv and not refused:
-            lines, failed = summary_lines(sweep_dir(), started)
+            lines, failed = sweep_summary_lines(sweep_dir(), started)
             for line in lines:
                 print(line, file=sys.stderr if failed else sys.stdout)
 
@@ -75,10 +77,9 @@ def run_job(job: Callable[[], dict | None], expected: tuple[type[Exception], ...
     except expected as err:
         _failed(run_dir, sweep_dir, first_line(str(err)), fail=fail, status=2)
     except Exception as err:  # noqa: BLE001 - a crash of any kind: one line here, the traceback in the log
-        _failed(run_dir, sweep_dir, f"{type(err).__name__}: {first_line(str(err))}", fail=fail, status=1,
-                where=log_traceback(run_dir))
+        _failed(run_dir, sweep_dir, first_line(err), fail=fail, status=1, where=log_traceback(run_dir))
     if sweep_dir is not None:
-        record_outcome(sweep_dir, run_dir.name, "skipped" if already_done else "finished")
+        record_outcome(sweep_dir, run_dir.name, SKIPPED if already_done else FINISHED)
     return validation_metric(result)
 
 
@@ -110,10 +111,6 @@ def save_job_config(run_dir: Path, cfg: DictConfig) -> None:
              "overrides.yaml": OmegaConf.create(list(hydra_cfg.overrides.task))}
     for name, node in files.items():
         atomic_write_bytes(run_dir / ".hydra" / name, OmegaConf.to_yaml(node).encode())
-
-
-def first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else text
 
 
 def log_traceback(run_dir: Path) -> str:
@@ -148,5 +145,5 @@ def _failed(run_dir: Path, sweep_dir: Path | None, error: str, *, fail: Callable
         fail([line], status)
         return
     log.error(line)
-    record_outcome(sweep_dir, run_dir.name, "failed", f"{error} ({where})" if where else error)
+    record_outcome(sweep_dir, run_dir.name, FAILED, f"{error} ({where})" if where else error)
     raise JobFailed(line)

@@ -1,13 +1,11 @@
-"""The values of `hydra/launcher=gpus` and `=slurm`, checked before anything starts: Hydra builds the
-launcher only once a multirun starts, and reports a bad value with a stack-trace hint (or sbatch
-refuses the array), so each bad value is one line here instead.
+"""The values of `hydra/launcher=gpus` and `=slurm`, checked before anything starts, one line per bad
+value (Hydra builds the launcher only once a multirun starts, and reports it with a stack-trace hint).
 
 For SLURM, `sinfo` also says whether a node of the partition can hold one run: sbatch accepts a job
-that no node can hold unless the cluster enforces partition limits, and the job then pends forever
-(the preset's 8 CPUs per run on a 2-CPU node waits with reason PartitionConfig). Only a request that
-no node could ever hold is refused (node features, `exclude` and busy or down nodes are not
-considered); without `sinfo`, or when it fails, nothing is checked.
-Must not import fairseq, wandb, Ray or submitit.
+no node can hold unless the cluster enforces partition limits, and it then pends forever (the
+preset's 8 CPUs per run on a 2-CPU node waits with reason PartitionConfig). Only a request no node
+could ever hold is refused (features, `exclude`, busy or down nodes are not considered); without
+`sinfo`, or when it fails, nothing is checked. Must not import fairseq, wandb, Ray or submitit.
 """
 from __future__ import annotations
 

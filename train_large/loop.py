@@ -13,6 +13,8 @@ from .schedule import LearningRate
 
 log = logging.getLogger(__name__)
 
+PRINT_EVERY_SECONDS = 30.0  # wall seconds between progress lines at most (a terminal and a SLURM log)
+
 
 @dataclass
 class Progress:
@@ -85,13 +87,10 @@ def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, bu
                        save: Callable[[], None], metric_name: str = "metric",
                        stop_requested: Callable[[], bool] = lambda: False,
                        learning_rate: LearningRate | None = None) -> bool:
-    """Train until `budget.train_seconds` of update time (or `budget.max_updates`) is spent.
-    learning_rate: called before each update (None: fairseq's scheduler sets the rate).
-
-    Returns False when it stopped early, checkpointed, because `stop_requested()` said so.
-    """
+    """Train until `budget.train_seconds` of update time (or `budget.max_updates`) is spent; False when it
+    stopped early, checkpointed, because `stop_requested()` said so. learning_rate: None: fairseq's sets it."""
     window = LossWindow()
-    printer = ProgressPrinter()
+    printed_at = -math.inf  # wall seconds of the last progress line
 
     def validate_and_save(now: float) -> None:
         progress.next_eval = next_mark(now, budget.eval_every_seconds)
@@ -115,7 +114,9 @@ def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, bu
         if now >= progress.next_log:
             emit("train", window.pop())
             progress.next_log = next_mark(now, budget.log_every_seconds)
-            printer.maybe_print(clock, progress, budget, metric_name)
+            if clock.wall_seconds - printed_at >= PRINT_EVERY_SECONDS:
+                printed_at = clock.wall_seconds
+                print_progress(clock, progress, budget, metric_name)
         if budget_spent(clock, progress, budget):
             break  # the final validation follows the loop; no point in one more here
         if stop_requested():
@@ -129,19 +130,9 @@ def train_until_budget(engine: Any, clock: TrainingClock, progress: Progress, bu
     return True
 
 
-class ProgressPrinter:
-    """One progress line at most every `every` wall seconds (a terminal and a SLURM log)."""
-
-    def __init__(self, every: float = 30.0) -> None:
-        self.every = every
-        self._last: float | None = None
-
-    def maybe_print(self, clock: TrainingClock, progress: Progress, budget: Any, metric_name: str) -> None:
-        if self._last is not None and clock.wall_seconds - self._last < self.every:
-            return
-        self._last = clock.wall_seconds
-        left = max(budget.train_seconds - clock.train_seconds, 0.0)
-        last = "-" if progress.last_metric is None else f"{progress.last_metric:.4g}"
-        log.info("train %.1f/%.0fs (%.1fs left) | updates %d | tokens %d | last valid %s %s | wall %.1fs",
-                 clock.train_seconds, budget.train_seconds, left, progress.updates, progress.tokens,
-                 metric_name, last, clock.wall_seconds)
+def print_progress(clock: TrainingClock, progress: Progress, budget: Any, metric_name: str) -> None:
+    left = max(budget.train_seconds - clock.train_seconds, 0.0)
+    last = "-" if progress.last_metric is None else f"{progress.last_metric:.4g}"
+    log.info("train %.1f/%.0fs (%.1fs left) | updates %d | tokens %d | last valid %s %s | wall %.1fs",
+             clock.train_seconds, budget.train_seconds, left, progress.updates, progress.tokens,
+             metric_name, last, clock.wall_seconds)

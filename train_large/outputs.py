@@ -15,11 +15,8 @@ GLUE_SUBMISSION_DIR = "glue"  # under OUTPUTS_DIR
 
 
 def write_lines(path: Path, lines: list[str]) -> dict:
-    """Write one line per item; returns the record's description: {"file", "sha256", "lines"}.
-
-    Raises:
-        ValueError: an item holds a newline, which would shift every later line.
-    """
+    """Write one line per item; returns {"file", "sha256", "lines"}. ValueError if an item holds a
+    newline, which would shift every later line."""
     for number, line in enumerate(lines, start=1):
         if "\n" in line:
             raise ValueError(f"output line {number} for {path} holds a newline: {line!r}")

@@ -74,17 +74,3 @@ def to_child_processes(signum: int) -> None:
         with contextlib.suppress(ProcessLookupError):  # it has just ended
             os.kill(child.pid, signum)
 
-
-def any_process(requested: Callable[[], bool], device: str) -> Callable[[], bool]:
-    """A stop check true in every data-parallel process when true in any (an all-reduce: every
-    process calls it once per update)."""
-    import torch
-    import torch.distributed as dist
-
-    def agreed() -> bool:
-        flag = torch.tensor([1 if requested() else 0], dtype=torch.int32,
-                            device="cuda" if device == "cuda" else "cpu")
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return bool(flag.item())
-
-    return agreed

@@ -31,11 +31,7 @@ _FLAGS_WITH_VALUE = ("--cfg", "-c", "--package", "-p", "--config-path", "-cp", "
 
 
 def _command_line(argv: list[str]) -> tuple[bool, list[Override]]:
-    """Whether `argv` asks for a multirun, and its parsed overrides.
-
-    Raises:
-        OverrideParseException: an override is not key=value.
-    """
+    """Whether `argv` asks for a multirun, and its parsed overrides (OverrideParseException: not key=value)."""
     overrides, after = [], ""
     for arg in argv:
         takes_value = after in _FLAGS_WITH_VALUE or (after in ("--info", "-i") and "=" not in arg)
@@ -48,11 +44,9 @@ def _command_line(argv: list[str]) -> tuple[bool, list[Override]]:
 
 def job_overrides(argv: list[str],
                   sweeper_params: Callable[[list[str]], dict[str, str]] = lambda fixed: {}) -> list[list[str]]:
-    """The override list of each job the command line describes (one list without -m).
-
-    `sweeper_params(fixed overrides)`: the `hydra.sweeper.params` a `+sweep=` file adds in a multirun,
-    as {key: "v1,v2"}; as in Hydra's sweeper, the command line wins for a key given in both.
-    """
+    """The override list of each job the command line describes (one list without -m). `sweeper_params(fixed
+    overrides)`: the `hydra.sweeper.params` a `+sweep=` file adds in a multirun, as {key: "v1,v2"}; as in
+    Hydra's sweeper, the command line wins for a key given in both."""
     multirun, parsed = _command_line(argv)
     parsed = [o for o in parsed if not o.is_hydra_override()]
     if multirun:
@@ -172,17 +166,15 @@ def preflight(argv: list[str], compose: Callable[..., Any],
               check: Callable[[Any, list[str]], list[str]],
               sweeper_params: Callable[[list[str]], dict[str, str]] = lambda fixed: {},
               check_launcher: Callable[[Any], list[str]] = lambda launcher: []) -> list[str]:
-    """Problems with any job of this command line, one line each; [] when every job is fine.
-
-    `compose(overrides, with_hydra=False)` composes a job, `check(cfg, overrides)` checks it, and
-    `check_launcher(hydra.launcher)` checks the launcher when the command line sets a `hydra` override.
-    """
+    """Problems with any job of this command line, one line each. `compose(overrides, with_hydra=False)`
+    composes a job, `check(cfg, overrides)` checks it, and `check_launcher(hydra.launcher)` checks the
+    launcher when the command line sets a `hydra` override."""
     try:
         jobs = job_overrides(argv, sweeper_params)
         hydra_settings = hydra_overrides(argv)
     except HydraException as err:  # OverrideParseException, or a sweep the basic sweeper cannot list
         return [f"cannot parse the overrides: {str(err).splitlines()[0]}; each is key=value (key=v1,v2 with -m)"]
-    defaults = default_config(compose)
+    defaults = _default_config(compose)
     problems = _hydra_problems(hydra_settings, compose, check_launcher) if hydra_settings else []
     for overrides in jobs:
         try:
@@ -195,24 +187,19 @@ def preflight(argv: list[str], compose: Callable[..., Any],
 
 
 @functools.lru_cache(maxsize=8)
-def default_config(compose: Callable[..., Any]) -> DictConfig:
-    """The config without overrides, whose keys every job is compared with (the same all process long)."""
-    return compose([])
+def _default_config(compose: Callable[..., Any]) -> DictConfig:
+    return compose([])  # whose keys every job is compared with (the same all process long)
 
 
 def _hydra_problems(overrides: list[str], compose: Callable[..., Any],
                     check_launcher: Callable[[Any], list[str]]) -> list[str]:
-    """Problems with the `hydra` settings (launcher choice, its keys and values), composed as Hydra will."""
+    """Problems with the `hydra` settings (launcher choice, its keys and values), composed as Hydra will.
+    A misspelt `hydra.launcher...` key is compared with the config of the `hydra/...` choices alone."""
     try:
         return check_launcher(compose(overrides, with_hydra=True).hydra.launcher)
     except Exception as err:  # noqa: BLE001 - composition errors come in many types
-        return [describe_compose_error(err, _hydra_defaults(overrides, compose), overrides)]
-
-
-def _hydra_defaults(overrides: list[str], compose: Callable[..., Any]) -> DictConfig | None:
-    """The config of the `hydra/...` group choices alone, which a misspelt `hydra.launcher...` key is
-    compared with."""
-    try:
-        return compose([o for o in overrides if o.lstrip("+~").startswith("hydra/")], with_hydra=True)
-    except Exception:  # noqa: BLE001 - the group choice itself is bad: nothing to compare with
-        return None
+        try:
+            defaults = compose([o for o in overrides if o.lstrip("+~").startswith("hydra/")], with_hydra=True)
+        except Exception:  # noqa: BLE001 - the group choice itself is bad: nothing to compare with
+            defaults = None
+        return [describe_compose_error(err, defaults, overrides)]

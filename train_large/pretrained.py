@@ -67,11 +67,6 @@ def inherit_architecture(cfg: Any, source: SourceRun, explicit: Iterable[str]) -
     return problems
 
 
-def explicit_keys(overrides: Iterable[str]) -> list[str]:
-    """The config keys a list of Hydra overrides sets by value (`model.width=...`, not `model=...`)."""
-    return [o.lstrip("+~").partition("=")[0] for o in overrides if "=" in o]
-
-
 def resolve_init(cfg: Any, overrides: Iterable[str]) -> list[str]:
     """Apply `cfg.init_from` to the config (the source's architecture); one line per problem."""
     if not cfg.init_from:
@@ -83,4 +78,5 @@ def resolve_init(cfg: Any, overrides: Iterable[str]) -> list[str]:
         source = find_source(cfg.init_from)
     except SourceError as err:
         return [str(err)]
-    return inherit_architecture(cfg, source, explicit_keys(overrides))
+    # the keys the overrides set by value (`model.width=...`, not `model=...`)
+    return inherit_architecture(cfg, source, [o.lstrip("+~").partition("=")[0] for o in overrides if "=" in o])

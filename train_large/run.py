@@ -23,7 +23,7 @@ from .evaluate import PRIMARY_METRIC, Evaluator, is_better
 from .loop import Progress, train_until_budget
 from .schedule import LearningRate
 from .outputs import OUTPUTS_DIR
-from .preemption import StopSignals, any_process, to_child_processes
+from .preemption import StopSignals, to_child_processes
 from .pretrained import SourceError, SourceRun, find_source, load_weights
 from .rundir import (METRICS_FILE, read_records, read_result, remove_stale_temporaries, truncate_records)
 from .runtime import Runtime, resolve_runtime
@@ -164,7 +164,7 @@ def process_clock(device: str, world_size: int, signals: StopSignals,
     together when a signal reached any of them."""
     agree, stop_requested = None, signals.requested
     if world_size > 1:
-        from .distributed import rank0_reading
+        from .distributed import any_process, rank0_reading
 
         agree, stop_requested = rank0_reading(device), any_process(signals.requested, device)
     clock = TrainingClock(sync=cuda_sync if device == "cuda" else None, state=state and state["clock"], agree=agree)

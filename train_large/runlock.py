@@ -31,7 +31,6 @@ class RunLocked(RuntimeError):
     """Another process holds the run directory; the message is one line naming it and the holder."""
 
     def __init__(self, run_dir: Path, holder: Optional["Holder"]) -> None:
-        self.run_dir, self.holder = Path(run_dir), holder
         who = holder.describe() if holder else "another process (it has not recorded itself yet)"
         super().__init__(f"{run_dir} is in use by {who}; wait for it to end or stop it, then run this "
                          "command again")

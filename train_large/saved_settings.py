@@ -1,11 +1,10 @@
 """Settings that disagree with the run directory, found before anything is built.
 
-A launch with other settings lands in an existing run directory when `hydra.run.dir` is reused or a
-preset was edited between launches; resuming would then crash on a `state_dict` size mismatch or,
-worse, quietly continue under settings the first half never had. So the config saved with a result
-or checkpoint is compared key by key; only keys in `RESUMABLE` may differ, and keys only one side has
-(added to the schema since) are not compared. Must not import fairseq or wandb; torch only through
-`train_large.checkpoint`, when a checkpoint is read.
+A launch lands in an existing run directory when `hydra.run.dir` is reused or a preset was edited
+between launches; resuming would then crash on a `state_dict` size mismatch or, worse, quietly go on
+under settings the first half never had. So the saved config is compared key by key: only keys in
+`RESUMABLE` may differ; keys only one side has (added to the schema since) are not compared. Must not
+import fairseq or wandb; torch only through `train_large.checkpoint`, when a checkpoint is read.
 """
 from __future__ import annotations
 
@@ -30,12 +29,8 @@ class SettingsChanged(ValueError):
 
 
 def check_same_settings(run_dir: Path, now: dict, also_resumable: Iterable[str] = ()) -> None:
-    """Refuse `now` (a resolved config) if the run in `run_dir` was started with other settings.
-
-    Raises:
-        SettingsChanged: a key outside RESUMABLE and `also_resumable` differs (each is named).
-        CorruptFile: result.json or the checkpoint is damaged.
-    """
+    """Raises SettingsChanged when a key of `now` (a resolved config) outside RESUMABLE and `also_resumable`
+    differs from the run in `run_dir`; CorruptFile when result.json or the checkpoint is damaged."""
     saved = saved_config(Path(run_dir))
     if saved is None:
         return

@@ -35,16 +35,14 @@ class BudgetSchedule:
             spent = max(spent, updates / self.max_updates)
         return min(max(spent, 0.0), 1.0)
 
-    def rate_at(self, fraction: float) -> float:
+    def __call__(self, train_seconds: float, updates: int) -> float:
+        fraction = self.fraction(train_seconds, updates)
         if fraction < self.warmup_fraction:
             return self.peak * fraction / self.warmup_fraction
         left = (fraction - self.warmup_fraction) / (1.0 - self.warmup_fraction)  # of the decay, in [0, 1]
         if self.decay == "cosine":
             return self.peak * 0.5 * (1.0 + math.cos(math.pi * left))
         return self.peak * (1.0 - left)
-
-    def __call__(self, train_seconds: float, updates: int) -> float:
-        return self.rate_at(self.fraction(train_seconds, updates))
 
 
 @dataclass

@@ -28,9 +28,7 @@ def resolve_mode(mode: str, environ: Mapping[str, str]) -> str:
     """The mode for wandb: "auto" is online iff WANDB_API_KEY is set; ValueError if not one of MODES."""
     if mode not in MODES:
         raise ValueError(f"wandb mode {mode!r} is not one of {MODES}")
-    if mode == "auto":
-        return "online" if environ.get("WANDB_API_KEY") else "offline"
-    return mode
+    return ("online" if environ.get("WANDB_API_KEY") else "offline") if mode == "auto" else mode
 
 
 def _is_number(value: object) -> bool:
@@ -108,11 +106,9 @@ class WandbSink:
         )
         for key in ("train_seconds", "bytes", "ratio"):
             self._run.define_metric(key)
-        # A compression run's valid and test metrics are one point each, plotted against bytes.
-        by_size = job_type == "compress"
-        for split in SPLITS:
-            self._run.define_metric(f"{split}/*", step_metric="bytes" if by_size and split != "train" else
-                                    "train_seconds")
+        for split in SPLITS:  # a compression run's valid and test metrics are one point each, against bytes
+            x_axis = "bytes" if job_type == "compress" and split != "train" else "train_seconds"
+            self._run.define_metric(f"{split}/*", step_metric=x_axis)
         for key in ("wall_seconds", "updates", "tokens", "flops"):
             self._run.define_metric(key, step_metric="train_seconds")
         self._best: dict[str, float] = {}
@@ -161,12 +157,10 @@ class WandbSink:
                 self._run.tags = (*self._run.tags, tag)
 
     def close(self) -> None:
-        """Finish the run and return once wandb-core has written all of its `.wandb` log.
-
-        run.finish() does not wait for wandb-core: with both CPUs busy, 6 of 45 offline runs read
-        right after it lacked their last history rows. wandb.teardown() waits for wandb-core to exit:
-        0 of 45, for 0.01-0.2 s per close and about 0.5 s at the next init. Its error is only logged.
-        """
+        """Finish the run and return once wandb-core has written all of its `.wandb` log. run.finish() does
+        not wait for wandb-core: with both CPUs busy, 6 of 45 offline runs read right after it lacked their
+        last history rows; wandb.teardown() waits for it to exit: 0 of 45, for 0.01-0.2 s per close and
+        about 0.5 s at the next init. Its error is only logged."""
         if self._run is None:
             return
         import wandb

@@ -67,9 +67,10 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)
     started_here = not ray.is_initialized()
     resources = start_ray(launcher)
-    options = remote_options(launcher, resources)
+    given = OmegaConf.to_container(launcher.ray_cfg.remote, resolve=True)  # hydra.launcher.ray.remote
+    options = remote_options(launcher, resources, given)
     request = job_request(options)
-    settings = request_settings(options_given(launcher), launcher.cpus_per_job, launcher.gpus_per_job)
+    settings = request_settings(given, launcher.cpus_per_job, launcher.gpus_per_job)
     refused = unfit_line(request, settings, alive_nodes())
     if refused:
         if started_here:
@@ -185,14 +186,10 @@ def start_ray(launcher: Any) -> dict:
     return ray.cluster_resources()
 
 
-def options_given(launcher: Any) -> dict:
-    """hydra.launcher.ray.remote, as plain values."""
-    return OmegaConf.to_container(launcher.ray_cfg.remote, resolve=True)  # type: ignore[return-value]
-
-
-def remote_options(launcher: Any, resources: dict) -> dict:
+def remote_options(launcher: Any, resources: dict, given: Any) -> dict:
     """ray.remote options for every job: `gpus_per_job` GPUs where the cluster has GPUs (Ray sets each
-    job's CUDA_VISIBLE_DEVICES), else one CPU_SLOT where it has them; CPUs; a fresh process."""
+    job's CUDA_VISIBLE_DEVICES), else one CPU_SLOT where it has them; CPUs; a fresh process; then
+    `given` (hydra.launcher.ray.remote)."""
     # max_calls=1: a fresh worker per job, so no CUDA context, process group or module state
     # outlives its job; max_retries=0: a crashed job is reported, not silently run again.
     options: dict = {"max_calls": 1, "max_retries": 0, "num_cpus": launcher.cpus_per_job}
@@ -202,7 +199,7 @@ def remote_options(launcher: Any, resources: dict) -> dict:
         options["num_gpus"] = 0
         if resources.get(CPU_SLOT, 0) > 0:
             options["resources"] = {CPU_SLOT: 1}
-    options.update(options_given(launcher))
+    options.update(given)
     return options
 
 

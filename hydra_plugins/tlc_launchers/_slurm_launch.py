@@ -1,13 +1,11 @@
-"""The launch of `hydra/launcher=slurm`: submit the sweep as one job array, wait for it while saying
-what its jobs are doing, and return what each returned. Imports submitit, so only a launch loads it;
-must not import train_large (it launches any Hydra task).
+"""The launch of `hydra/launcher=slurm`: submit the sweep as one job array (as hydra-submitit-launcher
+does, whose `launch` also waits, but with a refused `sbatch` as one line), then wait, saying what its
+jobs are doing. Imports submitit; must not import train_large (it launches any Hydra task).
 
-Submitting repeats hydra-submitit-launcher's (its `launch` also waits, so there is no half to call),
-except that a refused `sbatch` is one line. Waiting is new: submitit asks `sacct` about a job without
-a result file, which a cluster without accounting (no slurmdbd) fails with a warning per call, and a
-job that died without a result (cancelled, out of memory) keeps the sweep waiting forever. Here
-`squeue` gives the states, the result file how a job ended, and a job gone from the queue without
-one fails after RESULT_GRACE_S.
+Waiting is our own: submitit asks `sacct` about a job without a result file, which fails with a
+warning per call where the cluster keeps no accounting (no slurmdbd), and waits forever for a job that
+died without a result (cancelled, out of memory). Here `squeue` gives the states, the result file how
+a job ended, and a job gone from the queue without one fails after RESULT_GRACE_S.
 """
 from __future__ import annotations
 
@@ -64,10 +62,9 @@ class Listed:
 
 
 class QueueStates:
-    """Each job's state across `squeue` snapshots: a job pending again after it ran was requeued
-    (`scontrol requeue`, preemption, submitit's timeout requeue). A job is *over* once `squeue` shows
-    it in a final state (COMPLETED, CANCELLED, ...) or no longer lists it (MinJobAge seconds after it
-    ends); `outcomes`: how each ended, from its result file. Times: seconds, any monotonic clock."""
+    """Each job's state across `squeue` snapshots: pending again after it ran means requeued. A job is
+    *over* once `squeue` shows a final state (COMPLETED, CANCELLED, ...) or no longer lists it (MinJobAge
+    seconds after it ends). Times: seconds, any monotonic clock."""
 
     def __init__(self, job_ids: Sequence[str]) -> None:
         self.job_ids = list(job_ids)
@@ -115,7 +112,6 @@ class QueueStates:
         return entry.state.lower()
 
     def counts(self) -> dict[str, int]:
-        """{state: number of jobs}, states in the order their first job has them."""
         return Counter(self.state_of(job_id) for job_id in self.job_ids)
 
 
@@ -130,7 +126,7 @@ def parse_squeue(text: str) -> dict[str, Listed]:
 
 
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
-    """Submit, wait, and return each job's JobReturn in order, as hydra-submitit-launcher does.
+    """Submit, wait, and return each job's JobReturn in order.
 
     Raises:
         SystemExit: status 2 when sbatch refuses the array or is not on PATH (after one line on stderr).
@@ -143,7 +139,6 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
 
 
 def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[Any]:
-    """One SLURM job per override list, as one array; returns submitit's jobs."""
     import submitit
     from submitit.core.utils import FailedJobError
 
@@ -270,7 +265,6 @@ def sacct_warnings_dropped() -> Iterator[None]:
 
 
 def has_result(job: Any) -> bool:
-    """Whether every task of the job has written the result file submitit reads."""
     return all(job.task(i).paths.result_pickle.exists() for i in range(job.num_tasks))
 
 

@@ -1,6 +1,6 @@
 """The device section on CPU: the measured fp32 matrix-multiply peak, the toy models' training
 tokens/s and MFU, and the clock check: the training clock against the same updates timed by a
-second host timer (train_large.clock_check), goal within 1%, taken over every toy loop run (the
+second host timer (scripts.bench.clock_check), goal within 1%, taken over every toy loop run (the
 eval-share section's, when it ran first), and its self-test repeated: the check must fail a
 deliberately broken clock (process time). The gpu section does the same on CUDA.
 """
@@ -27,7 +27,7 @@ def run(space: Workspace, sizes: Sizes, report: dict) -> dict:
 
 def clock_check(space: Workspace, sizes: Sizes, report: dict) -> dict:
     """The clock's error over the toy loop runs, and its self-test repeated `sizes.self_tests` times."""
-    from train_large.clock_check import self_test
+    from .clock_check import self_test
 
     from .measure import loop_run
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from train_large.cli import compose_train
-from train_large.clock_check import self_test
+from .clock_check import self_test
 from train_large.data.datasets import ensure_dataset
 
 from .measure import GPU_MODELS, loop_run, matmul_peak, release, throughput

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from train_large.checkpoint import save_checkpoint
 from train_large.clock import TrainingClock, cuda_sync
-from train_large.clock_check import AuditedClock, independent_timer
+from .clock_check import AuditedClock, independent_timer
 from train_large.config import to_container
 from train_large.evaluate import PRIMARY_METRIC, Evaluator
 from train_large.loop import Progress, train_until_budget
@@ -133,7 +133,7 @@ def loop_run(cfg: Any, data: Any, device: str, work: Path) -> dict:
     budget and eval settings, with an outer wall timer around it.
 
     clock_check: the training clock against every update timed independently (CUDA events on a
-    GPU, a second host timer on CPU; train_large.clock_check), and clock_error its signed error,
+    GPU, a second host timer on CPU; scripts.bench.clock_check), and clock_error its signed error,
     goal within 1%. untimed_share: (outer loop seconds - evaluation and checkpoint seconds -
     training-clock seconds) / training-clock seconds, the loop's own time between updates; it
     cannot see a clock that misses update time, which then lands in evaluation. eval_share:

@@ -1,15 +1,10 @@
 """Advice for a budget: which size to train for a training budget (seconds or FLOPs), and which
 compressed model to ship for a memory budget (bytes), each with the runner-up and the margin.
 
-Candidates are configurations (`evidence.configs`), ranked by the mean over their replicas and
-shown with its spread and count (`27.3 ± 0.4 BLEU (n=3)`); the margin over the runner-up carries
-its 95% interval and says "within noise" when that includes zero. Training: scored by the best
-validation metric each replica had reached by the budget (`series.best_by`); when the best lies
-between two sizes of its sweep, a parabola through it and its neighbours (metric against log2 of
-the size) suggests a size in between. Memory: compressed configurations that fit (bytes as stored,
-at the precision evaluated, so a bf16 and an fp32 source compare by what they would ship), scored
-on validation only (the chosen model's test score is shown, labelled); with a training budget too,
-only those whose source trained within it. Must not import fairseq or torch.
+Candidates are configurations (`evidence.configs`) ranked by the mean over their replicas, scored
+on validation only: for training, the best metric each replica had reached by the budget; for
+memory, compressed models that fit in bytes as stored, at the precision evaluated, so a bf16 and an
+fp32 source compare by what they would ship. Must not import fairseq or torch.
 """
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
 """The four claims of Li et al. 2020 that the harness is built to test (README, "Results and
-reports"), each checked on the runs by a stated rule: one function per claim, returning an
-`evidence.Verdict` with the effect sizes, their noise and the runs behind it. Claim 4 is in
-claim_compression.py.
-
+reports"), each checked on the runs by the rule in its `Verdict` (claim 4 in claim_compression.py).
 Nothing is canned: a claim whose rule needs runs that are not there is "not enough data", with
-what is missing. Only complete runs count. A configuration (`evidence.Config`) is compared by the
-mean over its replicas of the best validation metric reached by a budget (`series.best_by`): what
-stopping there and keeping the best checkpoint gives. Test metrics never enter a comparison.
+what is missing. Test metrics never enter a comparison.
 """
 from __future__ import annotations
 
@@ -117,17 +112,12 @@ def pair_over_time(large: Config, small: Config, horizon: float, budgets: list[f
     `v`; returns its verdict and the difference at T."""
     metric = unit(large.metric)
     at_t = advantage(large.higher_is_better, large.values(horizon), small.values(horizon))
-    reliable, point = [], []  # budgets where the smaller one is ahead: beyond the noise / on one seed
-    measured = True  # whether every budget had an interval
-    for t in budgets:
-        a, b = large.values(t), small.values(t)
-        if a and b:
-            d = advantage(large.higher_is_better, a, b)
-            measured = measured and d.has_interval
-            if reliably_against(d):
-                reliable.append((t, d))
-            elif not d.has_interval and d.mean < 0:
-                point.append((t, d))
+    diffs = [(t, advantage(large.higher_is_better, a, b)) for t in budgets
+             if (a := large.values(t)) and (b := small.values(t))]
+    # budgets where the smaller one is ahead: beyond the noise / on one seed
+    reliable = [(t, d) for t, d in diffs if reliably_against(d)]
+    point = [(t, d) for t, d in diffs if not d.has_interval and d.mean < 0]
+    measured = all(d.has_interval for _, d in diffs)
     if reliable or reliably_against(at_t) or (not at_t.has_interval and at_t.mean < 0):
         outcome = NOT_SUPPORTED
     elif decide(at_t) == SUPPORTED and not point:

@@ -4,15 +4,9 @@
     tlc-report runs/roberta_width runs/prune --claims       # also checks the paper's claims
     tlc-report runs/ --advise train_seconds=3600 bytes=50e6  # best size for a 1-hour budget, best model in 50 MB
 
-Arguments are checked first (paths, budget, workspace target): a bad one stops with one line and
-exit status 2 before anything is read. Then collect -> tables -> figures -> claims -> advice ->
-report.md, and the paths written are printed. Must not import fairseq or torch.
-
---wandb-workspace builds a W&B workspace with the paper's panels (per training metric, the valid
-curve against training seconds and FLOPs, one line per width; per compression metric, the final
-metric against bytes). Its spec is always written beside the report, so it can be checked without
-a network, and uploaded only when W&B credentials are set. wandb and wandb_workspaces are imported
-only then.
+Arguments are checked first: a bad one stops with one line and exit status 2 before anything is
+read. The W&B workspace spec (--wandb-workspace) is always written beside the report, so it can be
+checked without a network; wandb_workspaces is imported only then. Must not import fairseq or torch.
 """
 from __future__ import annotations
 
@@ -32,10 +26,6 @@ REPORT_FILE, CSV_FILE, TABLES_FILE, FIGURES_DIR, WORKSPACE_FILE = (
     "report.md", "runs.csv", "runs.md", "figures", "wandb_workspace.json")
 WORKSPACE_NAME = "train-large-then-compress"
 LOG_METRICS = {"ppl"}
-
-
-class UsageError(ValueError):
-    """Bad command-line input; the message is the one line shown to the user."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -69,35 +59,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_args(args: argparse.Namespace) -> tuple[Budget | None, tuple[str, str] | None, Path]:
-    """The parsed budget, workspace target (entity, project) and report folder.
-
-    Raises:
-        UsageError, BudgetError: one line naming the argument and what is allowed.
-    """
+    """The parsed budget, workspace target (entity, project) and report folder; a bad one `fail`s."""
     for path in args.paths:
         if not path.is_dir():
-            raise UsageError(f"{path} is not a folder; give sweep or run folders (e.g. runs/mt_width)")
-    budget = parse_budget(args.advise) if args.advise is not None else None
+            fail(f"{path} is not a folder; give sweep or run folders (e.g. runs/mt_width)")
+    try:
+        budget = parse_budget(args.advise) if args.advise is not None else None
+    except BudgetError as err:
+        fail(str(err))
     target = None
     if args.wandb_workspace is not None:
         entity, sep, project = args.wandb_workspace.partition("/")
         if not sep or not entity or not project or "/" in project:
-            raise UsageError(f"--wandb-workspace {args.wandb_workspace!r}: expected ENTITY/PROJECT, e.g. "
-                             "my-team/train-large-then-compress")
+            fail(f"--wandb-workspace {args.wandb_workspace!r}: expected ENTITY/PROJECT, e.g. "
+                 "my-team/train-large-then-compress")
         target = entity, project
     out = args.out if args.out is not None else Path(os.path.commonpath([p.resolve() for p in args.paths])) / "report"
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a folder")
+        fail(f"--out {out} exists and is not a folder")
     return budget, target, out
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    try:
-        budget, target, out = check_args(args)
-    except (UsageError, BudgetError) as err:
-        fail(str(err))
-    sys.exit(report(args, budget, target, out))
+    sys.exit(report(args, *check_args(args)))
 
 
 def report(args: argparse.Namespace, budget: Budget | None, target: tuple[str, str] | None, out: Path) -> int:

@@ -16,8 +16,8 @@ from typing import Any, Iterable
 
 import yaml
 
+from hydra_plugins.tlc_launchers.outcomes import read_outcomes
 from train_large.evaluate import PRIMARY_METRIC
-from train_large.outcomes import read_outcomes
 from train_large.run_names import config_id
 from train_large.rundir import METRICS_FILE, OUTPUTS_DIR, RESULT_FILE, read_records
 

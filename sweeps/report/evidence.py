@@ -47,10 +47,6 @@ class Config:
         """The run name without its seed (`width=64`)."""
         return self.runs[0].config_id
 
-    @property
-    def n(self) -> int:
-        return len(self.runs)
-
     def values(self, budget: float, axis: str = "train_seconds") -> list[float]:
         """Best validation metric by `budget`, one per replica that had validated by then."""
         return best_by_replicas(list(self.runs), budget, axis)

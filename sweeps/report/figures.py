@@ -1,12 +1,7 @@
-"""The paper's figures from finished runs, as PNG (slides, README) and PDF (papers): metric against
-training seconds, updates and FLOPs per sweep and task; metric at a common budget against batch
-size and model size; metric against compressed bytes per source model and method; and the best
-metric reachable at each training budget and at each memory budget.
-
-Each line or point is a configuration: its seeds are drawn once, as their mean with a min-to-max
-band or error bar (bands.py), and captions say so and give n. Matplotlib through `Figure` objects on
-the Agg canvas, never pyplot: no global figure state, no display needed. plotting.py holds the style
-(units, log scales). Must not import fairseq or torch.
+"""The paper's figures from finished runs, as PNG (slides, README) and PDF (papers), one function
+per kind. Each line or point is a configuration: its seeds are drawn once, as their mean with a
+min-to-max band or error bar, and captions say so and give n. The style lives in plotting.py.
+Must not import fairseq or torch.
 """
 from __future__ import annotations
 
@@ -18,12 +13,11 @@ from matplotlib.figure import Figure
 
 from train_large.run_names import config_id
 
-from .bands import caption, configurations, mean_at, span
 from .collect import Run
 from .plotting import (AXIS_LABELS, METHOD_STYLE, METRIC_LABELS, STYLE, Drawn, colors, config_label,
                        draw_configuration, draw_points, log_axis, metric_axis, save, slug, with_n)
-from .series import (AXES, best_by_replicas, by_size, common_horizon, finished_compression,
-                     finished_training, group_by, label, varying)
+from .series import (AXES, best_by_replicas, by_size, caption, common_horizon, configurations, finished_compression,
+                     finished_training, group_by, label, mean_at, span, varying)
 
 __all__ = ["Drawn", "draw_all"]
 ALIGNMENT = ("a configuration with several seeds is the mean of each seed's best-so-far {metric} (its best "
@@ -32,7 +26,6 @@ SEEDED_MODELS = "a model compressed from several seeds of its source is their me
 
 
 def draw_all(runs: list[Run], out_dir: Path) -> list[Drawn]:
-    """Every figure the runs support, written under `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with matplotlib.rc_context(STYLE):
@@ -48,7 +41,6 @@ def replica_note(counts: list[int], text: str, what: str = "shaded") -> str:
 
 
 def finish(fig: Figure, ax, out_dir: Path, stem: str, title: str, legend: str, text: str, **legend_style) -> Drawn:
-    """Titles the figure, adds its legend and writes it."""
     ax.set_title(title)
     ax.legend(title=legend, loc="best", **legend_style)
     return save(fig, out_dir, stem, title, text)
@@ -169,7 +161,7 @@ def compression_curves(runs: list[Run], out_dir: Path) -> list[Drawn]:
 def training_frontier(runs: list[Run], out_dir: Path) -> list[Drawn]:
     """Best metric reachable at each training budget (over every configuration of the task),
     coloured by the configuration that reaches it; each one's own best-so-far curve faint behind it.
-    A configuration with several seeds counts by their mean (bands.mean_at), no band: the frontier
+    A configuration with several seeds counts by their mean (series.mean_at), no band: the frontier
     picks among means, and the training-curve figures show the spread."""
     drawn = []
     for (task,), group in group_by(finished_training(runs), lambda r: (r.task,)).items():

@@ -1,7 +1,7 @@
-"""How the report's figures look: the style, axes with units (log scales with readable tick
-labels), colours by size, PNG and PDF files, and a configuration's replicas as one line with a band
-or one point with error bars. Matplotlib through `Figure` objects, never pyplot. Must not import
-fairseq or torch.
+"""How the report's figures look: style, axes with units, colours by size, PNG and PDF files, and a
+configuration's replicas as one line with a band or one point with error bars. Matplotlib through
+`Figure` objects on the Agg canvas, never pyplot: no global figure state, no display needed. Must
+not import fairseq or torch.
 """
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, Formatter, FuncFormatter, NullFormatter
 
-from .bands import Span, band
 from .collect import Run
-from .series import label
+from .series import Span, band, label
 
 # Readable on a slide: 6.4 x 4.2 inches at 150 dpi is 960 x 630 pixels.
 STYLE = {"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12, "legend.fontsize": 10,
@@ -83,12 +82,9 @@ def log_axis(ax, which: str, unit: str | None = None, base: int = 10) -> None:
     """Log-scales the x or y axis of `ax`. unit: None for plain numbers, "" for SI prefixes alone."""
     (ax.set_xscale if which == "x" else ax.set_yscale)("log", base=base)
     axis = ax.xaxis if which == "x" else ax.yaxis
-    if base == 2:
-        axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-        axis.set_minor_formatter(NullFormatter())
-        return
-    axis.set_major_formatter(PlainLogFormatter(unit))
-    axis.set_minor_formatter(PlainLogFormatter(unit))
+    plain = base == 2  # batch sizes: every power of two labelled as itself, no minor ticks
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}") if plain else PlainLogFormatter(unit))
+    axis.set_minor_formatter(NullFormatter() if plain else PlainLogFormatter(unit))
 
 
 def metric_axis(ax, metric: str, split: str = "valid") -> None:
@@ -126,7 +122,7 @@ def config_label(group: Sequence[Run], keys: list[str]) -> str:
 
 def draw_configuration(ax, group: Sequence[Run], axis: str, color, text: str) -> None:
     """One configuration's training curve against `axis`: a single run as its validations, several
-    replicas as their mean best-so-far curve, stepped, with the min-to-max band shaded (bands.band)."""
+    replicas as their mean best-so-far curve, stepped, with the min-to-max band shaded (series.band)."""
     if len(group) == 1:
         run = group[0]
         ax.plot([getattr(p, axis) for p in run.curve], [p.value for p in run.curve], marker=".", color=color,

@@ -1,8 +1,6 @@
-"""The runs as tables and as report.md. `runs.csv` has a row per run directory (every status);
-the markdown tables list the training runs, the compressed models and the runs that are not (or no
-longer) readable, and where a configuration was run with several seeds, a summary table gives it
-once: its seeds and mean ± sample standard deviation over them. report.md puts them, the figures
-(linked relative to it), the claim verdicts and the advice on one page.
+"""The runs as tables and as report.md: `runs.csv` has a row per run directory (every status), the
+markdown tables the training runs, the compressed models, the unreadable runs and, for
+configurations with several seeds, their mean ± sd; report.md adds the figures, claims and advice.
 """
 from __future__ import annotations
 
@@ -12,12 +10,11 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .bands import configurations
 from .collect import COMPLETE, Run
 from .evidence import NOT_ENOUGH
 from .evidence import mean_sd as mean_sd_text
 from .noise import spread
-from .series import by_size, finished_compression, finished_training, format_number
+from .series import by_size, configurations, finished_compression, finished_training, format_number
 
 if TYPE_CHECKING:
     from .advise import Advice

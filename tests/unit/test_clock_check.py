@@ -10,7 +10,7 @@ import torch
 
 from tests.conftest import FakeTime
 from train_large.clock import Lap, TrainingClock
-from train_large.clock_check import AuditedClock, CudaEventTimer, HostTimer, run_updates, self_test
+from scripts.bench.clock_check import AuditedClock, CudaEventTimer, HostTimer, run_updates, self_test
 
 
 class FakeDevice:

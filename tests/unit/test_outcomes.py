@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from train_large.outcomes import OUTCOMES_FILE, record_outcome, summary_lines
+from hydra_plugins.tlc_launchers.outcomes import OUTCOMES_FILE, record_outcome, sweep_summary_lines as summary_lines
 
 
 def test_summary_counts_each_run_once_with_its_latest_outcome(tmp_path):

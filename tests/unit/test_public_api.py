@@ -8,7 +8,7 @@ from pathlib import Path
 import train_large
 
 REPO = Path(__file__).resolve().parents[2]
-PUBLIC = ("core", "config", "run_names", "runtime", "rundir", "sinks", "checkpoint", "outputs", "outcomes", "clock", "loop",
+PUBLIC = ("core", "config", "run_names", "runtime", "rundir", "sinks", "checkpoint", "outputs", "clock", "loop",
           "schedule", "evaluate", "engine", "data", "wandb_sink", "console")
 
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from train_large import evaluate
-from train_large.bleu import bleu_scores, recompute_command
+from train_large.evaluate import bleu_scores, recompute_command
 from train_large.clock import TrainingClock
 from train_large.data.prepare import PreparedData, normalize_line
 from train_large.data.references import file_sha256, read_lines

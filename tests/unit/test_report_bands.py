@@ -10,10 +10,9 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from sweeps.report import figures
-from sweeps.report.bands import align, band, caption, configurations, mean_at, span
 from sweeps.report.collect import Point, Run, collect
 from sweeps.report.plotting import draw_configuration, save
-from sweeps.report.series import best_by
+from sweeps.report.series import align, band, best_by, caption, configurations, mean_at, span
 from tests.report_runs import TIMES, falling, replicas_of, rising, width_sweep, write_compress_run
 
 

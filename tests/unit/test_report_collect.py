@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from hydra_plugins.tlc_launchers.outcomes import record_outcome
 from sweeps.report.collect import BROKEN, COMPLETE, UNFINISHED, collect, find_run_dirs
 from sweeps.report.table import compression_table, problems_table, training_table, write_csv
 from tests.report_runs import (TIMES, compressions, rising, width_sweep, write_broken_run, write_unfinished_run)
-from train_large.outcomes import record_outcome
 
 
 @pytest.fixture

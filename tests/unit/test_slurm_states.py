@@ -124,7 +124,7 @@ def nothing():
 
 def counts_and_elapsed(line: str) -> tuple[str, str]:
     """`2 jobs: 1 running, 1 finished (2 min 35 s)` -> ("1 running, 1 finished", "2 min 35 s");
-    the rest of the line is job_states' (tests/unit/test_ray_job_states.py)."""
+    the rest of the line is the plugin outcomes module's (tests/unit/test_ray_job_states.py)."""
     counts, _, elapsed = line.partition(": ")[2].rpartition(" (")
     return counts, elapsed.rstrip(")")
 

@@ -119,6 +119,20 @@ def glue(args: argparse.Namespace) -> str:
             f"examples: {counts(prepared.lines)}; unlabelled test sets: {unlabelled or 'none'}")
 
 
+def add_corpus_options(parser: argparse.ArgumentParser, raw_dir_help: str, vocab_size: int) -> None:
+    """The options `translation` and `mlm` share."""
+    parser.add_argument("--raw-dir", type=Path, required=True, metavar="RAW", help=raw_dir_help)
+    parser.add_argument("--out", type=Path, required=True, metavar="DATA_DIR", help="data dir to write")
+    parser.add_argument("--vocab-size", type=positive_int, metavar="N", default=vocab_size,
+                        help="sentencepiece pieces, shared by both languages of a translation "
+                             "(default: %(default)s)")
+    parser.add_argument("--max-spm-sentences", type=positive_int, metavar="N", default=2_000_000,
+                        help="train lines (mlm: chunks of up to 1000 characters) sampled to train "
+                             "sentencepiece (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="seed for sentencepiece and its sample (and the translation --tsv shuffle)")
+
+
 def build_parser() -> OneLineParser:
     parser = OneLineParser(prog="tlc-prepare", description="Prepare raw text as a data dir for tlc-train.")
     commands = parser.add_subparsers(title="commands", dest="command", required=True,
@@ -127,17 +141,9 @@ def build_parser() -> OneLineParser:
 
     p = commands.add_parser("translation", help="parallel text or a TSV of pairs -> translation data dir",
                             description=TRANSLATION, **sub)
-    p.add_argument("--raw-dir", type=Path, required=True, metavar="RAW",
-                   help="folder of {split}.{lang} files, one sentence per line")
-    p.add_argument("--out", type=Path, required=True, metavar="DATA_DIR", help="data dir to write")
+    add_corpus_options(p, "folder of {split}.{lang} files, one sentence per line", vocab_size=8000)
     p.add_argument("--src", required=True, metavar="LANG", help="source language code, e.g. en")
     p.add_argument("--tgt", required=True, metavar="LANG", help="target language code, e.g. fr")
-    p.add_argument("--vocab-size", type=positive_int, metavar="N", default=8000,
-                   help="sentencepiece pieces, shared by both languages (default: 8000)")
-    p.add_argument("--max-spm-sentences", type=positive_int, metavar="N", default=2_000_000,
-                   help="train lines sampled to train sentencepiece (default: 2000000)")
-    p.add_argument("--seed", type=int, default=0, metavar="N",
-                   help="seed for the --tsv shuffle and sentencepiece")
     p.add_argument("--tsv", type=Path, metavar="PAIRS_TSV",
                    help="source<TAB>target file to split into --raw-dir first")
     p.add_argument("--valid", type=int, metavar="N", help="with --tsv: pairs held out for validation")
@@ -146,16 +152,8 @@ def build_parser() -> OneLineParser:
 
     p = commands.add_parser("mlm", help="plain-text corpus -> masked-LM (RoBERTa pretraining) data dir",
                             description=MLM, **sub)
-    p.add_argument("--raw-dir", type=Path, required=True, metavar="RAW",
-                   help="folder of {train,valid,test}.txt, documents one per line or "
-                        "separated by blank lines")
-    p.add_argument("--out", type=Path, required=True, metavar="DATA_DIR", help="data dir to write")
-    p.add_argument("--vocab-size", type=positive_int, metavar="N", default=32000,
-                   help="sentencepiece pieces (default: 32000)")
-    p.add_argument("--max-spm-sentences", type=positive_int, metavar="N", default=2_000_000,
-                   help="train chunks of up to 1000 characters sampled to train "
-                        "sentencepiece (default: 2000000)")
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed for sentencepiece and its sample")
+    add_corpus_options(p, "folder of {train,valid,test}.txt, documents one per line or separated by "
+                          "blank lines", vocab_size=32000)
     p.set_defaults(prepare=mlm)
 
     p = commands.add_parser("glue", help="GLUE task TSVs -> classification data dir, in the "

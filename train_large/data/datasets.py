@@ -51,12 +51,9 @@ def missing_data(task: Any) -> list[str]:
 
 
 def ensure_dataset(task: Any) -> PreparedData:
-    """The prepared dataset for a task config, generating toy data first when needed.
-
-    Raises:
-        DataMissing: a non-generated task whose data_dir is not prepared, or toy data an earlier
-            version of its generator wrote (refused, never silently reused).
-    """
+    """The prepared dataset for a task config, generating toy data first when needed. DataMissing when
+    a non-generated task's data_dir is not prepared, or for toy data an earlier version of its
+    generator wrote (refused, never silently reused)."""
     data_dir = Path(task.data_dir).expanduser().resolve()
     if task.generated:
         _generate_once(task, data_dir)

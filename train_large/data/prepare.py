@@ -18,10 +18,10 @@ import shutil
 import time
 import unicodedata
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator
 
 import sentencepiece as spm
 from filelock import FileLock
@@ -34,6 +34,7 @@ from .references import keep_untouched
 log = logging.getLogger(__name__)
 
 PREPARED_FILE = "prepared.json"
+SPLITS = ("train", "valid", "test")
 # Sentencepiece threads (training and encoding). A constant, not the core count: the model is
 # byte-identical across runs only at the same thread count (measured on Tatoeba, 2 vs 4).
 SPM_THREADS = 4
@@ -70,12 +71,11 @@ class PreparedData:
     labels: list[str] = field(default_factory=list)  # classification: label names by class id
     sentence_pairs: bool = False  # classification: inputs are pairs (input0, input1)
     dictionary_sha1: str = ""  # of the input dictionary: a fine-tuned model must share it
-    # translation: split -> untouched reference file relative to data_dir; empty for a data dir
-    # prepared before they were kept
+    # translation: split -> untouched reference file relative to data_dir; {} if prepared before they were kept
     untouched: dict[str, str] = field(default_factory=dict)
-    # classification: unlabelled GLUE test split -> {"file": the submission file GLUE's server
-    # expects its predictions in (MNLI-m.tsv), "lines": examples}; not in `lines`. Empty when the
-    # test TSVs were absent at preparation, or for a data dir prepared before they were kept.
+    # classification: unlabelled GLUE test split -> {"file": the submission file GLUE's server expects its
+    # predictions in (MNLI-m.tsv), "lines": examples}; not in `lines`. {} without test TSVs, or if prepared
+    # before they were kept.
     submission: dict[str, dict] = field(default_factory=dict)
 
     @property
@@ -113,10 +113,8 @@ class PrepareError(ValueError):
 
 
 def normalize_line(text: str) -> str:
-    """NFKC, one form of quotes and dashes, no invisible characters, single spaces, stripped.
-
-    Case and accents are kept (NFKC composes `e` + combining acute into `é`).
-    """
+    """NFKC, one form of quotes and dashes, no invisible characters, single spaces, stripped. Case
+    and accents are kept (NFKC composes `e` + combining acute into `é`)."""
     # Translated before NFKC too: NFKC turns ´ into a space plus a combining accent.
     text = unicodedata.normalize("NFKC", text.translate(_TRANSLATION)).translate(_TRANSLATION)
     # str.split() splits on exactly the characters of fairseq's `\s+` tokenizer (checked over
@@ -125,11 +123,8 @@ def normalize_line(text: str) -> str:
 
 
 def check_parallel(src: Path, tgt: Path) -> int:
-    """The number of sentence pairs in two line-aligned files.
-
-    Raises:
-        PrepareError: a file is missing, empty or not UTF-8, the counts differ, or a line is blank.
-    """
+    """The number of sentence pairs in two line-aligned files; PrepareError when a file is missing,
+    empty or not UTF-8, the counts differ, or a line is blank."""
     src, tgt = Path(src), Path(tgt)
     for path in (src, tgt):
         if not path.is_file():
@@ -190,36 +185,34 @@ def preparing(data_dir: Path, started: float) -> Iterator[None]:
 
 
 def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, target_lang: str,
-                        vocab_size: int = 8000, splits: Sequence[str] = ("train", "valid", "test"),
-                        max_train_sentences_for_spm: int = 2_000_000, seed: int = 0) -> PreparedData:
+                        vocab_size: int = 8000, max_train_sentences_for_spm: int = 2_000_000,
+                        seed: int = 0) -> PreparedData:
     """Prepare `raw_dir`/{split}.{lang} into `data_dir`. vocab_size: sentencepiece pieces wanted (a
     small corpus may give fewer); max_train_sentences_for_spm: train lines, both languages, it samples.
-
-    Raises:
-        PrepareError: bad input, most of it found by checks that run before anything is written.
-    """
+    PrepareError on bad input, most of it found by checks that run before anything is written."""
     raw_dir, data_dir = Path(raw_dir), Path(data_dir)
     langs = (source_lang, target_lang)
     if source_lang == target_lang:
         raise PrepareError(f"source and target language are both {source_lang!r}; give two")
-    if "train" not in splits:
-        raise PrepareError(f"splits {list(splits)} lack 'train', which sentencepiece learns from")
     started = time.perf_counter()
-    lines = {split: check_parallel(*(raw_dir / f"{split}.{lang}" for lang in langs))
-             for split in splits}
-    log_step(log, started, "checked %s in %s: %s pairs", "/".join(splits), raw_dir,
+    lines = {split: check_parallel(*(raw_dir / f"{split}.{lang}" for lang in langs)) for split in SPLITS}
+    log_step(log, started, "checked %s in %s: %s pairs", "/".join(SPLITS), raw_dir,
              "/".join(map(str, lines.values())))
     with preparing(data_dir, started):
-        untouched = keep_untouched(raw_dir, data_dir, splits, target_lang)
+        untouched = keep_untouched(raw_dir, data_dir, SPLITS, target_lang)
         step = time.perf_counter()
-        for split in splits:
+        for split in SPLITS:
             _normalize_pair(*(raw_dir / f"{split}.{lang}" for lang in langs),
                             *(data_dir / "raw" / f"{split}.{lang}" for lang in langs))
-        log_step(log, step, "normalised %d files into %s", 2 * len(splits), data_dir / "raw")
+        log_step(log, step, "normalised %d files into %s", 2 * len(SPLITS), data_dir / "raw")
         spm_pieces = train_spm([data_dir / "raw" / f"train.{lang}" for lang in langs],
                                data_dir / "spm", vocab_size=vocab_size,
                                max_sentences=max_train_sentences_for_spm, seed=seed)
-        dictionary_size = _encode_and_binarize(data_dir, langs, splits)
+        dictionary_size = encode_and_binarize(
+            data_dir, {f"{split}.{lang}": f"{split}.{source_lang}-{target_lang}.{lang}" for split in SPLITS
+                       for lang in langs}, [f"train.{lang}" for lang in langs], f"dict.{source_lang}.txt")
+        # One joint dictionary: the target's is a copy, so encoding with the source's is the same.
+        shutil.copyfile(data_dir / "bin" / f"dict.{source_lang}.txt", data_dir / "bin" / f"dict.{target_lang}.txt")
         atomic_write_json(data_dir / PREPARED_FILE, {
             "kind": "translation", "source_lang": source_lang, "target_lang": target_lang, "lines": lines,
             "vocab_size": dictionary_size, "spm_vocab_size": spm_pieces,
@@ -230,27 +223,24 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
     return PreparedData(data_dir, source_lang, target_lang, dictionary_size, lines, untouched=untouched)
 
 
-def _encode_and_binarize(data_dir: Path, langs: tuple[str, str], splits: Sequence[str]) -> int:
-    """Pieces for every split, the joint dictionary from train, then bin/; returns its size."""
+def encode_and_binarize(data_dir: Path, outputs: dict[str, str], train: list[str], dictionary: str) -> int:
+    """Encode each data_dir/raw/`name` of `outputs` into pieces/, count the `train` ones into the
+    fairseq dictionary bin/`dictionary`, then binarize each into bin/`outputs[name]`; returns its size."""
     # Imported only now: fairseq takes ~4 s to import and logs to stderr, and bad input must be reported first.
     from train_large.engine import binarize
 
     step = time.perf_counter()
-    write_pieces(data_dir, [f"{split}.{lang}" for split in splits for lang in langs])
-    log_step(log, step, "encoded %d files into %s", 2 * len(splits), data_dir / "pieces")
+    write_pieces(data_dir, outputs)
+    log_step(log, step, "encoded %d files into %s", len(outputs), data_dir / "pieces")
     step = time.perf_counter()
-    source_lang, target_lang = langs
     bin_dir = data_dir / "bin"
-    dictionary_size = binarize.build_joint_dictionary(
-        [data_dir / "pieces" / f"train.{lang}" for lang in langs], bin_dir / f"dict.{source_lang}.txt")
-    shutil.copyfile(bin_dir / f"dict.{source_lang}.txt", bin_dir / f"dict.{target_lang}.txt")
-    for split in splits:
-        for lang in langs:
-            binarize.binarize_split(data_dir / "pieces" / f"{split}.{lang}", bin_dir / f"dict.{lang}.txt",
-                                    bin_dir / f"{split}.{source_lang}-{target_lang}.{lang}")
-    log_step(log, step, "binarized %d files into %s, dictionary %d entries", 2 * len(splits),
-             bin_dir, dictionary_size)
-    return dictionary_size
+    if bin_dir.exists():
+        shutil.rmtree(bin_dir)  # an earlier preparation's files must not survive into this one
+    size = binarize.build_joint_dictionary([data_dir / "pieces" / name for name in train], bin_dir / dictionary)
+    for name, out in outputs.items():
+        binarize.binarize_split(data_dir / "pieces" / name, bin_dir / dictionary, bin_dir / out)
+    log_step(log, step, "binarized %d files into %s, dictionary %d entries", len(outputs), bin_dir, size)
+    return size
 
 
 def _normalize_pair(src: Path, tgt: Path, src_out: Path, tgt_out: Path) -> None:
@@ -320,15 +310,12 @@ def load_prepared(data_dir: Path) -> PreparedData:
                            f"it with: tlc-prepare translation --raw-dir RAW "
                            f"--out {data_dir} --src SRC --tgt TGT")
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-        return PreparedData(data_dir, meta.get("source_lang", ""), meta.get("target_lang", ""),
-                            int(meta["vocab_size"]), {k: int(v) for k, v in meta["lines"].items()},
-                            kind=meta.get("kind", "translation"), labels=list(meta.get("labels", [])),
-                            sentence_pairs=bool(meta.get("sentence_pairs", False)),
-                            dictionary_sha1=meta.get("dictionary_sha1", ""),
-                            untouched={k: str(v) for k, v in meta.get("untouched", {}).items()},
-                            submission={k: {"file": str(v["file"]), "lines": int(v["lines"])}
-                                        for k, v in meta.get("submission", {}).items()})
+        meta = {"source_lang": "", "target_lang": "", **json.loads(path.read_text(encoding="utf-8"))}
+        names = {item.name for item in fields(PreparedData)} - {"data_dir"}
+        prepared = PreparedData(data_dir, **{name: value for name, value in meta.items() if name in names})
+        prepared.vocab_size = int(prepared.vocab_size)
+        prepared.lines = {split: int(count) for split, count in prepared.lines.items()}
+        return prepared
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
         raise PrepareError(f"{path} is unreadable ({type(err).__name__}: {err}); "
                            "delete it and prepare the data again") from err
@@ -337,12 +324,8 @@ def load_prepared(data_dir: Path) -> PreparedData:
 def split_tsv(tsv: Path, raw_dir: Path, *, source_lang: str, target_lang: str, valid: int,
               test: int, seed: int = 0) -> dict[str, int]:
     """Shuffle `source<TAB>target` lines into raw_dir/{train,valid,test}.{lang}; returns pairs per
-    split: `valid` and `test` as asked, the rest in train.
-
-    Raises:
-        PrepareError: a missing file, a line without exactly one tab or with an empty side, or
-            `valid` + `test` leave no training pairs.
-    """
+    split: `valid` and `test` as asked, the rest in train. PrepareError on a missing file, a line
+    without exactly one tab or with an empty side, or no pairs left for training."""
     tsv, raw_dir = Path(tsv), Path(raw_dir)
     if not tsv.is_file():
         raise PrepareError(f"{tsv} does not exist; expected one source<TAB>target pair per line")

@@ -1,19 +1,17 @@
 """GLUE preparation: official task TSVs to the data dir of fairseq's `sentence_prediction` task.
 
-glue_dir/*.tsv -> checked (every file, before anything is written; columns found by header
-name, split on tabs only: the official files are not quoted and MNLI text holds quotes) ->
-normalised into data_dir/raw/{split}.{input0,input1,label} -> encoded with the *pretraining
-corpus's* spm.model and dictionary (`vocab_from`, copied here, so the fine-tuned model shares
-the pretrained embeddings) -> bin/input0/, bin/input1/ (sentence pairs only) and bin/label/, each
-with dict.txt (label names sorted: class id = position) and {split}.bin/.idx -> prepared.json,
-written last and atomically.
+glue_dir/*.tsv -> checked before anything is written (columns found by header name, split on tabs
+only: the official files are unquoted and MNLI text holds quotes) -> data_dir/raw/{split}.{input0,
+input1,label} -> encoded with the *pretraining corpus's* spm.model and dictionary (`vocab_from`,
+copied here, so the fine-tuned model shares the pretrained embeddings) -> bin/input0/, bin/input1/
+(pairs only), bin/label/, each with dict.txt (label names sorted: class id = position) and
+{split}.bin/.idx -> prepared.json, written last and atomically.
 
-The official test sets are unlabelled. Those present become submission splits (MNLI
-test_matched, test_mismatched; SST-2 test_unlabelled, so a labelled test.tsv, as the toy task
-has, stays the scored `test` split) with raw/{split}.index (GLUE's `index` column, which its
-server matches predictions on) and no bin/label/{split}: fairseq sets no target. prepared.json
-lists them under `submission`; its `lines`, `label_counts` and `majority_class_rate` count
-labelled splits only. Must not import fairseq.
+The unlabelled official test sets present become submission splits (MNLI test_matched and
+test_mismatched; SST-2 test_unlabelled, as a labelled test.tsv, the toy task's, is the scored
+`test`) with raw/{split}.index (GLUE's `index`, which its server matches predictions on) and no
+bin/label/{split}: fairseq sets no target. prepared.json lists them under `submission`, outside
+`lines`, `label_counts` and `majority_class_rate`. Must not import fairseq.
 """
 from __future__ import annotations
 
@@ -64,12 +62,8 @@ Example = tuple[list[str], str]  # (normalised texts, label; for an unlabelled t
 
 def prepare_glue(task_name: str, glue_dir: Path, data_dir: Path, *, vocab_from: Path) -> PreparedData:
     """Prepare the GLUE task `task_name` from `glue_dir` into `data_dir`, encoded with the prepared
-    masked-LM corpus `vocab_from`.
-
-    Raises:
-        PrepareError: an unknown task, a `vocab_from` that is not a prepared masked-LM corpus, or
-            a bad TSV; all checks run before anything is written.
-    """
+    masked-LM corpus `vocab_from`. PrepareError on an unknown task, a `vocab_from` that is not one,
+    or a bad TSV; all checks run before anything is written."""
     if task_name not in LAYOUTS:
         raise PrepareError(f"GLUE task {task_name!r} is not supported; choose one of "
                            f"{', '.join(sorted(LAYOUTS))}")
@@ -146,12 +140,8 @@ def read_splits(glue_dir: Path, layout: GlueLayout) -> tuple[dict[str, list[Exam
 
 
 def read_examples(path: Path, layout: GlueLayout, *, unlabelled: bool = False) -> list[Example]:
-    """The normalised examples of one TSV with a header row; `unlabelled` (an official test set):
-    each holds its GLUE index in place of a label.
-
-    Raises:
-        PrepareError: a missing or non-UTF-8 file, a missing column, or a bad row.
-    """
+    """The normalised examples of one TSV with a header row (`unlabelled`, an official test set: with
+    its GLUE index in place of a label); PrepareError on a missing column or a bad row."""
     header = _header(path)
     key = INDEX_COLUMN if unlabelled else layout.label_column
     missing = [name for name in [*layout.text_columns, key] if name not in header]
@@ -216,7 +206,7 @@ def _write_raw(examples: dict[str, list[Example]], raw_dir: Path, key: str) -> N
 
 def _encode_and_binarize(data_dir: Path, pretraining: PreparedData, labelled: list[str], unlabelled: list[str],
                          pairs: bool, labels: list[str]) -> None:
-    from train_large.engine import binarize  # only now: see prepare._encode_and_binarize
+    from train_large.engine import binarize  # only now: see prepare.encode_and_binarize
 
     step = time.perf_counter()
     bin_dir, inputs, splits = data_dir / "bin", ["input0", "input1"] if pairs else ["input0"], labelled + unlabelled

@@ -1,18 +1,16 @@
 """Masked-LM corpus preparation: plain-text documents to the data dir of fairseq's `masked_lm` task.
 
-raw_dir/{train,valid,test}.txt -> checked (every split, before any heavy work) -> normalised
-into data_dir/raw/{split}.txt, one text line per line and one empty line after each document ->
-a unigram sentencepiece model on train (spm.model) -> pieces -> one fairseq dictionary
-bin/dict.txt from train -> bin/{split}.bin/.idx -> prepared.json, written last and atomically.
-The empty lines become eos-only items: the document boundaries of fairseq's RoBERTa convention
-(`--sample-break-mode complete_doc` does not cross them).
-
-A file's documents are separated by blank lines (WikiText-103's ` = Heading = ` lines are plain
-text), or one per line when no blank line falls between two text lines. pieces/ is deleted once
-binarized: it is as large as the corpus and nothing reads it. Must not import fairseq.
+raw_dir/{train,valid,test}.txt -> checked (every split, before any heavy work) -> data_dir/raw/
+{split}.txt, normalised, an empty line after each document (the eos-only items that fairseq's
+`--sample-break-mode complete_doc` does not cross) -> a unigram sentencepiece model on train
+(spm.model) -> bin/dict.txt from train -> bin/{split}.bin/.idx -> prepared.json, written last and
+atomically. A file's documents are separated by blank lines (WikiText-103's ` = Heading = ` lines
+are plain text), or one per line when no blank line falls between two text lines. pieces/ is
+deleted once binarized: it is as large as the corpus and nothing reads it. Must not import fairseq.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import shutil
@@ -24,13 +22,11 @@ from typing import Iterator, Optional, TextIO
 
 from train_large.rundir import atomic_write_json
 
-from .prepare import (PREPARED_FILE, SPM_THREADS, PrepareError, PreparedData, log_step, normalize_line,
-                      numbered_lines, preparing, train_spm, write_pieces)
-from .references import file_digest
+from .prepare import (PREPARED_FILE, SPLITS, PrepareError, PreparedData, encode_and_binarize, log_step,
+                      normalize_line, numbered_lines, preparing, train_spm)
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "valid", "test")
 # Sentencepiece silently skips training sentences over 4192 bytes (its max_sentence_length), which
 # would drop every document of a one-document-per-line corpus; 1000 characters of UTF-8 are at
 # most 4000 bytes, so train lines are cut at spaces into chunks this long for its input only.
@@ -47,11 +43,8 @@ class CorpusFile:
 
 
 def check_corpus_file(path: Path) -> CorpusFile:
-    """Scan one split file: UTF-8, some text, and its layout.
-
-    Raises:
-        PrepareError: the file is missing, empty, not UTF-8 (naming the line) or only blank lines.
-    """
+    """Scan one split file for its text lines and layout; PrepareError when it is missing, empty,
+    not UTF-8 (naming the line) or only blank lines."""
     if not path.is_file():
         raise PrepareError(f"{path} does not exist; expected {path.parent}/{{train,valid,test}}.txt, "
                            "documents one per line or separated by blank lines")
@@ -74,15 +67,9 @@ def check_corpus_file(path: Path) -> CorpusFile:
 
 def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: int = 0,
                        max_train_sentences_for_spm: int = 2_000_000) -> PreparedData:
-    """Prepare `raw_dir`/{train,valid,test}.txt into `data_dir`.
-
-    vocab_size: sentencepiece pieces wanted; a small corpus may give fewer.
-    max_train_sentences_for_spm: train chunks (of at most SPM_CHUNK_CHARS characters) sampled
-        for sentencepiece training.
-
-    Raises:
-        PrepareError: bad input; the checks of every split run before anything is written.
-    """
+    """Prepare `raw_dir`/{train,valid,test}.txt into `data_dir`. vocab_size: sentencepiece pieces
+    wanted (a small corpus may give fewer); max_train_sentences_for_spm: train chunks it samples.
+    PrepareError on bad input, found by checks of every split before anything is written."""
     raw_dir, data_dir = Path(raw_dir), Path(data_dir)
     started = time.perf_counter()
     files = {split: check_corpus_file(raw_dir / f"{split}.txt") for split in SPLITS}
@@ -104,7 +91,9 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
         spm_pieces = train_spm([spm_input], data_dir / "spm", vocab_size=vocab_size,
                                max_sentences=max_train_sentences_for_spm, seed=seed)
         spm_input.unlink()
-        dictionary_size = _encode_and_binarize(data_dir)
+        dictionary_size = encode_and_binarize(data_dir, {f"{split}.txt": split for split in SPLITS},
+                                              ["train.txt"], "dict.txt")
+        shutil.rmtree(data_dir / "pieces")
         sha1 = file_sha1(data_dir / "bin" / "dict.txt")
         atomic_write_json(data_dir / PREPARED_FILE, {
             "kind": "masked_lm", "lines": lines, "documents": documents,
@@ -119,14 +108,9 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
 
 def normalize_documents(corpus: CorpusFile, out: Path, spm_sample: Optional[TextIO], keep: float,
                         rng: random.Random) -> tuple[int, int]:
-    """Write `corpus` normalised to `out`: text lines, one empty line after each document.
-
-    A line that normalises to nothing counts as blank. Each SPM_CHUNK_CHARS chunk of a text line
-    goes to `spm_sample` with probability `keep`. Returns (text lines, documents).
-
-    Raises:
-        PrepareError: no text is left after normalisation.
-    """
+    """Write `corpus` normalised to `out`, an empty line after each document (a line that normalises
+    to nothing counts as blank); each chunk of a text line goes to `spm_sample` with probability
+    `keep`. Returns (text lines, documents); PrepareError when no text is left."""
     lines = documents = 0
     in_document = False
     with out.open("w", encoding="utf-8", newline="\n") as sink:
@@ -155,27 +139,8 @@ def normalize_documents(corpus: CorpusFile, out: Path, spm_sample: Optional[Text
 
 def file_sha1(path: Path) -> str:
     """Hex sha1 of a file's bytes: names a dictionary, which a fine-tuned model must share."""
-    return file_digest(path, "sha1")
-
-
-def _encode_and_binarize(data_dir: Path) -> int:
-    """Pieces for every split, the dictionary from train, then bin/; returns its size."""
-    from train_large.engine import binarize  # only now: see prepare._encode_and_binarize
-
-    step = time.perf_counter()
-    write_pieces(data_dir, [f"{split}.txt" for split in SPLITS])
-    log_step(log, step, "encoded %d files with %d threads", len(SPLITS), SPM_THREADS)
-    step = time.perf_counter()
-    bin_dir = data_dir / "bin"
-    if bin_dir.exists():
-        shutil.rmtree(bin_dir)  # an earlier preparation's files must not survive into this one
-    dictionary_size = binarize.build_joint_dictionary([data_dir / "pieces" / "train.txt"], bin_dir / "dict.txt")
-    for split in SPLITS:
-        binarize.binarize_split(data_dir / "pieces" / f"{split}.txt", bin_dir / "dict.txt", bin_dir / split)
-    shutil.rmtree(data_dir / "pieces")
-    log_step(log, step, "binarized %d splits into %s, dictionary %d entries", len(SPLITS), bin_dir,
-             dictionary_size)
-    return dictionary_size
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha1").hexdigest()
 
 
 def _chunks(text: str, size: int) -> Iterator[str]:

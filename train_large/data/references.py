@@ -69,13 +69,5 @@ def final_references(untouched: Path | None, normalised: Path) -> References:
 
 def file_sha256(path: Path) -> str:
     """Hex sha256 of a file's bytes: what a reviewer checks a reference or output file against."""
-    return file_digest(path, "sha256")
-
-
-def file_digest(path: Path, algorithm: str) -> str:
-    """Hex digest of a file's bytes by `algorithm` (a hashlib name), read in 1 MiB blocks."""
-    digest = hashlib.new(algorithm)
     with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()

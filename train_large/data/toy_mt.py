@@ -327,9 +327,7 @@ class _Grammar:
 
 
 def _pair_stream(seed: int | str, lexicon: Lexicon = FULL_LEXICON) -> Iterator[tuple[str, str]]:
-    grammar = _Grammar(seed, lexicon)
-    while True:
-        yield grammar.pair()
+    return iter(_Grammar(seed, lexicon).pair, None)  # unbounded: pair() never returns None
 
 
 def english_sentences(seed: int | str, lexicon: Lexicon = FULL_LEXICON) -> Iterator[str]:

@@ -61,14 +61,11 @@ def topics(count: int = TOPICS) -> tuple[Topic, ...]:
         rng.shuffle(kept)
         for position, word in enumerate(kept):
             dealt[position % count][(position // count) % 2][kind].append(word)
-    result = []
-    for index, (seen, held) in enumerate(dealt):
-        topic = Topic(index, str(2 * index // count), Lexicon(*map(tuple, seen)), Lexicon(*map(tuple, held)))
-        for half in (topic.seen, topic.held):
-            if len(half.adjectives) < 2 or not all(half):
-                raise ValueError(f"{count} topics leave too few words per topic; use fewer")
-        result.append(topic)
-    return tuple(result)
+    result = tuple(Topic(index, str(2 * index // count), Lexicon(*map(tuple, seen)), Lexicon(*map(tuple, held)))
+                   for index, (seen, held) in enumerate(dealt))
+    if any(len(half.adjectives) < 2 or not all(half) for topic in result for half in (topic.seen, topic.held)):
+        raise ValueError(f"{count} topics leave too few words per topic; use fewer")
+    return result
 
 
 def topic_label(sentence: str, dealt: tuple[Topic, ...]) -> str | None:

@@ -35,14 +35,18 @@ def build_joint_dictionary(piece_files: list[Path], out_path: Path) -> int:
     for piece, count in sorted(counts.items()):
         dictionary.add_symbol(piece, count)
     dictionary.finalize(threshold=-1, nwords=-1, padding_factor=8)
+    return _save(dictionary, out_path)
+
+
+def _save(dictionary: Dictionary, out_path: Path) -> int:
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     dictionary.save(str(out_path))
     return len(dictionary)
 
 
-def binarize_split(piece_file: Path, dictionary_path: Path, out_prefix: Path) -> int:
+def binarize_split(piece_file: Path, dictionary_path: Path, out_prefix: Path) -> None:
     """Encode each line of `piece_file` (pieces plus </s>) into `out_prefix`.bin and .idx; pieces
-    missing from the dictionary become <unk>, their share logged. Returns lines written."""
+    missing from the dictionary become <unk>, their share logged."""
     dictionary = Dictionary.load(str(dictionary_path))
     builder = indexed_dataset.make_builder(f"{out_prefix}.bin", impl="mmap", vocab_size=len(dictionary))
     lines = tokens = unknown = 0
@@ -56,21 +60,18 @@ def binarize_split(piece_file: Path, dictionary_path: Path, out_prefix: Path) ->
     builder.finalize(f"{out_prefix}.idx")
     log.info("binarized %s: %d lines, %d tokens, %.3f%% <unk>",
              Path(out_prefix).name, lines, tokens, 100 * unknown / max(tokens, 1), extra=FILE_ONLY)
-    return lines
 
 
-def build_label_dictionary(labels: list[str], out_path: Path) -> int:
+def build_label_dictionary(labels: list[str], out_path: Path) -> None:
     """A dictionary of `labels` in order: fairseq's `sentence_prediction` subtracts nspecial (4)
     from a label's id, so the i-th label is class i. Not finalized: finalize would reorder by count
-    and pad with `madeupword`s. Returns the number of labels."""
+    and pad with `madeupword`s."""
     if len(set(labels)) != len(labels) or any(len(tokenize_line(label)) != 1 for label in labels):
         raise ValueError(f"labels must be distinct single tokens, got {labels}")
     dictionary = Dictionary()
     for label in labels:
         dictionary.add_symbol(label, n=1)
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    dictionary.save(str(out_path))
-    return len(dictionary) - dictionary.nspecial
+    _save(dictionary, out_path)
 
 
 def dictionary_size(dictionary_path: Path) -> int:

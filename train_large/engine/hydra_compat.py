@@ -29,13 +29,6 @@ def park_fairseq_configs() -> None:
             parked.setdefault(group, {})[name] = entries.pop(name)
 
 
-def unpark_fairseq_configs() -> None:
-    repo = ConfigStore.instance().repo
-    for group, entries in repo.get(PARKED, {}).items():
-        repo.setdefault(group, {}).update(entries)
-        entries.clear()
-
-
 @contextmanager
 def fairseq_compose_context() -> Iterator[None]:
     """Let fairseq compose its own config inside our running Hydra app: its
@@ -44,7 +37,10 @@ def fairseq_compose_context() -> Iterator[None]:
     saved_base = VersionBase.instance().getbase()
     saved_hydra = get_gh_backup()
     setbase("1.1")
-    unpark_fairseq_configs()
+    repo = ConfigStore.instance().repo
+    for group, entries in repo.get(PARKED, {}).items():  # put fairseq's configs back
+        repo.setdefault(group, {}).update(entries)
+        entries.clear()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -3,7 +3,8 @@
 `AuditedClock` stands in for a `TrainingClock` and times each update a second way. CUDA events catch
 a clock that stops before the queued kernels finish (the time would surface unnoticed in the next
 evaluation); on CPU a second host timer catches a clock on the wrong time source (process time) or
-one that charges time outside its updates. Used by scripts.bench; must not import fairseq or wandb.
+one that charges time outside its updates. Used by the device and gpu sections; must not import
+fairseq or wandb.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Protocol
 
-from .clock import TrainingClock, cuda_sync
+from train_large.clock import TrainingClock, cuda_sync
 
 GOAL = 0.01  # |clock - independent| / independent
 
