@@ -15,6 +15,7 @@ def test_each_subcommand_parses_to_its_preparer_with_the_scripts_defaults():
     assert (translation.raw_dir, translation.out, translation.tsv) == (Path("raw"), Path("data"), Path("pairs.tsv"))
     assert (translation.src, translation.tgt, translation.valid, translation.test) == ("en", "fr", 5, 7)
     assert (translation.vocab_size, translation.max_spm_sentences, translation.seed) == (8000, 2_000_000, 0)
+    assert translation.workers is None  # every core the process may use
 
     mlm = cli.parse_args(["mlm", "--raw-dir", "raw", "--out", "data", "--seed", "3"])
     assert mlm.prepare is cli.mlm
@@ -24,6 +25,7 @@ def test_each_subcommand_parses_to_its_preparer_with_the_scripts_defaults():
                            "--out", "data"])
     assert glue.prepare is cli.glue
     assert (glue.task, glue.glue_dir, glue.vocab_from, glue.out) == ("sst2", Path("SST-2"), Path("wiki"), Path("data"))
+    assert cli.parse_args(["mlm", "--raw-dir", "r", "--out", "o", "--workers", "16"]).workers == 16
 
 
 def test_help_lists_the_three_subcommands(capsys):
@@ -41,6 +43,8 @@ def test_help_lists_the_three_subcommands(capsys):
      "tlc-prepare glue: error: argument --task: invalid choice: 'cola' (choose from 'mnli', 'sst2')"),
     (["mlm", "--raw-dir", "r", "--out", "o", "--vocab-size", "0"],
      "tlc-prepare mlm: error: argument --vocab-size: must be a positive integer, got 0"),
+    (["glue", "--task", "sst2", "--glue-dir", "g", "--vocab-from", "v", "--out", "o", "--workers", "0"],
+     "tlc-prepare glue: error: argument --workers: must be a positive integer, got 0"),
     (["translation", "--raw-dir", "r", "--out", "o", "--src", "en"],
      "tlc-prepare translation: error: the following arguments are required: --tgt"),
     (["translation", "--raw-dir", "r", "--out", "o", "--src", "en", "--tgt", "fr", "--tsv", "p.tsv"],

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from .prepare import PrepareError, prepare_translation, split_tsv
+from .prepare import PrepareError, available_cores, prepare_translation, split_tsv
 from .prepare_glue import LAYOUTS, prepare_glue
 from .prepare_mlm import prepare_mlm_corpus
 
@@ -98,20 +98,20 @@ def translation(args: argparse.Namespace) -> str:
     prepared = prepare_translation(
         args.raw_dir, args.out, source_lang=args.src, target_lang=args.tgt,
         vocab_size=args.vocab_size, max_train_sentences_for_spm=args.max_spm_sentences,
-        seed=args.seed)
+        seed=args.seed, workers=args.workers)
     return (f"prepared {prepared.data_dir}: {prepared.source_lang}-{prepared.target_lang}, "
             f"dictionary {prepared.vocab_size} entries, pairs: {counts(prepared.lines)}")
 
 
 def mlm(args: argparse.Namespace) -> str:
     prepared = prepare_mlm_corpus(args.raw_dir, args.out, vocab_size=args.vocab_size, seed=args.seed,
-                                  max_train_sentences_for_spm=args.max_spm_sentences)
+                                  max_train_sentences_for_spm=args.max_spm_sentences, workers=args.workers)
     return (f"prepared {prepared.data_dir}: masked_lm, dictionary {prepared.vocab_size} entries "
             f"(sha1 {prepared.dictionary_sha1}), text lines: {counts(prepared.lines)}")
 
 
 def glue(args: argparse.Namespace) -> str:
-    prepared = prepare_glue(args.task, args.glue_dir, args.out, vocab_from=args.vocab_from)
+    prepared = prepare_glue(args.task, args.glue_dir, args.out, vocab_from=args.vocab_from, workers=args.workers)
     unlabelled = ", ".join(f"{split} {s['lines']} (for {s['file']})"
                            for split, s in prepared.submission.items())
     return (f"prepared {prepared.data_dir}: {args.task}, labels {' '.join(prepared.labels)}, "
@@ -119,10 +119,18 @@ def glue(args: argparse.Namespace) -> str:
             f"examples: {counts(prepared.lines)}; unlabelled test sets: {unlabelled or 'none'}")
 
 
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """The options every subcommand takes."""
+    parser.add_argument("--out", type=Path, required=True, metavar="DATA_DIR", help="data dir to write")
+    parser.add_argument("--workers", type=positive_int, metavar="N", default=None,
+                        help="processes that encode and binarize, like fairseq-preprocess --workers "
+                             f"(default: every core this process may use, here {available_cores()})")
+
+
 def add_corpus_options(parser: argparse.ArgumentParser, raw_dir_help: str, vocab_size: int) -> None:
     """The options `translation` and `mlm` share."""
     parser.add_argument("--raw-dir", type=Path, required=True, metavar="RAW", help=raw_dir_help)
-    parser.add_argument("--out", type=Path, required=True, metavar="DATA_DIR", help="data dir to write")
+    add_output_options(parser)
     parser.add_argument("--vocab-size", type=positive_int, metavar="N", default=vocab_size,
                         help="sentencepiece pieces, shared by both languages of a translation "
                              "(default: %(default)s)")
@@ -163,7 +171,7 @@ def build_parser() -> OneLineParser:
                    help="folder of the task's official TSV files")
     p.add_argument("--vocab-from", type=Path, required=True, metavar="PRETRAIN_DIR",
                    help="prepared pretraining corpus (tlc-prepare mlm --out)")
-    p.add_argument("--out", type=Path, required=True, metavar="DATA_DIR", help="data dir to write")
+    add_output_options(p)
     p.set_defaults(prepare=glue)
     return parser
 

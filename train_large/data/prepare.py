@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import shutil
 import time
@@ -35,8 +36,9 @@ log = logging.getLogger(__name__)
 
 PREPARED_FILE = "prepared.json"
 SPLITS = ("train", "valid", "test")
-# Sentencepiece threads (training and encoding). A constant, not the core count: the model is
-# byte-identical across runs only at the same thread count (measured on Tatoeba, 2 vs 4).
+# Sentencepiece's training threads. A constant, not the core count: the model is byte-identical
+# across runs only at the same thread count (measured on Tatoeba, 2 vs 4). Encoding gives the same
+# pieces at any count, so it uses the preparation's workers.
 SPM_THREADS = 4
 ENCODE_BATCH_LINES = 10_000  # lines per sentencepiece encode call
 
@@ -186,9 +188,10 @@ def preparing(data_dir: Path, started: float) -> Iterator[None]:
 
 def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, target_lang: str,
                         vocab_size: int = 8000, max_train_sentences_for_spm: int = 2_000_000,
-                        seed: int = 0) -> PreparedData:
+                        seed: int = 0, workers: int | None = None) -> PreparedData:
     """Prepare `raw_dir`/{split}.{lang} into `data_dir`. vocab_size: sentencepiece pieces wanted (a
-    small corpus may give fewer); max_train_sentences_for_spm: train lines, both languages, it samples.
+    small corpus may give fewer); max_train_sentences_for_spm: train lines, both languages, it samples;
+    workers: processes that encode and binarize (None: every core this process may use).
     PrepareError on bad input, most of it found by checks that run before anything is written."""
     raw_dir, data_dir = Path(raw_dir), Path(data_dir)
     langs = (source_lang, target_lang)
@@ -210,7 +213,7 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
                                max_sentences=max_train_sentences_for_spm, seed=seed)
         dictionary_size = encode_and_binarize(
             data_dir, {f"{split}.{lang}": f"{split}.{source_lang}-{target_lang}.{lang}" for split in SPLITS
-                       for lang in langs}, [f"train.{lang}" for lang in langs], f"dict.{source_lang}.txt")
+                       for lang in langs}, [f"train.{lang}" for lang in langs], f"dict.{source_lang}.txt", workers)
         # One joint dictionary: the target's is a copy, so encoding with the source's is the same.
         shutil.copyfile(data_dir / "bin" / f"dict.{source_lang}.txt", data_dir / "bin" / f"dict.{target_lang}.txt")
         atomic_write_json(data_dir / PREPARED_FILE, {
@@ -223,23 +226,33 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
     return PreparedData(data_dir, source_lang, target_lang, dictionary_size, lines, untouched=untouched)
 
 
-def encode_and_binarize(data_dir: Path, outputs: dict[str, str], train: list[str], dictionary: str) -> int:
+def available_cores() -> int:
+    """The cores this process may run on: its CPU affinity (what a SLURM job or taskset gives it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def encode_and_binarize(data_dir: Path, outputs: dict[str, str], train: list[str], dictionary: str,
+                        workers: int | None = None) -> int:
     """Encode each data_dir/raw/`name` of `outputs` into pieces/, count the `train` ones into the
-    fairseq dictionary bin/`dictionary`, then binarize each into bin/`outputs[name]`; returns its size."""
+    fairseq dictionary bin/`dictionary`, then binarize each into bin/`outputs[name]`; returns its size.
+    workers: processes (and sentencepiece threads) to use, None for available_cores()."""
     # Imported only now: fairseq takes ~4 s to import and logs to stderr, and bad input must be reported first.
     from train_large.engine import binarize
 
+    workers = workers or available_cores()
     step = time.perf_counter()
-    write_pieces(data_dir, outputs)
+    write_pieces(data_dir, outputs, threads=workers)
     log_step(log, step, "encoded %d files into %s", len(outputs), data_dir / "pieces")
     step = time.perf_counter()
     bin_dir = data_dir / "bin"
     if bin_dir.exists():
         shutil.rmtree(bin_dir)  # an earlier preparation's files must not survive into this one
-    size = binarize.build_joint_dictionary([data_dir / "pieces" / name for name in train], bin_dir / dictionary)
-    for name, out in outputs.items():
-        binarize.binarize_split(data_dir / "pieces" / name, bin_dir / dictionary, bin_dir / out)
-    log_step(log, step, "binarized %d files into %s, dictionary %d entries", len(outputs), bin_dir, size)
+    size = binarize.build_joint_dictionary([data_dir / "pieces" / name for name in train], bin_dir / dictionary,
+                                           workers)
+    binarize.binarize_files([(data_dir / "pieces" / name, bin_dir / dictionary, bin_dir / out)
+                             for name, out in outputs.items()], workers)
+    log_step(log, step, "binarized %d files into %s with %d workers, dictionary %d entries", len(outputs),
+             bin_dir, workers, size)
     return size
 
 
@@ -288,7 +301,7 @@ def train_spm(files: list[Path], prefix: Path, *, vocab_size: int, max_sentences
     return pieces
 
 
-def write_pieces(data_dir: Path, names: Iterable[str]) -> None:
+def write_pieces(data_dir: Path, names: Iterable[str], threads: int) -> None:
     """Encode each data_dir/raw/`name` with data_dir/spm.model into data_dir/pieces/`name`."""
     processor = spm.SentencePieceProcessor(model_file=str(data_dir / "spm.model"))
     (data_dir / "pieces").mkdir(parents=True, exist_ok=True)
@@ -297,7 +310,7 @@ def write_pieces(data_dir: Path, names: Iterable[str]) -> None:
                 (data_dir / "pieces" / name).open("w", encoding="utf-8") as sink:
             for batch in iter(lambda: list(islice(lines, ENCODE_BATCH_LINES)), []):
                 for pieces in processor.encode([line.rstrip("\n") for line in batch], out_type=str,
-                                               num_threads=SPM_THREADS):
+                                               num_threads=threads):
                     sink.write(" ".join(pieces) + "\n")
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from train_large.rundir import atomic_write_json
 
-from .prepare import (PREPARED_FILE, PrepareError, PreparedData, load_prepared, log_step, normalize_line,
-                      numbered_lines, preparing, write_pieces)
+from .prepare import (PREPARED_FILE, PrepareError, PreparedData, available_cores, load_prepared, log_step,
+                      normalize_line, numbered_lines, preparing, write_pieces)
 from .prepare_mlm import file_sha1
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,10 @@ INDEX_COLUMN = "index"  # of the unlabelled test sets: GLUE's server matches pre
 Example = tuple[list[str], str]  # (normalised texts, label; for an unlabelled test set, its GLUE index)
 
 
-def prepare_glue(task_name: str, glue_dir: Path, data_dir: Path, *, vocab_from: Path) -> PreparedData:
+def prepare_glue(task_name: str, glue_dir: Path, data_dir: Path, *, vocab_from: Path,
+                 workers: int | None = None) -> PreparedData:
     """Prepare the GLUE task `task_name` from `glue_dir` into `data_dir`, encoded with the prepared
-    masked-LM corpus `vocab_from`. PrepareError on an unknown task, a `vocab_from` that is not one,
+    masked-LM corpus `vocab_from` by `workers` processes (None: available_cores()). PrepareError on an unknown task, a `vocab_from` that is not one,
     or a bad TSV; all checks run before anything is written."""
     if task_name not in LAYOUTS:
         raise PrepareError(f"GLUE task {task_name!r} is not supported; choose one of "
@@ -81,7 +82,8 @@ def prepare_glue(task_name: str, glue_dir: Path, data_dir: Path, *, vocab_from: 
     with preparing(data_dir, started):
         _write_raw(examples, data_dir / "raw", "label")
         _write_raw(unlabelled, data_dir / "raw", INDEX_COLUMN)
-        _encode_and_binarize(data_dir, pretraining, list(examples), list(unlabelled), pairs, labels)
+        _encode_and_binarize(data_dir, pretraining, list(examples), list(unlabelled), pairs, labels,
+                             workers or available_cores())
         sha1 = file_sha1(data_dir / "bin" / "input0" / "dict.txt")
         if sha1 != pretraining.dictionary_sha1:
             raise PrepareError(f"{pretraining.bin_dir / 'dict.txt'} changed after it was prepared "
@@ -205,7 +207,7 @@ def _write_raw(examples: dict[str, list[Example]], raw_dir: Path, key: str) -> N
 
 
 def _encode_and_binarize(data_dir: Path, pretraining: PreparedData, labelled: list[str], unlabelled: list[str],
-                         pairs: bool, labels: list[str]) -> None:
+                         pairs: bool, labels: list[str], workers: int) -> None:
     from train_large.engine import binarize  # only now: see prepare.encode_and_binarize
 
     step = time.perf_counter()
@@ -213,15 +215,15 @@ def _encode_and_binarize(data_dir: Path, pretraining: PreparedData, labelled: li
     if bin_dir.exists():
         shutil.rmtree(bin_dir)  # a stale input1/ would turn a single-sentence task into pairs
     shutil.copyfile(pretraining.spm_model, data_dir / "spm.model")
-    write_pieces(data_dir, [f"{split}.{column}" for column in inputs for split in splits])
+    write_pieces(data_dir, [f"{split}.{column}" for column in inputs for split in splits], threads=workers)
     for column in inputs:
         (bin_dir / column).mkdir(parents=True)
         shutil.copyfile(pretraining.bin_dir / "dict.txt", bin_dir / column / "dict.txt")
-        for split in splits:
-            binarize.binarize_split(data_dir / "pieces" / f"{split}.{column}", bin_dir / column / "dict.txt",
-                                    bin_dir / column / split)
     binarize.build_label_dictionary(labels, bin_dir / "label" / "dict.txt")
-    for split in labelled:  # an unlabelled split has no label file: fairseq then sets no target
-        binarize.binarize_split(data_dir / "raw" / f"{split}.label", bin_dir / "label" / "dict.txt",
-                                bin_dir / "label" / split)
+    binarize.binarize_files(
+        [(data_dir / "pieces" / f"{split}.{column}", bin_dir / column / "dict.txt", bin_dir / column / split)
+         for column in inputs for split in splits]
+        # an unlabelled split has no label file: fairseq then sets no target
+        + [(data_dir / "raw" / f"{split}.label", bin_dir / "label" / "dict.txt", bin_dir / "label" / split)
+           for split in labelled], workers)
     log_step(log, step, "encoded and binarized %s into %s, labels %s", "/".join(splits), bin_dir, labels)

@@ -66,9 +66,10 @@ def check_corpus_file(path: Path) -> CorpusFile:
 
 
 def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: int = 0,
-                       max_train_sentences_for_spm: int = 2_000_000) -> PreparedData:
+                       max_train_sentences_for_spm: int = 2_000_000, workers: int | None = None) -> PreparedData:
     """Prepare `raw_dir`/{train,valid,test}.txt into `data_dir`. vocab_size: sentencepiece pieces
-    wanted (a small corpus may give fewer); max_train_sentences_for_spm: train chunks it samples.
+    wanted (a small corpus may give fewer); max_train_sentences_for_spm: train chunks it samples;
+    workers: processes that encode and binarize (None: every core this process may use).
     PrepareError on bad input, found by checks of every split before anything is written."""
     raw_dir, data_dir = Path(raw_dir), Path(data_dir)
     started = time.perf_counter()
@@ -92,7 +93,7 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
                                max_sentences=max_train_sentences_for_spm, seed=seed)
         spm_input.unlink()
         dictionary_size = encode_and_binarize(data_dir, {f"{split}.txt": split for split in SPLITS},
-                                              ["train.txt"], "dict.txt")
+                                              ["train.txt"], "dict.txt", workers)
         shutil.rmtree(data_dir / "pieces")
         sha1 = file_sha1(data_dir / "bin" / "dict.txt")
         atomic_write_json(data_dir / PREPARED_FILE, {

@@ -1,0 +1,138 @@
+"""Binarization in worker processes: line-aligned ranges, and output byte for byte that of one
+process and of fairseq's own `Dictionary.encode_line`."""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from train_large.data.prepare import PrepareError, load_prepared, prepare_translation
+from train_large.engine import binarize
+
+from .test_prepare import write_toy_corpus
+
+REPO = Path(__file__).resolve().parents[2]
+# Pieces, an unknown one, runs of spaces and tabs, a no-break space (fairseq's \s splits there too),
+# a last line without newline.
+PIECES = ["▁le ▁chat ▁voit", "▁la   ▁maison\t▁bleue", "▁inconnu ▁le", "▁le\u00a0▁chat", "▁voit"]
+
+
+def write_pieces(path: Path, copies: int) -> Path:
+    path.write_text("\n".join(PIECES * copies), encoding="utf-8")
+    return path
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {path.name: hashlib.sha1(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir())}
+
+
+@pytest.fixture
+def small_ranges(monkeypatch):
+    """Ranges of 64 bytes, so a few hundred lines already go to several workers."""
+    monkeypatch.setattr(binarize, "MIN_RANGE_BYTES", 64)
+
+
+def test_line_ranges_start_at_lines_and_cover_the_file(tmp_path, small_ranges):
+    path = write_pieces(tmp_path / "pieces", copies=40)
+    data = path.read_bytes()
+    for parts in (1, 2, 3, 7):
+        spans = binarize.line_ranges(path, parts)
+        assert len(spans) == parts
+        assert spans[0][0] == 0 and spans[-1][1] == len(data)
+        assert all(end == start for (_, end), (start, _) in zip(spans, spans[1:]))
+        assert all(data[start - 1:start] == b"\n" for start, _ in spans[1:])
+    short = write_pieces(tmp_path / "short", copies=1)  # 88 bytes: one range of at least 64
+    assert binarize.line_ranges(short, 4) == [(0, short.stat().st_size)] == [(0, 88)]
+
+
+def test_a_file_smaller_than_a_range_stays_in_one_process(tmp_path):
+    path = write_pieces(tmp_path / "pieces", copies=40)
+    assert binarize.line_ranges(path, 8) == [(0, path.stat().st_size)]
+
+
+def test_workers_write_what_fairseqs_encode_line_writes(tmp_path, small_ranges):
+    from fairseq.data import Dictionary, indexed_dataset
+
+    pieces = write_pieces(tmp_path / "train.pieces", copies=60)
+    (tmp_path / "unseen").mkdir()
+    dictionary_path = tmp_path / "dict.txt"
+    (tmp_path / "seen.pieces").write_text("▁le ▁chat ▁voit ▁la ▁maison ▁bleue\n", encoding="utf-8")
+    binarize.build_joint_dictionary([tmp_path / "seen.pieces"], dictionary_path)
+    dictionary = Dictionary.load(str(dictionary_path))
+    reference = indexed_dataset.make_builder(str(tmp_path / "reference.bin"), impl="mmap",
+                                             vocab_size=len(dictionary))
+    for line in pieces.read_text(encoding="utf-8").split("\n"):
+        reference.add_item(dictionary.encode_line(line, add_if_not_exist=False, append_eos=True))
+    reference.finalize(str(tmp_path / "reference.idx"))
+
+    for workers in (1, 3):
+        out = tmp_path / f"workers{workers}"
+        out.mkdir()
+        binarize.binarize_files([(pieces, dictionary_path, out / "train")], workers)
+        assert sorted(path.name for path in out.iterdir()) == ["train.bin", "train.idx"]  # no part left
+        for suffix in (".bin", ".idx"):
+            assert (out / f"train{suffix}").read_bytes() == (tmp_path / f"reference{suffix}").read_bytes()
+
+
+def test_the_dictionary_counted_by_workers_is_the_one_process_dictionary(tmp_path, small_ranges):
+    files = [write_pieces(tmp_path / "a", copies=50), write_pieces(tmp_path / "b", copies=7)]
+    sizes = {workers: binarize.build_joint_dictionary(files, tmp_path / f"dict{workers}.txt", workers)
+             for workers in (1, 2)}
+    assert sizes[1] == sizes[2] == 16  # 4 specials, 8 pieces, padding to 8
+    assert (tmp_path / "dict1.txt").read_bytes() == (tmp_path / "dict2.txt").read_bytes()
+
+
+def test_a_preparation_with_workers_is_byte_for_byte_the_one_process_one(tmp_path, small_ranges):
+    write_toy_corpus(tmp_path / "source", pairs=600)
+    for workers in (1, 2):
+        prepare_translation(tmp_path / "source", tmp_path / f"w{workers}", source_lang="en", target_lang="fr",
+                            vocab_size=200, workers=workers)
+    assert digests(tmp_path / "w1" / "bin") == digests(tmp_path / "w2" / "bin")
+    assert digests(tmp_path / "w1" / "pieces") == digests(tmp_path / "w2" / "pieces")
+
+
+KILLED_IN_BINARIZATION = """
+import sys, time
+from pathlib import Path
+from train_large.engine import binarize
+from train_large.data.prepare import prepare_translation
+
+binarize.MIN_RANGE_BYTES = 64
+encode = binarize._encode_range
+
+def encode_then_hang(*args):
+    result = encode(*args)
+    Path(sys.argv[2], "part-written").touch()
+    time.sleep(600)
+    return result
+
+binarize._encode_range = encode_then_hang
+prepare_translation(sys.argv[1], sys.argv[2], source_lang="en", target_lang="fr", vocab_size=200, workers=2)
+"""
+
+
+def test_a_kill_while_workers_binarize_leaves_a_dir_that_is_not_taken_as_ready(tmp_path):
+    write_toy_corpus(tmp_path / "source", pairs=600)
+    data = tmp_path / "data"
+    job = subprocess.Popen([sys.executable, "-c", KILLED_IN_BINARIZATION, str(tmp_path / "source"), str(data)],
+                           cwd=REPO, start_new_session=True, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (data / "part-written").exists():
+        assert job.poll() is None and time.monotonic() < deadline, "the preparation never reached binarization"
+        time.sleep(0.2)
+    os.killpg(job.pid, signal.SIGKILL)  # the preparation and its workers, as a scheduler's kill would
+    job.wait()
+    assert any(".part" in path.name for path in (data / "bin").iterdir())
+    with pytest.raises(PrepareError, match="not a prepared dataset"):
+        load_prepared(data)
+
+    prepare_translation(tmp_path / "source", data, source_lang="en", target_lang="fr", vocab_size=200, workers=1)
+    assert not any(".part" in path.name for path in (data / "bin").iterdir())
+    prepare_translation(tmp_path / "source", tmp_path / "fresh", source_lang="en", target_lang="fr", vocab_size=200)
+    assert digests(data / "bin") == digests(tmp_path / "fresh" / "bin")
