@@ -27,7 +27,7 @@ from .toy import SIZES
 REPO = Path(__file__).resolve().parents[2]
 # The CPU sections in the order `all` runs them: JSON key -> module of this package.
 SECTIONS = {"overhead": "overhead", "startup": "startup", "fan_out": "fanout", "eval_share": "eval_share",
-            "device": "device", "report": "report"}
+            "device": "device", "report": "report", "prepare": "prepare"}
 # Command names that differ from their JSON key.
 KEYS = {"fanout": "fan_out", "eval-share": "eval_share"}
 

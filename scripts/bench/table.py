@@ -120,9 +120,28 @@ def report_rows(s: dict) -> list[tuple]:
              mean(s.get("interval"), lambda v: f"{v:.2f} s"), f"< {s['goal_seconds']:g} s")]
 
 
+def prepare_rows(s: dict) -> list[tuple]:
+    one, every = s["translation"]
+    (quarter, full), mlm, node = s["memory"], s["mlm"], s["projection"]
+    return [(f"translation, {one['lines']:,} pairs: pairs/s, 1 worker | {every['workers']}",
+             f"{one['lines_per_second']:,.0f} | {every['lines_per_second']:,.0f}", ""),
+            (f"the same, speed-up with {every['workers']} workers: binarize | whole preparation",
+             f"{s['speedup']['binarize']:.2f} | {s['speedup']['total']:.2f}", ""),
+            ("peak memory, main process | largest worker",
+             f"{every['peak_mib']:,.0f} | {every['worker_peak_mib']:,.0f} MiB", ""),
+            ((f"peak memory at {full['lines']:,} / at {quarter['lines']:,} pairs (sentencepiece sample "
+              f"{full['spm_lines']:,} lines)"), f"{full['peak_mib']:,.0f} / {quarter['peak_mib']:,.0f} MiB", "bounded"),
+            (f"masked LM, {mlm['lines']:,} lines: lines/s, {mlm['workers']} workers", f"{mlm['lines_per_second']:,.0f}",
+             ""),
+            (f"WMT14 En-Fr ({node['wmt14_en_fr']['lines'] / 1e6:.1f}M pairs), {node['cores']} cores, projected",
+             f"{node['wmt14_en_fr']['hours']:.2f} h", ""),
+            (f"16 GB of text, {node['cores']} cores, projected", f"{node['corpus_16gb']['hours']:.2f} h", "")]
+
+
 def gpu_rows(s: dict) -> list[tuple]:
     return device_rows(s, "GPU bf16")
 
 
 TABLE_ROWS = {"overhead": overhead_rows, "startup": startup_rows, "fan_out": fan_out_rows,
-              "eval_share": eval_share_rows, "device": device_rows, "report": report_rows, "gpu": gpu_rows}
+              "eval_share": eval_share_rows, "device": device_rows, "report": report_rows, "gpu": gpu_rows,
+              "prepare": prepare_rows}

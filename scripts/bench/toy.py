@@ -27,6 +27,7 @@ class Sizes:
     report_runs: int  # report: finished runs tlc-report reads
     report_repeats: int  # report: timed tlc-report commands
     self_tests: int  # device: repeats of the clock check's self-test (about 0.3 s each on CPU)
+    prepare_lines: int  # prepare: translation pairs and masked-LM text lines of the synthetic corpora
 
 
 # full: the toy presets at their sweep budget (sweeps/toy_*.yaml: 20 s) and default eval settings;
@@ -36,9 +37,9 @@ QUICK_EVAL = ("budget.eval_every_seconds=2", "task.eval.bleu_sentences=50", "tas
 # machine shared at load average 3 the pairs' ratios spread from 0.72 to 1.48 and the ratio's
 # interval came out +-16% wide (scripts/results/bench_cpu.json); only a quieter machine, not a few
 # more pairs, brings it within the 1% the goal needs.
-SIZES = {"quick": Sizes(1, 8, 2, 2, "budget.max_updates=2", 3, 2, ("toy_mt",), QUICK_EVAL, 1, 20, 1, 2),
+SIZES = {"quick": Sizes(1, 8, 2, 2, "budget.max_updates=2", 3, 2, ("toy_mt",), QUICK_EVAL, 1, 20, 1, 2, 20_000),
          "full": Sizes(10, 150, 4, 2, "budget.train_seconds=60", 20, 10, ("toy_mt", "toy_mlm", "toy_cls"), (), 2,
-                       200, 5, 5)}
+                       200, 5, 5, 1_000_000)}
 
 
 def toy_setup(space: Workspace, *overrides: str) -> tuple[Any, Any]:

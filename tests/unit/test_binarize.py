@@ -51,12 +51,20 @@ def test_line_ranges_start_at_lines_and_cover_the_file(tmp_path, small_ranges):
     assert binarize.line_ranges(short, 4) == [(0, short.stat().st_size)] == [(0, 88)]
 
 
+def test_no_range_passes_the_largest_size_even_with_one_worker(tmp_path, monkeypatch):
+    monkeypatch.setattr(binarize, "MAX_RANGE_BYTES", 1000)
+    path = write_pieces(tmp_path / "pieces", copies=40)  # 3,559 bytes
+    spans = binarize.line_ranges(path, 1)
+    assert len(spans) == 4 and all(end - start <= 1000 + 40 for start, end in spans)
+
+
 def test_a_file_smaller_than_a_range_stays_in_one_process(tmp_path):
     path = write_pieces(tmp_path / "pieces", copies=40)
     assert binarize.line_ranges(path, 8) == [(0, path.stat().st_size)]
 
 
-def test_workers_write_what_fairseqs_encode_line_writes(tmp_path, small_ranges):
+def test_workers_write_what_fairseqs_encode_line_writes(tmp_path, small_ranges, monkeypatch):
+    monkeypatch.setattr(binarize, "MAX_RANGE_BYTES", binarize.MAX_RANGE_BYTES)  # restored after the test
     from fairseq.data import Dictionary, indexed_dataset
 
     pieces = write_pieces(tmp_path / "train.pieces", copies=60)
@@ -71,9 +79,10 @@ def test_workers_write_what_fairseqs_encode_line_writes(tmp_path, small_ranges):
         reference.add_item(dictionary.encode_line(line, add_if_not_exist=False, append_eos=True))
     reference.finalize(str(tmp_path / "reference.idx"))
 
-    for workers in (1, 3):
-        out = tmp_path / f"workers{workers}"
+    for workers, largest in ((1, 10**9), (3, 10**9), (1, 500)):  # (1, 500): ranges merged in this process
+        out = tmp_path / f"workers{workers}-{largest}"
         out.mkdir()
+        binarize.MAX_RANGE_BYTES = largest
         binarize.binarize_files([(pieces, dictionary_path, out / "train")], workers)
         assert sorted(path.name for path in out.iterdir()) == ["train.bin", "train.idx"]  # no part left
         for suffix in (".bin", ".idx"):

@@ -63,8 +63,9 @@ Example = tuple[list[str], str]  # (normalised texts, label; for an unlabelled t
 def prepare_glue(task_name: str, glue_dir: Path, data_dir: Path, *, vocab_from: Path,
                  workers: int | None = None) -> PreparedData:
     """Prepare the GLUE task `task_name` from `glue_dir` into `data_dir`, encoded with the prepared
-    masked-LM corpus `vocab_from` by `workers` processes (None: available_cores()). PrepareError on an unknown task, a `vocab_from` that is not one,
-    or a bad TSV; all checks run before anything is written."""
+    masked-LM corpus `vocab_from` by `workers` processes (None: available_cores()). PrepareError on
+    an unknown task, a `vocab_from` that is not one, or a bad TSV; all checks run before anything is
+    written."""
     if task_name not in LAYOUTS:
         raise PrepareError(f"GLUE task {task_name!r} is not supported; choose one of "
                            f"{', '.join(sorted(LAYOUTS))}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import shutil
+import struct
 import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -35,13 +37,18 @@ log = logging.getLogger(__name__)
 # A file gets one worker per this many bytes at most (about 100k lines of pieces): a toy corpus
 # stays in one process, a WMT-sized one uses every worker.
 MIN_RANGE_BYTES = 4 * 2**20
+# And a range is at most this large (about 1.5M lines): fairseq's builder holds about 45 bytes
+# per line of its range until it writes the index, so a worker's memory stays near 70 MB whatever
+# the corpus.
+MAX_RANGE_BYTES = 64 * 2**20
 
 
 def line_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
-    """[start, end) byte ranges of `path`, at most `parts` and at most one per MIN_RANGE_BYTES,
-    each starting at a line's start; together they cover the file."""
+    """[start, end) byte ranges of `path`, each starting at a line's start and together covering
+    it: `parts` of them but no more than one per MIN_RANGE_BYTES, and more if one would pass
+    MAX_RANGE_BYTES."""
     size = Path(path).stat().st_size
-    parts = max(1, min(parts, size // MIN_RANGE_BYTES))
+    parts = max(1, min(parts, size // MIN_RANGE_BYTES), -(-size // MAX_RANGE_BYTES))
     starts = [0]
     with Path(path).open("rb") as data:
         for part in range(1, parts):
@@ -137,19 +144,46 @@ def binarize_files(jobs: list[tuple[Path, Path, Path]], workers: int = 1) -> Non
     for (path, dictionary_path, out_prefix), names in zip(jobs, parts):
         lines, tokens, unknown = map(sum, zip(*(next(totals) for _ in names)))
         if len(names) > 1:
-            _merge(names, dictionary_path, Path(out_prefix))
+            _merge(names, Path(out_prefix))
         log.info("binarized %s: %d lines, %d tokens, %.3f%% <unk>",
                  Path(out_prefix).name, lines, tokens, 100 * unknown / max(tokens, 1), extra=FILE_ONLY)
 
 
-def _merge(parts: list[Path], dictionary_path: Path, out_prefix: Path) -> None:
-    builder = indexed_dataset.make_builder(f"{out_prefix}.bin", impl="mmap",
-                                           vocab_size=len(Dictionary.load(str(dictionary_path))))
+def _merge(parts: list[Path], out_prefix: Path) -> None:
+    """Concatenate the part files into out_prefix.bin and .idx, streaming: fairseq's own
+    merge_file_ holds every line's size as a Python object (about 4 GB for one side of WMT14)."""
+    with open(f"{out_prefix}.bin", "wb") as data:
+        for part in parts:
+            with open(f"{part}.bin", "rb") as piece:
+                shutil.copyfileobj(piece, data)
+    index_type = indexed_dataset.MMapIndexedDataset.Index
+    indexes = [index_type(f"{part}.idx") for part in parts]  # memory-mapped
+    with open(f"{parts[0]}.idx", "rb") as first:
+        header = first.read(len(index_type._HDR_MAGIC) + 8 + 1)  # magic, version, dtype code
+    itemsize = indexes[0].dtype().itemsize
+    # The layout fairseq's Index reads: header, line count, every size (int32), every start (int64).
+    with open(f"{out_prefix}.idx", "wb") as index:
+        index.write(header + struct.pack("<Q", sum(len(part) for part in indexes)))
+        for part in indexes:
+            for chunk in _chunks(part.sizes):
+                index.write(chunk.astype(np.int32).tobytes())
+        address = 0
+        for part in indexes:
+            for chunk in _chunks(part.sizes):
+                ends = address + np.cumsum(chunk, dtype=np.int64) * itemsize
+                index.write((ends - chunk.astype(np.int64) * itemsize).tobytes())
+                address = int(ends[-1])
+    del indexes
     for part in parts:
-        builder.merge_file_(str(part))
         for suffix in (".bin", ".idx"):
             Path(f"{part}{suffix}").unlink()
-    builder.finalize(f"{out_prefix}.idx")
+
+
+def _chunks(sizes: np.ndarray, length: int = 2**20) -> Iterator[np.ndarray]:
+    for start in range(0, len(sizes), length):
+        yield sizes[start:start + length]
+
+
 def build_label_dictionary(labels: list[str], out_path: Path) -> None:
     """A dictionary of `labels` in order: fairseq's `sentence_prediction` subtracts nspecial (4)
     from a label's id, so the i-th label is class i. Not finalized: finalize would reorder by count
