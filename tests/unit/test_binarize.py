@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from train_large.data.prepare import PrepareError, load_prepared, prepare_translation
+from train_large.data import ranges
 from train_large.engine import binarize
 
 from .test_prepare import write_toy_corpus
@@ -35,36 +36,36 @@ def digests(folder: Path) -> dict[str, str]:
 @pytest.fixture
 def small_ranges(monkeypatch):
     """Ranges of 64 bytes, so a few hundred lines already go to several workers."""
-    monkeypatch.setattr(binarize, "MIN_RANGE_BYTES", 64)
+    monkeypatch.setattr(ranges, "MIN_RANGE_BYTES", 64)
 
 
 def test_line_ranges_start_at_lines_and_cover_the_file(tmp_path, small_ranges):
     path = write_pieces(tmp_path / "pieces", copies=40)
     data = path.read_bytes()
     for parts in (1, 2, 3, 7):
-        spans = binarize.line_ranges(path, parts)
+        spans = ranges.line_ranges(path, parts)
         assert len(spans) == parts
         assert spans[0][0] == 0 and spans[-1][1] == len(data)
         assert all(end == start for (_, end), (start, _) in zip(spans, spans[1:]))
         assert all(data[start - 1:start] == b"\n" for start, _ in spans[1:])
     short = write_pieces(tmp_path / "short", copies=1)  # 88 bytes: one range of at least 64
-    assert binarize.line_ranges(short, 4) == [(0, short.stat().st_size)] == [(0, 88)]
+    assert ranges.line_ranges(short, 4) == [(0, short.stat().st_size)] == [(0, 88)]
 
 
 def test_no_range_passes_the_largest_size_even_with_one_worker(tmp_path, monkeypatch):
-    monkeypatch.setattr(binarize, "MAX_RANGE_BYTES", 1000)
+    monkeypatch.setattr(ranges, "MAX_RANGE_BYTES", 1000)
     path = write_pieces(tmp_path / "pieces", copies=40)  # 3,559 bytes
-    spans = binarize.line_ranges(path, 1)
+    spans = ranges.line_ranges(path, 1)
     assert len(spans) == 4 and all(end - start <= 1000 + 40 for start, end in spans)
 
 
 def test_a_file_smaller_than_a_range_stays_in_one_process(tmp_path):
     path = write_pieces(tmp_path / "pieces", copies=40)
-    assert binarize.line_ranges(path, 8) == [(0, path.stat().st_size)]
+    assert ranges.line_ranges(path, 8) == [(0, path.stat().st_size)]
 
 
 def test_workers_write_what_fairseqs_encode_line_writes(tmp_path, small_ranges, monkeypatch):
-    monkeypatch.setattr(binarize, "MAX_RANGE_BYTES", binarize.MAX_RANGE_BYTES)  # restored after the test
+    monkeypatch.setattr(ranges, "MAX_RANGE_BYTES", ranges.MAX_RANGE_BYTES)  # restored after the test
     from fairseq.data import Dictionary, indexed_dataset
 
     pieces = write_pieces(tmp_path / "train.pieces", copies=60)
@@ -82,7 +83,7 @@ def test_workers_write_what_fairseqs_encode_line_writes(tmp_path, small_ranges, 
     for workers, largest in ((1, 10**9), (3, 10**9), (1, 500)):  # (1, 500): ranges merged in this process
         out = tmp_path / f"workers{workers}-{largest}"
         out.mkdir()
-        binarize.MAX_RANGE_BYTES = largest
+        ranges.MAX_RANGE_BYTES = largest
         binarize.binarize_files([(pieces, dictionary_path, out / "train")], workers)
         assert sorted(path.name for path in out.iterdir()) == ["train.bin", "train.idx"]  # no part left
         for suffix in (".bin", ".idx"):
@@ -109,10 +110,12 @@ def test_a_preparation_with_workers_is_byte_for_byte_the_one_process_one(tmp_pat
 KILLED_IN_BINARIZATION = """
 import sys, time
 from pathlib import Path
+from train_large.data import ranges
 from train_large.engine import binarize
 from train_large.data.prepare import prepare_translation
 
-binarize.MIN_RANGE_BYTES = 64
+from train_large.data import ranges
+ranges.MIN_RANGE_BYTES = 64
 encode = binarize._encode_range
 
 def encode_then_hang(*args):

@@ -30,6 +30,7 @@ from filelock import FileLock
 from train_large.console import FILE_ONLY
 from train_large.rundir import atomic_write_json
 
+from .ranges import in_workers, join_parts, line_ranges, part_names, range_lines
 from .references import keep_untouched
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ PREPARED_FILE = "prepared.json"
 SPLITS = ("train", "valid", "test")
 # Sentencepiece's training threads. A constant, not the core count: the model is byte-identical
 # across runs only at the same thread count (measured on Tatoeba, 2 vs 4). Encoding gives the same
-# pieces at any count, so it uses the preparation's workers.
+# pieces at any count, so it uses the preparation's workers (write_pieces).
 SPM_THREADS = 4
 ENCODE_BATCH_LINES = 10_000  # lines per sentencepiece encode call
 
@@ -241,7 +242,7 @@ def encode_and_binarize(data_dir: Path, outputs: dict[str, str], train: list[str
 
     workers = workers or available_cores()
     step = time.perf_counter()
-    write_pieces(data_dir, outputs, threads=workers)
+    write_pieces(data_dir, outputs, workers)
     log_step(log, step, "encoded %d files into %s", len(outputs), data_dir / "pieces")
     step = time.perf_counter()
     bin_dir = data_dir / "bin"
@@ -301,17 +302,31 @@ def train_spm(files: list[Path], prefix: Path, *, vocab_size: int, max_sentences
     return pieces
 
 
-def write_pieces(data_dir: Path, names: Iterable[str], threads: int) -> None:
-    """Encode each data_dir/raw/`name` with data_dir/spm.model into data_dir/pieces/`name`."""
-    processor = spm.SentencePieceProcessor(model_file=str(data_dir / "spm.model"))
+def write_pieces(data_dir: Path, names: Iterable[str], workers: int) -> None:
+    """Encode each data_dir/raw/`name` with data_dir/spm.model into data_dir/pieces/`name`, a large
+    file by up to `workers` processes (`ranges`), a small one on `workers` sentencepiece threads."""
     (data_dir / "pieces").mkdir(parents=True, exist_ok=True)
+    tasks, outputs = [], []
     for name in names:
-        with (data_dir / "raw" / name).open(encoding="utf-8", newline="\n") as lines, \
-                (data_dir / "pieces" / name).open("w", encoding="utf-8") as sink:
-            for batch in iter(lambda: list(islice(lines, ENCODE_BATCH_LINES)), []):
-                for pieces in processor.encode([line.rstrip("\n") for line in batch], out_type=str,
-                                               num_threads=threads):
-                    sink.write(" ".join(pieces) + "\n")
+        spans = line_ranges(data_dir / "raw" / name, workers)
+        parts = part_names(data_dir / "pieces" / name, len(spans))
+        threads = workers if len(spans) == 1 else 1
+        tasks += [(data_dir / "spm.model", data_dir / "raw" / name, *span, part, threads)
+                  for span, part in zip(spans, parts)]
+        outputs.append((parts, data_dir / "pieces" / name))
+    in_workers(_encode_range, tasks, workers)
+    for parts, out in outputs:
+        join_parts(parts, out)
+
+
+def _encode_range(model: Path, path: Path, start: int, end: int, out: Path, threads: int) -> None:
+    processor = spm.SentencePieceProcessor(model_file=str(model))
+    lines = range_lines(path, start, end)
+    with out.open("w", encoding="utf-8", newline="\n") as sink:
+        for batch in iter(lambda: list(islice(lines, ENCODE_BATCH_LINES)), []):
+            for pieces in processor.encode([line.rstrip("\n") for line in batch], out_type=str,
+                                           num_threads=threads):
+                sink.write(" ".join(pieces) + "\n")
 
 
 def load_prepared(data_dir: Path) -> PreparedData:

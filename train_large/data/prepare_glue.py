@@ -216,7 +216,7 @@ def _encode_and_binarize(data_dir: Path, pretraining: PreparedData, labelled: li
     if bin_dir.exists():
         shutil.rmtree(bin_dir)  # a stale input1/ would turn a single-sentence task into pairs
     shutil.copyfile(pretraining.spm_model, data_dir / "spm.model")
-    write_pieces(data_dir, [f"{split}.{column}" for column in inputs for split in splits], threads=workers)
+    write_pieces(data_dir, [f"{split}.{column}" for column in inputs for split in splits], workers)
     for column in inputs:
         (bin_dir / column).mkdir(parents=True)
         shutil.copyfile(pretraining.bin_dir / "dict.txt", bin_dir / column / "dict.txt")

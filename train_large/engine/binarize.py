@@ -1,28 +1,22 @@
 """Binarization: piece files to the fairseq dictionaries (`dict*.txt`) and mmap datasets
 (`{prefix}.bin/.idx`) fairseq's tasks load. The only module of the data path that imports fairseq;
-the callers (`train_large.data.prepare*`) choose the file names.
-
-A large file is cut into line-aligned byte ranges, one per worker process, as fairseq-preprocess
-does: each worker streams its range into a part file, and the parts are merged in order, so the
-output is byte for byte that of one process and no process holds the corpus in memory.
+the callers (`train_large.data.prepare*`) choose the file names. A large file is binarized by
+worker processes, a range each (`train_large.data.ranges`).
 """
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import shutil
 import struct
-import sys
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
-from itertools import starmap
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
 
 from ..console import FILE_ONLY
+from ..data.ranges import in_workers, line_ranges, part_names, range_lines
 from . import fairseq_import
 from .hydra_compat import park_fairseq_configs
 
@@ -34,57 +28,9 @@ park_fairseq_configs()  # importing fairseq registered its configs under our gro
 
 log = logging.getLogger(__name__)
 
-# A file gets one worker per this many bytes at most (about 100k lines of pieces): a toy corpus
-# stays in one process, a WMT-sized one uses every worker.
-MIN_RANGE_BYTES = 4 * 2**20
-# And a range is at most this large (about 1.5M lines): fairseq's builder holds about 45 bytes
-# per line of its range until it writes the index, so a worker's memory stays near 70 MB whatever
-# the corpus.
-MAX_RANGE_BYTES = 64 * 2**20
-
-
-def line_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
-    """[start, end) byte ranges of `path`, each starting at a line's start and together covering
-    it: `parts` of them but no more than one per MIN_RANGE_BYTES, and more if one would pass
-    MAX_RANGE_BYTES."""
-    size = Path(path).stat().st_size
-    parts = max(1, min(parts, size // MIN_RANGE_BYTES), -(-size // MAX_RANGE_BYTES))
-    starts = [0]
-    with Path(path).open("rb") as data:
-        for part in range(1, parts):
-            data.seek(max(size * part // parts, starts[-1] + 1) - 1)
-            data.readline()  # to the start of the next line
-            if data.tell() < size:
-                starts.append(data.tell())
-    return list(zip(starts, starts[1:] + [size]))
-
-
-def _lines(path: Path, start: int, end: int) -> Iterator[str]:
-    with Path(path).open("rb") as data:
-        data.seek(start)
-        position = start
-        while position < end:
-            raw = data.readline()
-            position += len(raw)
-            yield raw.decode("utf-8")
-
-
-def _in_workers(function: Callable[..., Any], tasks: list[tuple], workers: int) -> list[Any]:
-    """`function` over `tasks`, results in task order: in this process when one worker or one
-    task is enough, else in worker processes."""
-    if workers <= 1 or len(tasks) <= 1:
-        return list(starmap(function, tasks))
-    # Forked on Linux, as fairseq-preprocess's pool is: a worker starts with fairseq imported, and a
-    # caller's script needs no `if __name__ == "__main__"` guard (spawn would run it again in each
-    # worker). The workers only read their range and write their part file.
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
-        return list(pool.map(function, *zip(*tasks)))
-
-
 def _count_pieces(path: Path, start: int, end: int) -> Counter[str]:
     counts: Counter[str] = Counter()
-    for line in _lines(path, start, end):
+    for line in range_lines(path, start, end):
         # str.split() splits where fairseq's tokenize_line does (prepare.normalize_line checked
         # every code point), in 40% of its time.
         counts.update(line.split())
@@ -97,7 +43,7 @@ def build_joint_dictionary(piece_files: list[Path], out_path: Path, workers: int
     # Counted here rather than with Dictionary.add_file_to_dictionary, which updates its
     # counter one word at a time: 0.97 s against 0.12 s on Tatoeba's 34k train lines, same file.
     tasks = [(path, *span) for path in piece_files for span in line_ranges(path, workers)]
-    counts = sum(_in_workers(_count_pieces, tasks, workers), Counter())
+    counts = sum(in_workers(_count_pieces, tasks, workers), Counter())
     dictionary = Dictionary()
     for piece, count in sorted(counts.items()):
         dictionary.add_symbol(piece, count)
@@ -120,7 +66,7 @@ def _encode_range(path: Path, start: int, end: int, dictionary_path: Path, out_p
     dtype = indexed_dataset.best_fitting_int_dtype(len(dictionary))
     builder = indexed_dataset.make_builder(f"{out_prefix}.bin", impl="mmap", vocab_size=len(dictionary))
     lines = tokens = unknown = 0
-    for line in _lines(path, start, end):
+    for line in range_lines(path, start, end):
         ids = [index.get(piece, unk) for piece in line.split()]
         ids.append(eos)
         builder.add_item(torch.from_numpy(np.array(ids, dtype=dtype)))
@@ -137,10 +83,10 @@ def binarize_files(jobs: list[tuple[Path, Path, Path]], workers: int = 1) -> Non
     tasks, parts = [], []
     for path, dictionary_path, out_prefix in jobs:
         spans = line_ranges(path, workers)
-        names = [Path(out_prefix)] if len(spans) == 1 else [Path(f"{out_prefix}.part{k}") for k in range(len(spans))]
+        names = part_names(out_prefix, len(spans))
         tasks += [(path, *span, dictionary_path, name) for span, name in zip(spans, names)]
         parts.append(names)
-    totals = iter(_in_workers(_encode_range, tasks, workers))
+    totals = iter(in_workers(_encode_range, tasks, workers))
     for (path, dictionary_path, out_prefix), names in zip(jobs, parts):
         lines, tokens, unknown = map(sum, zip(*(next(totals) for _ in names)))
         if len(names) > 1:
