@@ -30,7 +30,7 @@ from filelock import FileLock
 from train_large.console import FILE_ONLY
 from train_large.rundir import atomic_write_json
 
-from .ranges import in_workers, join_parts, line_ranges, part_names, range_lines
+from .ranges import aligned_ranges, in_workers, join_parts, line_ranges, part_names, range_lines
 from .references import keep_untouched
 
 log = logging.getLogger(__name__)
@@ -192,22 +192,21 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
                         seed: int = 0, workers: int | None = None) -> PreparedData:
     """Prepare `raw_dir`/{split}.{lang} into `data_dir`. vocab_size: sentencepiece pieces wanted (a
     small corpus may give fewer); max_train_sentences_for_spm: train lines, both languages, it samples;
-    workers: processes that encode and binarize (None: every core this process may use).
+    workers: processes that normalise, encode and binarize (None: every core this process may use).
     PrepareError on bad input, most of it found by checks that run before anything is written."""
     raw_dir, data_dir = Path(raw_dir), Path(data_dir)
     langs = (source_lang, target_lang)
     if source_lang == target_lang:
         raise PrepareError(f"source and target language are both {source_lang!r}; give two")
     started = time.perf_counter()
+    workers = workers or available_cores()
     lines = {split: check_parallel(*(raw_dir / f"{split}.{lang}" for lang in langs)) for split in SPLITS}
     log_step(log, started, "checked %s in %s: %s pairs", "/".join(SPLITS), raw_dir,
              "/".join(map(str, lines.values())))
     with preparing(data_dir, started):
         untouched = keep_untouched(raw_dir, data_dir, SPLITS, target_lang)
         step = time.perf_counter()
-        for split in SPLITS:
-            _normalize_pair(*(raw_dir / f"{split}.{lang}" for lang in langs),
-                            *(data_dir / "raw" / f"{split}.{lang}" for lang in langs))
+        normalize_pairs(raw_dir, data_dir, langs, workers)
         log_step(log, step, "normalised %d files into %s", 2 * len(SPLITS), data_dir / "raw")
         spm_pieces = train_spm([data_dir / "raw" / f"train.{lang}" for lang in langs],
                                data_dir / "spm", vocab_size=vocab_size,
@@ -257,13 +256,26 @@ def encode_and_binarize(data_dir: Path, outputs: dict[str, str], train: list[str
     return size
 
 
-def _normalize_pair(src: Path, tgt: Path, src_out: Path, tgt_out: Path) -> None:
-    src_out.parent.mkdir(parents=True, exist_ok=True)
-    with src.open(encoding="utf-8", newline="\n") as src_in, \
-            tgt.open(encoding="utf-8", newline="\n") as tgt_in, \
-            src_out.open("w", encoding="utf-8") as src_file, \
-            tgt_out.open("w", encoding="utf-8") as tgt_file:
-        for number, (src_line, tgt_line) in enumerate(zip(src_in, tgt_in), start=1):
+def normalize_pairs(raw_dir: Path, data_dir: Path, langs: tuple[str, str], workers: int) -> None:
+    """Normalise raw_dir/{split}.{lang} into data_dir/raw/, a large split by up to `workers` processes."""
+    (data_dir / "raw").mkdir(parents=True, exist_ok=True)
+    tasks, outputs = [], []
+    for split in SPLITS:
+        sources = [raw_dir / f"{split}.{lang}" for lang in langs]
+        spans = aligned_ranges(*sources, workers)
+        parts = [part_names(data_dir / "raw" / f"{split}.{lang}", len(spans)) for lang in langs]
+        tasks += [(*sources, *span, *outs) for span, *outs in zip(spans, *parts)]
+        outputs += [(names, data_dir / "raw" / f"{split}.{lang}") for names, lang in zip(parts, langs)]
+    in_workers(_normalize_range, tasks, workers)
+    for names, out in outputs:
+        join_parts(names, out)
+
+
+def _normalize_range(src: Path, tgt: Path, src_start: int, src_end: int, tgt_start: int, tgt_end: int,
+                     first: int, src_out: Path, tgt_out: Path) -> None:
+    with src_out.open("w", encoding="utf-8") as src_file, tgt_out.open("w", encoding="utf-8") as tgt_file:
+        pairs = zip(range_lines(src, src_start, src_end), range_lines(tgt, tgt_start, tgt_end))
+        for number, (src_line, tgt_line) in enumerate(pairs, start=first):
             src_text, tgt_text = normalize_line(src_line), normalize_line(tgt_line)
             for path, text, line in ((src, src_text, src_line), (tgt, tgt_text, tgt_line)):
                 if not text:

@@ -77,3 +77,24 @@ def in_workers(function: Callable[..., Any], tasks: list[tuple], workers: int) -
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
         return list(pool.map(function, *zip(*tasks)))
+
+
+def aligned_ranges(first: Path, second: Path, parts: int) -> list[tuple[int, int, int, int, int]]:
+    """Ranges of two files with the same number of lines (a source and its target), cut at the
+    same lines: (start, end in `first`, start, end in `second`, number of the range's first line)."""
+    spans = line_ranges(first, parts)
+    numbers = [1]
+    with Path(first).open("rb") as data:
+        for start, end in spans[:-1]:
+            data.seek(start)
+            numbers.append(numbers[-1] + data.read(end - start).count(b"\n"))  # at most MAX_RANGE_BYTES
+    starts, position = [], 0
+    with Path(second).open("rb") as data:
+        for number, raw in enumerate(data, start=1):
+            if number == numbers[len(starts)]:
+                starts.append(position)
+                if len(starts) == len(numbers):
+                    break
+            position += len(raw)
+    ends = [*starts[1:], Path(second).stat().st_size]
+    return [(*span, start, end, number) for span, start, end, number in zip(spans, starts, ends, numbers)]

@@ -1,5 +1,5 @@
-"""Binarization in worker processes: line-aligned ranges, and output byte for byte that of one
-process and of fairseq's own `Dictionary.encode_line`."""
+"""Preparation in worker processes: line-aligned ranges, and output byte for byte that of one
+process (and, for binarization, of fairseq's own `Dictionary.encode_line`)."""
 from __future__ import annotations
 
 import hashlib
@@ -59,6 +59,32 @@ def test_no_range_passes_the_largest_size_even_with_one_worker(tmp_path, monkeyp
     assert len(spans) == 4 and all(end - start <= 1000 + 40 for start, end in spans)
 
 
+def test_aligned_ranges_cut_a_source_and_its_target_at_the_same_lines(tmp_path, small_ranges):
+    source = write_pieces(tmp_path / "src", copies=30)
+    target = tmp_path / "tgt"
+    target.write_text("".join(f"ligne {number} " + "x" * (number % 13) + "\n" for number in range(150)),
+                      encoding="utf-8")
+    spans = ranges.aligned_ranges(source, target, 4)
+    assert len(spans) == 4
+    src, tgt = source.read_bytes(), target.read_bytes()
+    assert spans[0][0] == spans[0][2] == 0 and (spans[-1][1], spans[-1][3]) == (len(src), len(tgt))
+    for src_start, src_end, tgt_start, tgt_end, first in spans:
+        lines_before = src[:src_start].count(b"\n")
+        assert first == lines_before + 1 and tgt[:tgt_start].count(b"\n") == lines_before
+        assert src[src_start:src_end].count(b"\n") == tgt[tgt_start:tgt_end].count(b"\n") or src_end == len(src)
+
+
+def test_a_line_empty_after_normalisation_is_named_by_its_number_from_any_worker(tmp_path, small_ranges):
+    write_toy_corpus(tmp_path / "source", pairs=600)
+    train = tmp_path / "source" / "train.fr"
+    lines = train.read_text(encoding="utf-8").splitlines()
+    lines[300] = "\u200b"  # invisible: nothing left after normalisation
+    train.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    with pytest.raises(PrepareError, match=r"train.fr line 301 is empty after normalisation"):
+        prepare_translation(tmp_path / "source", tmp_path / "data", source_lang="en", target_lang="fr",
+                            vocab_size=200, workers=2)
+
+
 def test_a_file_smaller_than_a_range_stays_in_one_process(tmp_path):
     path = write_pieces(tmp_path / "pieces", copies=40)
     assert ranges.line_ranges(path, 8) == [(0, path.stat().st_size)]
@@ -105,6 +131,7 @@ def test_a_preparation_with_workers_is_byte_for_byte_the_one_process_one(tmp_pat
                             vocab_size=200, workers=workers)
     assert digests(tmp_path / "w1" / "bin") == digests(tmp_path / "w2" / "bin")
     assert digests(tmp_path / "w1" / "pieces") == digests(tmp_path / "w2" / "pieces")
+    assert digests(tmp_path / "w1" / "raw") == digests(tmp_path / "w2" / "raw")
 
 
 KILLED_IN_BINARIZATION = """
