@@ -30,6 +30,7 @@ PAGE = REPO / "docs" / "performance.md"
 BEGIN, END = "<!-- performance:begin -->", "<!-- performance:end -->"
 CPU = "bench_cpu.json"  # python -m scripts.bench all --threads 1 --json scripts/results/bench_cpu.json
 INT8 = "bench_int8.json"  # python -m scripts.bench int8 --threads 1 --out scripts/results/bench_int8.json; optional
+PREPARE = "bench_prepare.json"  # python -m scripts.bench prepare --json scripts/results/bench_prepare.json; optional
 
 Row = tuple[str, str, str, str, str, str]  # figure, what it is, goal, measured, verdict, source
 
@@ -176,6 +177,34 @@ def int8_rows(r: dict, source: str) -> list[Row]:
                 f"machine's noise)" if dense else ""), "", source)]
 
 
+def prepare_rows(r: dict, source: str) -> list[Row]:
+    """`python -m scripts.bench prepare`'s file: measured once, so no interval and no verdict."""
+    s = r["sections"]["prepare"]
+    (one, every), (quarter, full), node = s["translation"], s["memory"], s["projection"]
+    wmt, text = node["wmt14_en_fr"], node["corpus_16gb"]
+    corpus = (f"{one['lines'] / 1e6:g}M synthetic pairs (the toy text repeated and shuffled, "
+              f"{s['corpus']['bytes_per_pair']:.0f} bytes a pair)")
+    faster = ", ".join(f"{stage} {one['stages'][stage] / every['stages'][stage]:.2f}x"
+                       for stage in ("normalise", "encode", "binarize"))
+    return [("prepare throughput", f"`tlc-prepare translation` on {corpus}, command to exit, 1 worker | "
+             f"{every['workers']} workers (`python -m scripts.bench prepare`)", "",
+             f"{one['lines_per_second']:,.0f} | {every['lines_per_second']:,.0f} pairs/s; with {every['workers']} "
+             f"workers {faster} faster", "measured once", f"{source} `prepare.translation`"),
+            ("prepare memory", f"peak memory of the main process at {quarter['lines']:,} and {full['lines']:,} pairs, "
+             f"sentencepiece's sample fixed at {full['spm_lines']:,} lines (the other stages stream); and at "
+             f"{every['lines']:,} pairs with the default sample of {every['spm_lines']:,} lines, which "
+             "sentencepiece's training holds in memory", "flat with corpus size",
+             f"{quarter['peak_mib']:,.0f} MiB, {full['peak_mib']:,.0f} MiB; {every['peak_mib']:,.0f} MiB (largest "
+             f"worker {every['worker_peak_mib']:,.0f} MiB)", "measured once", f"{source} `prepare.memory`"),
+            ("prepare at paper scale", f"projected on {node['cores']} cores: each stage's serial and parallel parts "
+             f"from the 1- and {every['workers']}-worker runs (Amdahl's law), scaled to the lines. WMT14 En-Fr: "
+             f"{wmt['lines'] / 1e6:.1f}M pairs at the toy length ({wmt['gigabytes']:.1f} GB; longer pairs take "
+             f"about {wmt['seconds_per_gb']:.0f} s per GB). 16 GB of masked-LM text, whose normalisation runs "
+             f"in one process ({text['stages']['normalise'] / 60:.0f} min of it)", "",
+             f"WMT14 En-Fr {wmt['seconds'] / 60:.1f} min; 16 GB {text['seconds'] / 60:.1f} min", "projected",
+             f"{source} `prepare.projection`")]
+
+
 # (section, its rows) in the table's order.
 ROWS = (("overhead", overhead_rows), ("device", clock_rows), ("eval_share", eval_share_rows),
         ("startup", startup_rows), ("fan_out", fan_out_rows), ("report", report_rows), ("device", mfu_rows))
@@ -204,7 +233,13 @@ def render(results: Path = RESULTS) -> str:
         int8 = json.loads((results / INT8).read_text())
         lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
                   for row in int8_rows(int8, f"`scripts/results/{INT8}`")]
+    if (results / PREPARE).is_file():  # committed on its own, like int8
+        prepare = json.loads((results / PREPARE).read_text())
+        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
+                  for row in prepare_rows(prepare, f"`scripts/results/{PREPARE}`")]
     lines += ["", machine_line(CPU, result)]
+    if (results / PREPARE).is_file():
+        lines += ["", machine_line(PREPARE, prepare)]
     if (results / INT8).is_file():
         m = int8["machine"]
         lines += ["", f"`scripts/results/{INT8}`: started {m['date']} on {m['cpu_model']}, {m['cpu_cores']} cores, "

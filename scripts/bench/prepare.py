@@ -31,9 +31,9 @@ UNIQUE_PAIRS = 50_000  # distinct toy pairs the translation corpus repeats
 STAGE = re.compile(r" INFO (checked|normalised|trained sentencepiece|encoded|binarized)\b.*\((\d+(?:\.\d+)?) s\)$")
 STAGES = {"checked": "check", "normalised": "normalise", "trained sentencepiece": "sentencepiece",
           "encoded": "encode", "binarized": "binarize"}
-# The stages --workers runs in parallel. The others run in one process (sentencepiece's training on
-# its fixed 4 threads), so a difference between their two runs is noise, not a parallel share.
-PARALLEL = ("encode", "binarize")
+# The stages --workers runs in parallel, by kind. The others run in one process (sentencepiece's
+# training on its fixed 4 threads), so a difference between two runs is noise, not a parallel share.
+PARALLEL = {"translation": ("normalise", "encode", "binarize"), "mlm": ("encode", "binarize")}
 # Runs tlc-prepare's main in this process, then prints its own peak memory and its largest worker's.
 MEASURED = """import json, resource, sys
 from train_large.data import cli
@@ -61,8 +61,8 @@ def run(space: Workspace, sizes: Sizes, report: dict) -> dict:
     small, large = (prepare(space, [*pairs, str(raw), *sample], lines, workers)
                     for raw, lines in ((quarter, sizes.prepare_lines // 4), (translation, sizes.prepare_lines)))
     text = prepare(space, ["mlm", "--raw-dir", str(mlm)], sizes.prepare_lines, workers)
-    parts = {stage: split_stage(one["stages"][stage], every["stages"][stage], workers if stage in PARALLEL else 1)
-             for stage in STAGES.values()}
+    parts = {stage: split_stage(one["stages"][stage], every["stages"][stage],
+                                workers if stage in PARALLEL["translation"] else 1) for stage in STAGES.values()}
     corpus = {"translation_pairs": sizes.prepare_lines,
               "bytes_per_pair": bytes_per_line(translation, "train.en", "train.fr"),
               "mlm_lines": sizes.prepare_lines, "mlm_bytes_per_line": bytes_per_line(mlm, "train.txt")}
@@ -74,8 +74,9 @@ def run(space: Workspace, sizes: Sizes, report: dict) -> dict:
                         "total": one["seconds"] / every["seconds"]},
             "peak_growth": large["peak_mib"] / small["peak_mib"],
             "projection": {"cores": NODE_CORES,
-                           "wmt14_en_fr": project(every, parts, WMT14_PAIRS, workers),
-                           "corpus_16gb": project(text, parts, CORPUS_BYTES / corpus["mlm_bytes_per_line"], workers)}}
+                           "wmt14_en_fr": project(every, parts, WMT14_PAIRS, workers, corpus["bytes_per_pair"]),
+                           "corpus_16gb": project(text, parts, CORPUS_BYTES / corpus["mlm_bytes_per_line"], workers,
+                                                  corpus["mlm_bytes_per_line"])}}
 
 
 def translation_corpus(root: Path, pairs: int) -> Path:
@@ -148,17 +149,21 @@ def split_stage(one: float, every: float, workers: int) -> dict:
     return {"serial": one - parallel, "parallel": parallel}
 
 
-def project(measured: dict, parts: dict, lines: float, workers: int) -> dict:
+def project(measured: dict, parts: dict, lines: float, workers: int, bytes_per_line: float) -> dict:
     """Seconds to prepare `lines` on NODE_CORES workers, from a run with `workers`: each stage's
-    serial and parallel shares (from the translation runs) scaled to the lines and the workers."""
+    serial and parallel shares (from the translation runs; none for a stage of `measured`'s kind
+    that runs in one process) scaled to the lines and the workers."""
     seconds = {}
     for stage, taken in measured["stages"].items():
-        share = parts[stage]
+        share = parts[stage] if stage in PARALLEL[measured["kind"]] else {"serial": 1.0, "parallel": 0.0}
         at_workers = share["serial"] + share["parallel"] / workers
         at_node = share["serial"] + share["parallel"] / NODE_CORES
         scale = lines / measured["lines"]
         if stage == "sentencepiece":
             scale = min(lines * measured["spm_per_line"], SPM_SAMPLE) / measured["spm_lines"]
         seconds[stage] = taken * scale * (at_node / at_workers if at_workers else 1.0)
-    return {"lines": lines, "seconds": sum(seconds.values()), "hours": sum(seconds.values()) / 3600,
-            "stages": seconds}
+    total = sum(seconds.values())
+    # at the toy text's line length; a corpus of longer lines takes about its bytes x seconds_per_gb
+    gigabytes = lines * bytes_per_line / 1e9
+    return {"lines": lines, "gigabytes": gigabytes, "seconds": total, "hours": total / 3600,
+            "seconds_per_gb": total / gigabytes, "stages": seconds}

@@ -23,6 +23,8 @@ SECTION_KEYS = {
     "device": {"peak", "models", "clock_error", "clock_goal", "clock_check", "clock_error_interval", "clock_errors",
                "clock_self_test", "clock_self_test_repeats"},
     "report": {"runs", "median_seconds", "interval", "goal_seconds"},
+    "prepare": {"workers", "corpus", "translation", "memory", "mlm", "stage_parts", "speedup", "peak_growth",
+                "projection"},
 }
 MACHINE_KEYS = {"cpu_model", "cpu_cores", "gpu", "torch", "cuda", "fairseq", "python", "date", "load_average",
                 "load_average_end"}
@@ -54,6 +56,10 @@ def test_quick_bench_prints_its_table_and_writes_every_section(tmp_path):
     assert sections["device"]["clock_check"]["updates"] >= 1 and sections["device"]["clock_self_test"]["caught"]
     repeats = sections["device"]["clock_self_test_repeats"]
     assert repeats["caught"] == repeats["runs"] == 2 and repeats["faulty_error"]["high"] < -0.01
+    prepared = sections["prepare"]
+    assert [run["workers"] for run in prepared["translation"]] == [1, prepared["workers"]]
+    assert {"check", "normalise", "sentencepiece", "encode", "binarize"} == prepared["mlm"]["stages"].keys()
+    assert prepared["projection"]["wmt14_en_fr"]["lines"] == 40_800_000
     # one pair, one report command: a mean without an interval, which can never read "met"
     assert sections["overhead"]["ratio"]["n"] == 1 and sections["overhead"]["ratio"]["low"] is None
 

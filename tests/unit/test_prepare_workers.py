@@ -85,6 +85,17 @@ def test_a_line_empty_after_normalisation_is_named_by_its_number_from_any_worker
                             vocab_size=200, workers=2)
 
 
+def test_a_small_corpus_is_prepared_without_worker_processes(tmp_path, monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a worker pool was started for a corpus no file of which was cut")
+
+    monkeypatch.setattr(ranges, "ProcessPoolExecutor", no_pool)
+    write_toy_corpus(tmp_path / "source", pairs=600)
+    prepare_translation(tmp_path / "source", tmp_path / "data", source_lang="en", target_lang="fr",
+                        vocab_size=200, workers=8)
+    assert load_prepared(tmp_path / "data").lines["train"] == 400
+
+
 def test_a_file_smaller_than_a_range_stays_in_one_process(tmp_path):
     path = write_pieces(tmp_path / "pieces", copies=40)
     assert ranges.line_ranges(path, 8) == [(0, path.stat().st_size)]

@@ -266,7 +266,7 @@ def normalize_pairs(raw_dir: Path, data_dir: Path, langs: tuple[str, str], worke
         parts = [part_names(data_dir / "raw" / f"{split}.{lang}", len(spans)) for lang in langs]
         tasks += [(*sources, *span, *outs) for span, *outs in zip(spans, *parts)]
         outputs += [(names, data_dir / "raw" / f"{split}.{lang}") for names, lang in zip(parts, langs)]
-    in_workers(_normalize_range, tasks, workers)
+    in_workers(_normalize_range, tasks, workers, files=len(SPLITS))
     for names, out in outputs:
         join_parts(names, out)
 
@@ -326,7 +326,7 @@ def write_pieces(data_dir: Path, names: Iterable[str], workers: int) -> None:
         tasks += [(data_dir / "spm.model", data_dir / "raw" / name, *span, part, threads)
                   for span, part in zip(spans, parts)]
         outputs.append((parts, data_dir / "pieces" / name))
-    in_workers(_encode_range, tasks, workers)
+    in_workers(_encode_range, tasks, workers, files=len(outputs))
     for parts, out in outputs:
         join_parts(parts, out)
 

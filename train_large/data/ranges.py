@@ -66,10 +66,11 @@ def join_parts(parts: list[Path], out: Path) -> None:
             part.unlink()
 
 
-def in_workers(function: Callable[..., Any], tasks: list[tuple], workers: int) -> list[Any]:
-    """`function` over `tasks`, results in task order: in this process when one worker or one
-    task is enough, else in up to `workers` worker processes."""
-    if workers <= 1 or len(tasks) <= 1:
+def in_workers(function: Callable[..., Any], tasks: list[tuple], workers: int, files: int) -> list[Any]:
+    """`function` over `tasks` (the ranges of `files` files), results in task order: in up to
+    `workers` worker processes when some file was cut into ranges, else in this process. So a toy
+    corpus, and the training process that prepares it on first use, forks nothing."""
+    if workers <= 1 or len(tasks) <= files:
         return list(starmap(function, tasks))
     # Forked on Linux, as fairseq-preprocess's pool is: a worker starts with the modules already
     # imported, and a caller's script needs no `if __name__ == "__main__"` guard (spawn would run it
