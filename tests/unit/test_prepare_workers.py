@@ -145,6 +145,21 @@ def test_a_preparation_with_workers_is_byte_for_byte_the_one_process_one(tmp_pat
     assert digests(tmp_path / "w1" / "raw") == digests(tmp_path / "w2" / "raw")
 
 
+def test_a_masked_lm_preparation_with_workers_is_byte_for_byte_the_one_process_one(tmp_path, small_ranges):
+    from train_large.data.prepare_mlm import prepare_mlm_corpus
+
+    from .test_prepare_mlm import write_blank_line_layout
+
+    write_blank_line_layout(tmp_path / "raw", {"train": 60, "valid": 7, "test": 5})
+    train = tmp_path / "raw" / "train.txt"  # a line that normalises to nothing ends a document too
+    train.write_text(train.read_text(encoding="utf-8").replace("\n\n", "\n\u200b\n", 3), encoding="utf-8")
+    prepared = {workers: prepare_mlm_corpus(tmp_path / "raw", tmp_path / f"w{workers}", vocab_size=80,
+                                            workers=workers) for workers in (1, 2)}
+    assert prepared[1].lines == prepared[2].lines
+    for folder in ("raw", "bin"):  # (spm.model records its own path, so it is compared through bin/)
+        assert digests(tmp_path / "w1" / folder) == digests(tmp_path / "w2" / folder)
+
+
 KILLED_IN_BINARIZATION = """
 import sys, time
 from pathlib import Path

@@ -22,8 +22,9 @@ from typing import Iterator, Optional, TextIO
 
 from train_large.rundir import atomic_write_json
 
-from .prepare import (PREPARED_FILE, SPLITS, PrepareError, PreparedData, encode_and_binarize, log_step,
-                      normalize_line, numbered_lines, preparing, train_spm)
+from .prepare import (PREPARED_FILE, SPLITS, PrepareError, PreparedData, available_cores, encode_and_binarize,
+                      log_step, normalize_line, numbered_lines, preparing, train_spm)
+from .ranges import in_workers, line_ranges, part_names, range_lines
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,14 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
                        max_train_sentences_for_spm: int = 2_000_000, workers: int | None = None) -> PreparedData:
     """Prepare `raw_dir`/{train,valid,test}.txt into `data_dir`. vocab_size: sentencepiece pieces
     wanted (a small corpus may give fewer); max_train_sentences_for_spm: train chunks it samples;
-    workers: processes that encode and binarize (None: every core this process may use).
+    workers: processes that normalise, encode and binarize (None: every core this process may use).
     PrepareError on bad input, found by checks of every split before anything is written."""
     raw_dir, data_dir = Path(raw_dir), Path(data_dir)
     started = time.perf_counter()
     files = {split: check_corpus_file(raw_dir / f"{split}.txt") for split in SPLITS}
     log_step(log, started, "checked %s: %s text lines, layouts %s", raw_dir,
              "/".join(str(f.lines) for f in files.values()), "/".join(f.layout for f in files.values()))
+    workers = workers or available_cores()
     with preparing(data_dir, started):
         step = time.perf_counter()
         spm_input = data_dir / "raw" / "train.spm_sample"
@@ -86,7 +88,7 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
             with (spm_input.open("w", encoding="utf-8", newline="\n") if split == "train"
                   else nullcontext()) as sample:
                 lines[split], documents[split] = normalize_documents(
-                    corpus, data_dir / "raw" / f"{split}.txt", sample, keep, random.Random(seed))
+                    corpus, data_dir / "raw" / f"{split}.txt", sample, keep, random.Random(seed), workers)
         log_step(log, step, "normalised %d files into %s: %s documents", len(files), data_dir / "raw",
                  "/".join(map(str, documents.values())))
         spm_pieces = train_spm([spm_input], data_dir / "spm", vocab_size=vocab_size,
@@ -108,15 +110,14 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
 
 
 def normalize_documents(corpus: CorpusFile, out: Path, spm_sample: Optional[TextIO], keep: float,
-                        rng: random.Random) -> tuple[int, int]:
+                        rng: random.Random, workers: int) -> tuple[int, int]:
     """Write `corpus` normalised to `out`, an empty line after each document (a line that normalises
     to nothing counts as blank); each chunk of a text line goes to `spm_sample` with probability
     `keep`. Returns (text lines, documents); PrepareError when no text is left."""
     lines = documents = 0
     in_document = False
     with out.open("w", encoding="utf-8", newline="\n") as sink:
-        for _, line in numbered_lines(corpus.path):
-            text = normalize_line(line)
+        for text in normalized_lines(corpus.path, out.parent / f"{out.name}.normalised", workers):
             if text:
                 sink.write(text + "\n")
                 lines += 1
@@ -136,6 +137,30 @@ def normalize_documents(corpus: CorpusFile, out: Path, spm_sample: Optional[Text
         raise PrepareError(f"{corpus.path} has no text left after normalisation (only invisible "
                            "or control characters); every split needs at least one document")
     return lines, documents
+
+
+def normalized_lines(path: Path, scratch: Path, workers: int) -> Iterator[str]:
+    """normalize_line of each line of `path`, in order. A large file is normalised first, by up to
+    `workers` processes (`ranges`), into part files at `scratch`, deleted as they are read: the
+    documents and the sentencepiece sample are then made in order, as from a small file."""
+    spans = line_ranges(path, workers)
+    if len(spans) == 1:
+        for _, line in numbered_lines(path):
+            yield normalize_line(line)
+        return
+    parts = part_names(scratch, len(spans))
+    in_workers(_normalize_range, [(path, *span, part) for span, part in zip(spans, parts)], workers, files=1)
+    for part in parts:
+        with part.open(encoding="utf-8", newline="\n") as texts:
+            for text in texts:
+                yield text[:-1]  # normalize_line leaves no line break inside a line
+        part.unlink()
+
+
+def _normalize_range(path: Path, start: int, end: int, out: Path) -> None:
+    with out.open("w", encoding="utf-8", newline="\n") as sink:
+        for line in range_lines(path, start, end):
+            sink.write(normalize_line(line) + "\n")
 
 
 def file_sha1(path: Path) -> str:
