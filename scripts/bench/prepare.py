@@ -31,9 +31,10 @@ UNIQUE_PAIRS = 50_000  # distinct toy pairs the translation corpus repeats
 STAGE = re.compile(r" INFO (checked|normalised|trained sentencepiece|encoded|binarized)\b.*\((\d+(?:\.\d+)?) s\)$")
 STAGES = {"checked": "check", "normalised": "normalise", "trained sentencepiece": "sentencepiece",
           "encoded": "encode", "binarized": "binarize"}
-# The stages --workers runs in parallel, by kind. The others run in one process (sentencepiece's
-# training on its fixed 4 threads), so a difference between two runs is noise, not a parallel share.
-PARALLEL = {"translation": ("normalise", "encode", "binarize"), "mlm": ("encode", "binarize")}
+# The stages --workers runs in parallel, by kind (masked LM: its normalisation's per-line part; the
+# documents are then made in one process). The others run in one process (sentencepiece's training
+# on its fixed 4 threads), so a difference between two runs is noise, not a parallel share.
+PARALLEL = {"translation": ("normalise", "encode", "binarize"), "mlm": ("normalise", "encode", "binarize")}
 # Runs tlc-prepare's main in this process, then prints its own peak memory and its largest worker's.
 MEASURED = """import json, resource, sys
 from train_large.data import cli

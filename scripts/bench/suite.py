@@ -27,7 +27,9 @@ from .toy import SIZES
 REPO = Path(__file__).resolve().parents[2]
 # The CPU sections in the order `all` runs them: JSON key -> module of this package.
 SECTIONS = {"overhead": "overhead", "startup": "startup", "fan_out": "fanout", "eval_share": "eval_share",
-            "device": "device", "report": "report", "prepare": "prepare"}
+            "device": "device", "report": "report", "prepare": "prepare", "setup": "setup"}
+# Sections `all` leaves out: setup needs the package index.
+ALONE = {"setup"}
 # Command names that differ from their JSON key.
 KEYS = {"fanout": "fan_out", "eval-share": "eval_share"}
 
@@ -55,7 +57,8 @@ def options() -> argparse.ArgumentParser:
 
 def main(command: str, args: argparse.Namespace) -> None:
     """Run `command` ('all', 'gpu' or one CPU section's name) with the suite's options."""
-    keys = list(SECTIONS) if command == "all" else [] if command == "gpu" else [KEYS.get(command, command)]
+    keys = ([key for key in SECTIONS if key not in ALONE] if command == "all" else [] if command == "gpu"
+            else [KEYS.get(command, command)])
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     # fairseq and torch warn on every engine built in-process (pin_memory without a GPU, deprecated
     # autocast, mask dtypes): the same lines each time, none about the figures.

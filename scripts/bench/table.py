@@ -61,6 +61,8 @@ def startup_rows(s: dict) -> list[tuple]:
     imports = s["imports"]
     return [("tlc-train: command to first update", num(s["tlc_train_seconds"], " s"), ""),
             ("fairseq-train: command to first update", num(s["fairseq_train_seconds"], " s"), ""),
+            ("tlc-train / fairseq-train, command to first update, mean of pairs",
+             mean(s.get("ratio"), lambda v: f"{v:.3f}"), f"<= {s.get('goal', 1.0)}"),
             ("tlc-train: first update (warm-up)", num(s["first_update_seconds"], " s", 2), ""),
             ("tlc-train imports (of which our modules)",
              f"{imports['import_seconds']:.1f} s ({imports['own_modules_seconds']:.2f} s)", ""),
@@ -138,10 +140,15 @@ def prepare_rows(s: dict) -> list[tuple]:
             (f"16 GB of text, {node['cores']} cores, projected", f"{node['corpus_16gb']['hours']:.2f} h", "")]
 
 
+def setup_rows(s: dict) -> list[tuple]:
+    return [("./scripts/setup.sh, fresh clone, empty pip cache", num(s["seconds"] / 60, " min"), "")] + [
+        (f"  {step}", num(seconds, " s", 0), "") for step, seconds in s["steps"].items()]
+
+
 def gpu_rows(s: dict) -> list[tuple]:
     return device_rows(s, "GPU bf16")
 
 
 TABLE_ROWS = {"overhead": overhead_rows, "startup": startup_rows, "fan_out": fan_out_rows,
               "eval_share": eval_share_rows, "device": device_rows, "report": report_rows, "gpu": gpu_rows,
-              "prepare": prepare_rows}
+              "prepare": prepare_rows, "setup": setup_rows}
