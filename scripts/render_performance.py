@@ -197,10 +197,10 @@ def prepare_rows(r: dict, source: str) -> list[Row]:
              f"{quarter['peak_mib']:,.0f} MiB, {full['peak_mib']:,.0f} MiB; {every['peak_mib']:,.0f} MiB (largest "
              f"worker {every['worker_peak_mib']:,.0f} MiB)", "measured once", f"{source} `prepare.memory`"),
             ("prepare at paper scale", f"projected on {node['cores']} cores: each stage's serial and parallel parts "
-             f"from the 1- and {every['workers']}-worker runs (Amdahl's law), scaled to the lines. WMT14 En-Fr: "
-             f"{wmt['lines'] / 1e6:.1f}M pairs at the toy length ({wmt['gigabytes']:.1f} GB; longer pairs take "
-             f"about {wmt['seconds_per_gb']:.0f} s per GB). 16 GB of masked-LM text, whose normalisation runs "
-             f"in one process ({text['stages']['normalise'] / 60:.0f} min of it)", "",
+             f"from the 1- and {every['workers']}-worker runs of each kind (Amdahl's law), scaled to the lines. WMT14 "
+             f"En-Fr: {wmt['lines'] / 1e6:.1f}M pairs at the toy length ({wmt['gigabytes']:.1f} GB; longer pairs "
+             f"take about {wmt['seconds_per_gb']:.0f} s per GB). 16 GB of masked-LM text, normalisation "
+             f"{text['stages']['normalise'] / 60:.0f} min of it (its documents are made in one process)", "",
              f"WMT14 En-Fr {wmt['seconds'] / 60:.1f} min; 16 GB {text['seconds'] / 60:.1f} min", "projected",
              f"{source} `prepare.projection`")]
 

@@ -1,13 +1,14 @@
 """The prepare section: `tlc-prepare`'s throughput and peak memory on corpora of a million lines,
 and the time they project for WMT14 En-Fr and a 16 GB pretraining corpus on a 16-core node.
 
-The corpora repeat and shuffle the toy generators' text (train_large.data.toy_mt and toy_text),
-so every machine measures the same thing. Each preparation is its own process, run as
-`tlc-prepare` runs: its stages' seconds come from its log lines, its peak memory and its largest
-worker's from getrusage. Translation runs with one worker and with every core, so each stage's
-serial and parallel parts can be told apart (t(w) = serial + parallel / w, Amdahl's law); the
-projection takes them to 16 workers, the lines scaled linearly except sentencepiece's training,
-whose sample is capped. Must not import torch or fairseq: the preparations do.
+The corpora repeat and shuffle the toy generators' text (train_large.data.toy_mt and toy_text), so
+every machine measures the same thing. Each preparation is its own process, run as `tlc-prepare`
+runs: its stages' seconds come from its log lines, its peak memory and its largest worker's from
+getrusage. Translation runs with one worker and with every core, so each stage's serial and
+parallel parts can be told apart (t(w) = serial + parallel / w, Amdahl's law), and so does the
+masked-LM preparation; the projection takes them to 16 workers, the lines scaled linearly except
+sentencepiece's training, whose sample is capped. Must not import torch or fairseq: the
+preparations do.
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ STAGES = {"checked": "check", "normalised": "normalise", "trained sentencepiece"
           "encoded": "encode", "binarized": "binarize"}
 # The stages --workers runs in parallel, by kind (masked LM: its normalisation's per-line part; the
 # documents are then made in one process). The others run in one process (sentencepiece's training
-# on its fixed 4 threads), so a difference between two runs is noise, not a parallel share.
+# on its fixed 4 threads), so a difference between two runs is noise, not a parallel share. Each
+# kind runs with one worker and with every core, for its own split of each stage.
 PARALLEL = {"translation": ("normalise", "encode", "binarize"), "mlm": ("normalise", "encode", "binarize")}
 # Runs tlc-prepare's main in this process, then prints its own peak memory and its largest worker's.
 MEASURED = """import json, resource, sys
@@ -61,23 +63,23 @@ def run(space: Workspace, sizes: Sizes, report: dict) -> dict:
     sample = ["--max-spm-sentences", str(sizes.prepare_lines // 10)]
     small, large = (prepare(space, [*pairs, str(raw), *sample], lines, workers)
                     for raw, lines in ((quarter, sizes.prepare_lines // 4), (translation, sizes.prepare_lines)))
-    text = prepare(space, ["mlm", "--raw-dir", str(mlm)], sizes.prepare_lines, workers)
-    parts = {stage: split_stage(one["stages"][stage], every["stages"][stage],
-                                workers if stage in PARALLEL["translation"] else 1) for stage in STAGES.values()}
+    text_one, text = (prepare(space, ["mlm", "--raw-dir", str(mlm)], sizes.prepare_lines, w) for w in (1, workers))
+    parts = {"translation": stage_parts(one, every, workers), "mlm": stage_parts(text_one, text, workers)}
     corpus = {"translation_pairs": sizes.prepare_lines,
               "bytes_per_pair": bytes_per_line(translation, "train.en", "train.fr"),
               "mlm_lines": sizes.prepare_lines, "mlm_bytes_per_line": bytes_per_line(mlm, "train.txt")}
     shutil.rmtree(root / "out", ignore_errors=True)
     return {"workers": workers, "corpus": corpus, "translation": [one, every], "memory": [small, large],
-            "mlm": text, "stage_parts": parts,
+            "mlm": [text_one, text], "stage_parts": parts,
             "speedup": {"binarize": one["stages"]["binarize"] / every["stages"]["binarize"],
                         "encode": one["stages"]["encode"] / every["stages"]["encode"],
                         "total": one["seconds"] / every["seconds"]},
             "peak_growth": large["peak_mib"] / small["peak_mib"],
             "projection": {"cores": NODE_CORES,
-                           "wmt14_en_fr": project(every, parts, WMT14_PAIRS, workers, corpus["bytes_per_pair"]),
-                           "corpus_16gb": project(text, parts, CORPUS_BYTES / corpus["mlm_bytes_per_line"], workers,
-                                                  corpus["mlm_bytes_per_line"])}}
+                           "wmt14_en_fr": project(every, parts["translation"], WMT14_PAIRS, workers,
+                                                  corpus["bytes_per_pair"]),
+                           "corpus_16gb": project(text, parts["mlm"], CORPUS_BYTES / corpus["mlm_bytes_per_line"],
+                                                  workers, corpus["mlm_bytes_per_line"])}}
 
 
 def translation_corpus(root: Path, pairs: int) -> Path:
@@ -140,6 +142,13 @@ def prepare(space: Workspace, argv: list[str], lines: int, workers: int) -> dict
             "lines_per_second": lines / command.seconds, **peak}
 
 
+def stage_parts(one: dict, every: dict, workers: int) -> dict:
+    """Each stage's serial and parallel seconds from a run with one worker and one with `workers`;
+    all serial for a stage that runs in one process whatever the workers."""
+    return {stage: split_stage(one["stages"][stage], every["stages"][stage],
+                               workers if stage in PARALLEL[one["kind"]] else 1) for stage in STAGES.values()}
+
+
 def split_stage(one: float, every: float, workers: int) -> dict:
     """A stage's seconds with one worker and with `workers`, as serial + parallel / w (Amdahl); a
     stage that got no faster is all serial, one that more than scaled all parallel. With one
@@ -152,11 +161,10 @@ def split_stage(one: float, every: float, workers: int) -> dict:
 
 def project(measured: dict, parts: dict, lines: float, workers: int, bytes_per_line: float) -> dict:
     """Seconds to prepare `lines` on NODE_CORES workers, from a run with `workers`: each stage's
-    serial and parallel shares (from the translation runs; none for a stage of `measured`'s kind
-    that runs in one process) scaled to the lines and the workers."""
+    serial and parallel `parts` (stage_parts of the same kind) scaled to the lines and the workers."""
     seconds = {}
     for stage, taken in measured["stages"].items():
-        share = parts[stage] if stage in PARALLEL[measured["kind"]] else {"serial": 1.0, "parallel": 0.0}
+        share = parts[stage]
         at_workers = share["serial"] + share["parallel"] / workers
         at_node = share["serial"] + share["parallel"] / NODE_CORES
         scale = lines / measured["lines"]

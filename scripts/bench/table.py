@@ -124,7 +124,7 @@ def report_rows(s: dict) -> list[tuple]:
 
 def prepare_rows(s: dict) -> list[tuple]:
     one, every = s["translation"]
-    (quarter, full), mlm, node = s["memory"], s["mlm"], s["projection"]
+    (quarter, full), (_, mlm), node = s["memory"], s["mlm"], s["projection"]
     return [(f"translation, {one['lines']:,} pairs: pairs/s, 1 worker | {every['workers']}",
              f"{one['lines_per_second']:,.0f} | {every['lines_per_second']:,.0f}", ""),
             (f"the same, speed-up with {every['workers']} workers: binarize | whole preparation",

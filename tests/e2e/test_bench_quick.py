@@ -59,7 +59,8 @@ def test_quick_bench_prints_its_table_and_writes_every_section(tmp_path):
     assert repeats["caught"] == repeats["runs"] == 2 and repeats["faulty_error"]["high"] < -0.01
     prepared = sections["prepare"]
     assert [run["workers"] for run in prepared["translation"]] == [1, prepared["workers"]]
-    assert {"check", "normalise", "sentencepiece", "encode", "binarize"} == prepared["mlm"]["stages"].keys()
+    assert [run["workers"] for run in prepared["mlm"]] == [1, prepared["workers"]]
+    assert {"check", "normalise", "sentencepiece", "encode", "binarize"} == prepared["mlm"][1]["stages"].keys()
     assert prepared["projection"]["wmt14_en_fr"]["lines"] == 40_800_000
     # one pair, one report command: a mean without an interval, which can never read "met"
     assert sections["overhead"]["ratio"]["n"] == 1 and sections["overhead"]["ratio"]["low"] is None
