@@ -42,7 +42,7 @@ def tlc_overhead_run(space: Workspace, overrides: list[str], *, profile_imports:
     start; with `profile_imports`, also what it imported (`python -X importtime`, which slows
     the imports by a percent or two)."""
     env = {"PYTHONPROFILEIMPORTTIME": "1"} if profile_imports else None
-    run, result, records = tlc_train(space, [*overrides, *NO_EVAL, *BY_UPDATES], env=env)
+    run, result, records = tlc_train(space, [*BY_UPDATES, *overrides, *NO_EVAL], env=env)  # `overrides` win
     first = next(r for r in records if r["kind"] == "train")
     # The first record follows the first update when that update outlasts log_every_seconds (the
     # warm-up makes it long); its train_seconds are that update, so it began that much earlier.
@@ -123,13 +123,14 @@ def import_times(lines: list[tuple[float, str]]) -> dict:
             "package_seconds": packages}
 
 
-def toy_pairs(space: Workspace, sizes: Sizes, pairs: int) -> dict:
-    """`pairs` overhead pairs on the toy config, `sizes.pair_updates` updates each."""
+def toy_pairs(space: Workspace, sizes: Sizes, pairs: int, *overrides: str) -> dict:
+    """`pairs` overhead pairs on the toy config, `sizes.pair_updates` updates each (and tlc-train's
+    `overrides`)."""
     from train_large.engine.fairseq_args import train_argv
     from train_large.runtime import resolve_runtime, with_runtime
 
     cfg, data = toy_setup(space)
-    return overhead_pairs(space, [*TOY, f"budget.max_updates={sizes.pair_updates}"],
+    return overhead_pairs(space, [*TOY, f"budget.max_updates={sizes.pair_updates}", *overrides],
                           train_argv(with_runtime(cfg, resolve_runtime(cfg, "cpu")), data.bin_dir, "cpu"), pairs)
 
 

@@ -27,12 +27,15 @@ def interval_or_none(values: list[float | None]) -> dict | None:
 
 
 STANDALONE_UPDATES = 8
+# A record after every update, so the first follows the first update (which tells when it began)
+# however fast that update is.
+STANDALONE_LOG_EVERY = "budget.log_every_seconds=0.001"
 
 
 def run(space: Workspace, sizes: Sizes, report: dict) -> dict:
     pairs = (report["sections"].get("overhead", {}).get("pairs")
              or toy_pairs(space, replace(sizes, pair_updates=min(sizes.pair_updates, STANDALONE_UPDATES)),
-                          sizes.pairs)["pairs"])
+                          sizes.pairs, STANDALONE_LOG_EVERY)["pairs"])
     unprofiled = [p["tlc"] for p in pairs if "imports" not in p["tlc"]] or [p["tlc"] for p in pairs]
     tlc = [t["startup_seconds"] for t in unprofiled]
     plain = [p["fairseq"]["startup_seconds"] for p in pairs]
