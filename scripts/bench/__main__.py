@@ -29,6 +29,7 @@ HELP = {  # command -> what it measures; the suite's commands, in the order `all
     "report": "tlc-report --claims --advise over 200 synthetic runs, goal < 10 s",
     "prepare": "tlc-prepare on 1M synthetic pairs and lines: lines/s, peak memory, WMT14 and 16 GB projected",
     "setup": "./scripts/setup.sh on a fresh clone with an empty pip cache, per step (needs the package index; not in all)",
+    "demo": "./scripts/demo.sh on a fresh clone: seconds after setup (goal <= 300), lines shown, git status (not in all)",
     "gpu": "CUDA only: peaks, tokens/s and MFU at the paper's sizes, the clock against CUDA events"}
 
 

@@ -145,10 +145,18 @@ def setup_rows(s: dict) -> list[tuple]:
         (f"  {step}", num(seconds, " s", 0), "") for step, seconds in s["steps"].items()]
 
 
+def demo_rows(s: dict) -> list[tuple]:
+    return [("./scripts/demo.sh on a fresh clone: setup", num(s["setup_seconds"] / 60, " min"), ""),
+            ("the demo after setup", num(s["seconds_after_setup"] / 60, " min"), f"<= {s['goal_seconds'] / 60:g} min"),
+            ("lines it shows after setup", str(s["lines_after_setup"]), "<= 60"),
+            ("git status after the demo", "clean" if not s["git_status"] else f"{len(s['git_status'])} changes",
+             "clean")]
+
+
 def gpu_rows(s: dict) -> list[tuple]:
     return device_rows(s, "GPU bf16")
 
 
 TABLE_ROWS = {"overhead": overhead_rows, "startup": startup_rows, "fan_out": fan_out_rows,
               "eval_share": eval_share_rows, "device": device_rows, "report": report_rows, "gpu": gpu_rows,
-              "prepare": prepare_rows, "setup": setup_rows}
+              "prepare": prepare_rows, "setup": setup_rows, "demo": demo_rows}
