@@ -10,8 +10,9 @@
 #      imports the torch above, and its metadata demands torchaudio, which would drag in a
 #      second torch. Its real runtime needs are listed in pyproject.toml instead.
 #   4. this project, editable, with its pinned dependencies (and pytest).
-# The fairseq build is most of a setup from an empty pip cache (116 of 183 s on 2 cores). It compiles
-# its C++ extensions without debug info (-g0): 63 s instead of 108 s for the same code at -O3.
+# The fairseq build is most of a setup from an empty pip cache. It compiles its C++ extensions
+# without debug info (-g0, the same -O3 code): 62 s instead of 116 s on 2 cores
+# (scripts/results/bench_setup.json against bench_setup_1000b3a.json).
 # Its setup.py has no switch to skip the extensions the text tasks never use (libnat, libbase,
 # alignment_train), and building them in parallel races in torch's shared ninja file.
 set -euo pipefail

@@ -123,7 +123,7 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     """The options every subcommand takes."""
     parser.add_argument("--out", type=Path, required=True, metavar="DATA_DIR", help="data dir to write")
     parser.add_argument("--workers", type=positive_int, metavar="N", default=None,
-                        help="processes that encode and binarize, like fairseq-preprocess --workers "
+                        help="processes that normalise, encode and binarize, like fairseq-preprocess --workers "
                              f"(default: every core this process may use, here {available_cores()})")
 
 

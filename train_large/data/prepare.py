@@ -232,14 +232,13 @@ def available_cores() -> int:
 
 
 def encode_and_binarize(data_dir: Path, outputs: dict[str, str], train: list[str], dictionary: str,
-                        workers: int | None = None) -> int:
+                        workers: int) -> int:
     """Encode each data_dir/raw/`name` of `outputs` into pieces/, count the `train` ones into the
     fairseq dictionary bin/`dictionary`, then binarize each into bin/`outputs[name]`; returns its size.
-    workers: processes (and sentencepiece threads) to use, None for available_cores()."""
+    workers: processes (and sentencepiece threads) to use."""
     # Imported only now: fairseq takes ~4 s to import and logs to stderr, and bad input must be reported first.
     from train_large.engine import binarize
 
-    workers = workers or available_cores()
     step = time.perf_counter()
     write_pieces(data_dir, outputs, workers)
     log_step(log, step, "encoded %d files into %s", len(outputs), data_dir / "pieces")

@@ -1,8 +1,9 @@
 """Work on large files in parallel, as fairseq-preprocess does: a file is cut into line-aligned
 byte ranges, each range is streamed by a worker process into a part file, and the parts are
 joined in order, so the output is byte for byte that of one process and no process holds the
-corpus in memory. Used by sentencepiece encoding (`prepare.write_pieces`) and binarization
-(`train_large.engine.binarize`). Must not import fairseq.
+corpus in memory. Used by normalisation (`prepare.normalize_pairs`, `prepare_mlm.normalized_lines`),
+sentencepiece encoding (`prepare.write_pieces`) and binarization (`train_large.engine.binarize`).
+Must not import fairseq.
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from typing import Any, Callable, Iterator
 # A file gets one worker per this many bytes at most (about 100k lines): a toy corpus stays in one
 # process, a WMT-sized one uses every worker.
 MIN_RANGE_BYTES = 4 * 2**20
-# And a range is at most this large (about 1.5M lines of pieces): fairseq's builder holds about 45
-# bytes per line of its range until it writes the index, so a worker's memory stays near 70 MB
+# And a range is at most this large (about 1.5M lines of pieces): fairseq's builder holds a few
+# dozen bytes per line of its range until it writes the index, so a worker's memory is bounded
 # whatever the corpus.
 MAX_RANGE_BYTES = 64 * 2**20
 
