@@ -66,6 +66,8 @@ class CompressConfig:
 def register_configs() -> None:
     register_train_configs()  # resolvers (run_name) and the logger schema shared with tlc-train
     store = ConfigStore.instance()
+    if "compress_schema.yaml" in store.repo:  # stored once a process, as tlc-train's
+        return
     store.store(name="compress_schema", node=CompressConfig)
     store.store(group="compression", name="compression_schema", node=CompressionConfig)
 

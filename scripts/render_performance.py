@@ -99,11 +99,15 @@ def startup_rows(s: dict, source: str) -> list[Row]:
 
 
 def fan_out_rows(s: dict, source: str) -> list[Row]:
+    sweeps = len(s.get("sweeps", [])) or 1  # files from before the repeats hold one sweep
+    ratio = estimate(s["interval"], lambda v: f"{v:.2f}", "sweeps") if s.get("interval") else f"{s['ratio']:.2f}"
+    gap = f", {s['job_gap_seconds']:.0f} s between a run's end and the next one's start on its slot" \
+        if s.get("job_gap_seconds") is not None else ""
     return [("fan-out", f"makespan ÷ (Σ run seconds ÷ slots): {s['jobs']} toy runs on {s['slots']} CPU slots with "
-             "`hydra/launcher=gpus` (Ray), one sweep", f"≤ {s['goal']:.2f}",
-             f"{s['ratio']:.2f}; from the first run's start to the last one's end {s['jobs_only_ratio']:.2f} "
-             f"({s['first_start_seconds']:.0f} s before the first run started, {s['after_last_seconds']:.0f} s after "
-             "the last ended)", judged([(s.get("interval"), ("<=", s["goal"]))]), f"{source} `fan_out`")]
+             f"`hydra/launcher=gpus` (Ray), {f'{sweeps} sweeps' if sweeps > 1 else 'one sweep'}", f"≤ {s['goal']:.2f}",
+             f"{ratio}; from the first run's start to the last one's end {s['jobs_only_ratio']:.2f} "
+             f"({s['first_start_seconds']:.0f} s before the first run started{gap}, {s['after_last_seconds']:.0f} s "
+             "after the last ended)", judged([(s.get("interval"), ("<=", s["goal"]))]), f"{source} `fan_out`")]
 
 
 def eval_share_rows(s: dict, source: str) -> list[Row]:

@@ -167,6 +167,8 @@ def register_configs() -> None:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)
     store = ConfigStore.instance()
+    if "train_schema.yaml" in store.repo:  # stored once a process: each store rebuilds the schema
+        return
     store.store(name="train_schema", node=TrainConfig)
     for group, node in [("task", TaskConfig), ("model", ModelConfig), ("optim", OptimConfig),
                         ("budget", BudgetConfig), ("logger", LoggerConfig)]:

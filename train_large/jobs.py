@@ -16,7 +16,7 @@ from typing import Any, Callable, ContextManager
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, read_write
 
 from hydra_plugins.tlc_launchers.outcomes import (FAILED, FINISHED, RUNNING_ELSEWHERE, SKIPPED, first_line,
                                                   record_outcome, sweep_summary_lines)
@@ -50,6 +50,34 @@ def launch(argv: list[str], hydra_main: Callable[[], Any], sweep_dir: Callable[[
             lines, failed = sweep_summary_lines(sweep_dir(), started)
             for line in lines:
                 print(line, file=sys.stderr if failed else sys.stdout)
+
+
+def run_composed(config: DictConfig, config_name: str, task_function: Callable[[DictConfig], Any]) -> None:
+    """A single run on an already composed config (with its `hydra` node), as `@hydra.main` runs one
+    (`Hydra.run`): Hydra's logging, the run directory, the job and its callbacks, without composing
+    the config twice more (once for the run mode, once for the run)."""
+    from hydra import initialize_config_dir
+    from hydra._internal.callbacks import Callbacks
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.utils import configure_log
+    from hydra.core.utils import run_job as run_hydra_job
+    from hydra.types import HydraContext
+
+    from .core.shell import CONF_DIR
+
+    with read_write(config.hydra):
+        config.hydra.mode = RunMode.RUN
+        config.hydra.overrides.hydra.append("hydra.mode=RUN")  # as @hydra.main records a run's mode
+    configure_log(config.hydra.hydra_logging, config.hydra.verbose)
+    callbacks = Callbacks(config)
+    # the job runs inside an initialised Hydra app, as under @hydra.main
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        context = HydraContext(config_loader=GlobalHydra.instance().config_loader(), callbacks=callbacks)
+        callbacks.on_run_start(config=config, config_name=config_name)
+        ret = run_hydra_job(task_function=task_function, config=config, job_dir_key="hydra.run.dir",
+                            job_subdir_key=None, hydra_context=context)
+        callbacks.on_run_end(config=config, config_name=config_name, job_return=ret)
+    _ = ret.return_value  # re-raises the job's exception, as Hydra.run does
 
 
 def run_job(job: Callable[[], dict | None], expected: tuple[type[Exception], ...],

@@ -1,10 +1,15 @@
 """The fan-out section: K equal toy runs on S CPU slots with hydra/launcher=gpus (Ray),
-makespan / (sum of job times / S), goal <= 1.10. The sweep runs as one `tlc-train -m` command;
-this module must not import torch or fairseq.
+makespan / (sum of job times / S), goal <= 1.05, over repeated sweeps; and where the rest of the
+makespan went: before the first run, between a run and the next on its slot, after the last.
+Each sweep runs as one `tlc-train -m` command; this module must not import torch or fairseq.
 """
 from __future__ import annotations
 
+import heapq
 import json
+import statistics
+
+from .stats import interval
 
 from .runs import BIN, NO_EVAL, BenchError, Workspace, run_command
 from .toy import Sizes, toy_setup
@@ -30,15 +35,39 @@ def sweep(space: Workspace, jobs: int, slots: int, overrides: list[str]) -> dict
     job_seconds = [end - start for start, end in spans]
     ideal = sum(job_seconds) / slots
     jobs_span = max(end for _, end in spans) - min(start for start, _ in spans)
+    gaps = slot_gaps(spans, slots)
     return {"jobs": jobs, "slots": slots, "makespan_seconds": run.seconds, "job_seconds": job_seconds,
-            "ratio": run.seconds / ideal, "jobs_only_ratio": jobs_span / ideal, "goal": 1.10,
-            # where the rest of the makespan went: before the first run started, after the last ended
+            "ratio": run.seconds / ideal, "jobs_only_ratio": jobs_span / ideal,
+            # where the rest of the makespan went: before the first run started, between a run's end
+            # and the start of the next on its slot (a fresh worker's start), after the last ended
             "first_start_seconds": min(start for start, _ in spans) - run.started_at,
-            "after_last_seconds": run.started_at + run.seconds - max(end for _, end in spans)}
+            "job_gap_seconds": gaps, "after_last_seconds": run.started_at + run.seconds - max(end for _, end in spans)}
+
+
+def slot_gaps(spans: list[tuple[float, float]], slots: int) -> list[float]:
+    """For each run after the first `slots`, its start minus the end of the run whose slot it took
+    (the earliest end not yet taken)."""
+    ordered = sorted(spans)
+    free = sorted(end for _, end in ordered[:slots])
+    gaps = []
+    for start, end in ordered[slots:]:
+        gaps.append(start - heapq.heappop(free))
+        heapq.heappush(free, end)
+    return gaps
 
 
 def run(space: Workspace, sizes: Sizes, report: dict) -> dict:
     toy_setup(space)  # the data exists before the jobs start, so no job waits on its lock
     tiny = ["task=toy_mt", "model.width=32", "model.depth=1", "logger=none", "num_workers=0",
             sizes.job_budget, *NO_EVAL]
-    return sweep(space, sizes.jobs, sizes.slots, tiny)
+    sweeps = [sweep(space, sizes.jobs, sizes.slots, tiny) for _ in range(sizes.sweeps)]
+
+    def mean(key: str) -> float:
+        return statistics.fmean(s[key] for s in sweeps)
+
+    ratios = [s["ratio"] for s in sweeps]
+    gaps = [gap for s in sweeps for gap in s["job_gap_seconds"]]
+    return {"jobs": sizes.jobs, "slots": sizes.slots, "goal": 1.05, "sweeps": sweeps,
+            "ratio": mean("ratio"), "interval": interval(ratios),
+            "jobs_only_ratio": mean("jobs_only_ratio"), "first_start_seconds": mean("first_start_seconds"),
+            "job_gap_seconds": statistics.fmean(gaps) if gaps else None, "after_last_seconds": mean("after_last_seconds")}

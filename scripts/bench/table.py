@@ -71,8 +71,13 @@ def startup_rows(s: dict) -> list[tuple]:
 
 def fan_out_rows(s: dict) -> list[tuple]:
     what = f"{s['jobs']} jobs on {s['slots']} slots"
-    return [(f"makespan / (sum of job times / slots), {what}", f"{s['ratio']:.3f}", f"<= {s['goal']}"),
+    rows = [(f"makespan / (sum of job times / slots), {what}", mean(s.get("interval"), lambda v: f"{v:.3f}")
+             if s.get("interval") else f"{s['ratio']:.3f}", f"<= {s['goal']}"),
             ("the same from the first job's start to the last one's end", f"{s['jobs_only_ratio']:.3f}", "")]
+    if s.get("job_gap_seconds") is not None:  # files from before the breakdown lack it
+        rows.append(("makespan breakdown: before the first job, gap before each next job, after the last",
+                     f"{s['first_start_seconds']:.1f} s, {s['job_gap_seconds']:.1f} s, {s['after_last_seconds']:.1f} s", ""))
+    return rows
 
 
 def eval_share_rows(s: dict) -> list[tuple]:

@@ -82,3 +82,11 @@ def test_t_interval_of_the_mean(scripts):
 def test_a_goal_is_met_only_when_the_whole_interval_clears_it(scripts, values, goal, expected):
     _, bench_stats = scripts
     assert bench_stats.verdict([(bench_stats.interval(values), goal)]) == expected
+
+
+def test_the_fan_out_gap_is_each_later_run_start_less_the_end_that_freed_its_slot():
+    from scripts.bench.fanout import slot_gaps
+
+    # two slots: runs 0-10 and 1-12 fill them; 13-20 takes the slot freed at 10, 14-30 the one freed at 12
+    assert slot_gaps([(1, 12), (0, 10), (14, 30), (13, 20)], 2) == [3, 2]
+    assert slot_gaps([(0, 5), (0, 5)], 2) == []

@@ -127,6 +127,7 @@ def test_a_refused_sbatch_is_one_line_with_slurms_message_and_exit_status_2(tmp_
     fake_command(tmp_path, monkeypatch, "sbatch", status=1,
                  stderr="sbatch: error: invalid partition specified: nope\n"
                         "sbatch: error: Batch job submission failed: Invalid partition name specified\n")
+    fake_command(tmp_path, monkeypatch, "srun")  # submitit looks for srun first; a machine without SLURM has none
     monkeypatch.setattr(sys, "argv", ["/venv/bin/tlc-train", "-m"])
     with pytest.raises(SystemExit) as stop:
         _slurm_launch.launch(launcher_for(tmp_path / "sweep"), [["model.width=32"]], 0)
