@@ -23,13 +23,14 @@ HELP = {  # command -> what it measures; the suite's commands, in the order `all
     "all": "every CPU section (and gpu, first, with --gpu), into one JSON file",
     "overhead": "fairseq-train / tlc-train tokens/s in pairs, goal <= 1.01",
     "startup": "command to first update, tlc-train and fairseq-train; what tlc-train imports",
-    "fanout": "a Ray sweep's makespan / (sum of job times / slots), goal <= 1.10",
+    "fanout": "a Ray sweep's makespan / (sum of job times / slots), goal <= 1.05, and where the rest went",
     "eval-share": "evaluation seconds / wall seconds, toy presets measured, paper presets estimated, goal <= 0.10",
     "device": "CPU matmul peak, toy tokens/s and MFU, the training clock's error, goal within 0.01",
     "report": "tlc-report --claims --advise over 200 synthetic runs, goal < 10 s",
     "prepare": "tlc-prepare on 1M synthetic pairs and lines: lines/s, peak memory, WMT14 and 16 GB projected",
     "setup": "./scripts/setup.sh on a fresh clone with an empty pip cache, per step (needs the package index; not in all)",
     "demo": "./scripts/demo.sh on a fresh clone: seconds after setup (goal <= 300), lines shown, git status (not in all)",
+    "slurm": "a SLURM sweep on the local cluster: each job's start to its first update (not in all)",
     "gpu": "CUDA only: peaks, tokens/s and MFU at the paper's sizes, the clock against CUDA events"}
 
 

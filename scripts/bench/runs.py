@@ -36,6 +36,7 @@ class CommandRun:
     lines: list[tuple[float, str]]  # (seconds after the start, line) of stdout and stderr
     first_record: float | None = None  # seconds after the start at which metrics.jsonl got its first line
     started_at: float = 0.0  # time.time() at the start
+    first_records: dict[Path, float] = field(default_factory=dict)  # the same for each run dir, when watched
 
     def first(self, pattern: str) -> float | None:
         """Arrival time of the first output line matching `pattern`."""
@@ -71,8 +72,8 @@ class Workspace:
 
 
 def run_command(argv: list[str], env: dict, *, watch: Path | None = None, timeout: float = 900) -> CommandRun:
-    """Run `argv`, collecting its output with arrival times; with `watch`, also note when the
-    first metrics.jsonl under that folder gets its first line (polled every 20 ms)."""
+    """Run `argv`, collecting its output with arrival times; with `watch`, also note when each
+    metrics.jsonl under that folder gets its first line (polled every 20 ms)."""
     started_at, start = time.time(), time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     lines: list[tuple[float, str]] = []
@@ -83,24 +84,26 @@ def run_command(argv: list[str], env: dict, *, watch: Path | None = None, timeou
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    first_record = None
+    first_records: dict[Path, float] = {}
     while proc.poll() is None:
-        if watch is not None and first_record is None and has_a_record(watch):
-            first_record = time.perf_counter() - start
+        if watch is not None:
+            for run_dir in runs_with_a_record(watch) - first_records.keys():
+                first_records[run_dir] = time.perf_counter() - start
         if time.perf_counter() - start > timeout:
             proc.kill()
             raise BenchError(f"{Path(argv[0]).name} ran past {timeout:.0f} s")
         time.sleep(0.02)
     seconds = time.perf_counter() - start
     reader.join()
-    run = CommandRun(seconds, lines, first_record, started_at)
+    run = CommandRun(seconds, lines, min(first_records.values(), default=None), started_at, first_records)
     if proc.returncode != 0:
         raise BenchError(f"{' '.join(argv[:3])} ... exited with {proc.returncode}:\n{run.tail()}")
     return run
 
 
-def has_a_record(runs: Path) -> bool:
-    return any(path.stat().st_size > 0 for path in runs.rglob("metrics.jsonl"))
+def runs_with_a_record(runs: Path) -> set[Path]:
+    """The run directories under `runs` whose metrics.jsonl holds a record."""
+    return {path.parent for path in runs.rglob("metrics.jsonl") if path.stat().st_size > 0}
 
 
 def tlc_train(space: Workspace, overrides: list[str], *,

@@ -27,9 +27,11 @@ from .toy import SIZES
 REPO = Path(__file__).resolve().parents[2]
 # The CPU sections in the order `all` runs them: JSON key -> module of this package.
 SECTIONS = {"overhead": "overhead", "startup": "startup", "fan_out": "fanout", "eval_share": "eval_share",
-            "device": "device", "report": "report", "prepare": "prepare", "setup": "setup", "demo": "demo"}
-# Sections `all` leaves out: setup needs the package index, demo takes as long as the demo.
-ALONE = {"setup", "demo"}
+            "device": "device", "report": "report", "prepare": "prepare", "setup": "setup", "demo": "demo",
+            "slurm": "slurm"}
+# Sections `all` leaves out: setup needs the package index, demo takes as long as the demo, slurm
+# the local SLURM cluster.
+ALONE = {"setup", "demo", "slurm"}
 # Command names that differ from their JSON key.
 KEYS = {"fanout": "fan_out", "eval-share": "eval_share"}
 

@@ -162,6 +162,13 @@ def gpu_rows(s: dict) -> list[tuple]:
     return device_rows(s, "GPU bf16")
 
 
+def slurm_rows(s: dict) -> list[tuple]:
+    return [(f"SLURM job start to its first update, {len(s['jobs'])} jobs on the local cluster",
+             mean(s["start_to_first_update"], lambda v: f"{v:.1f} s"), ""),
+            ("sweep command to the first job's start", num(s["command_to_first_start_seconds"], " s"), "")]
+
+
 TABLE_ROWS = {"overhead": overhead_rows, "startup": startup_rows, "fan_out": fan_out_rows,
               "eval_share": eval_share_rows, "device": device_rows, "report": report_rows, "gpu": gpu_rows,
-              "prepare": prepare_rows, "setup": setup_rows, "demo": demo_rows}
+              "prepare": prepare_rows, "setup": setup_rows, "demo": demo_rows,
+              "slurm": slurm_rows}
