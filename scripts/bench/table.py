@@ -152,7 +152,8 @@ def setup_rows(s: dict) -> list[tuple]:
 
 def demo_rows(s: dict) -> list[tuple]:
     return [("./scripts/demo.sh on a fresh clone: setup", num(s["setup_seconds"] / 60, " min"), ""),
-            ("the demo after setup", num(s["seconds_after_setup"] / 60, " min"), f"<= {s['goal_seconds'] / 60:g} min"),
+            ("the demo after setup", mean(s["after_setup"], lambda v: f"{v / 60:.1f} min") if "after_setup" in s
+             else num(s["seconds_after_setup"] / 60, " min"), f"<= {s['goal_seconds'] / 60:g} min"),
             ("lines it shows after setup", str(s["lines_after_setup"]), "<= 60"),
             ("git status after the demo", "clean" if not s["git_status"] else f"{len(s['git_status'])} changes",
              "clean")]
