@@ -62,6 +62,18 @@ def remove_stale_temporaries(run_dir: Path) -> list[Path]:
     return stale
 
 
+def runs_root_problems(runs_root: str) -> list[str]:
+    """`paths.runs_root` must be, or be creatable inside, a folder this process may write (checked
+    without creating anything: a refused command leaves no folder behind)."""
+    path = Path(runs_root).absolute()
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())
+    if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+        return []
+    why = "is not a folder" if not existing.is_dir() else "is not writable"
+    return [f"paths.runs_root={runs_root} cannot hold run directories: {existing} {why}; "
+            "set paths.runs_root (or TLC_RUNS_ROOT) to a writable folder"]
+
+
 def run_id(run_dir: Path) -> str:
     """A short id that is the same every time for the same run directory (W&B run id)."""
     return hashlib.sha1(str(Path(run_dir).resolve()).encode()).hexdigest()[:16]

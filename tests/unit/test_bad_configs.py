@@ -88,6 +88,9 @@ TRAIN = [
     ("-m hydra/launcher=slurm hydra.launcher.mem_gb=abc", "hydra.launcher.mem_gb: Value 'abc' of type 'str'"),
     ("-m hydra/launcher=slurm hydra.launcher.timeout_min=0", "hydra.launcher.timeout_min=0 must be >= 1"),
     ("hydra.run.dirr=x", "hydra.run.dirr is not a setting; did you mean hydra.run.dir?"),
+    # paths
+    ("paths.runs_root=<blocker>/runs", "paths.runs_root=<blocker>/runs cannot hold run directories: <blocker> is "
+                                       "not a folder; set paths.runs_root (or TLC_RUNS_ROOT) to a writable folder"),
 ]
 
 COMPRESS = [
@@ -98,6 +101,7 @@ COMPRESS = [
     ("source=<source> logger.mode=loud", "logger.mode='loud' is not allowed"),
     ("source=<source> experiment=", "experiment='' must be a folder name"),
     ("source=<source> +foo=1", "foo is not a setting (top level has: compression, device"),
+    ("source=<source> paths.runs_root=<blocker>", "paths.runs_root=<blocker> cannot hold run directories"),
     ("compression=prune compression.sparsity=0.5", "source is not set; give a finished tlc-train run directory"),
     ("source=<nowhere> compression=prune", "source=<nowhere> does not exist; give a finished tlc-train run"),
     ("source=<nowhere>/width=8 compression=prune", "source=<nowhere>/width=8 does not exist; give a finished"),
@@ -114,10 +118,11 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     """Run directories the rows name: sources that exist, are unfinished, of the wrong kind, or not there."""
     root = tmp_path_factory.mktemp("bad_configs")
     unfinished = fake_source(root / "unfinished", finished=False)
+    (root / "blocker").write_text("a file where a folder should be\n")
     return {"data": root / "data", "nowhere": root / "nowhere", "pretrain": pretraining_run(root / "mlm"),
             "translation": pretraining_run(root / "mt", kind="translation"), "source": fake_source(root / "src"),
             "unfinished": unfinished, "unfinished_sweep": unfinished.parent,
-            "compressed": fake_source(root / "compressed", compressed=True)}
+            "compressed": fake_source(root / "compressed", compressed=True), "blocker": root / "blocker"}
 
 
 def fill(text: str, runs: dict[str, Path]) -> str:

@@ -92,6 +92,7 @@ class Command:
         """(argv with `source_sweep` expanded, notes to print, one line per problem) before Hydra starts."""
         from train_large.launchers import launcher_problems
         from train_large.preflight import preflight
+        from train_large.rundir import runs_root_problems
         from train_large.source_sweep import SourceSweepError, expand, quote_run_dirs
 
         try:
@@ -99,9 +100,13 @@ class Command:
         except SourceSweepError as err:
             return argv, [], [str(err)]
         inputs = not any(flag in argv for flag in PRINT_ONLY_FLAGS)
+
+        def problems_of(cfg: DictConfig, overrides: list[str]) -> list[str]:
+            found = self.job_problems(cfg, overrides, inputs)
+            return found or (runs_root_problems(cfg.paths.runs_root) if inputs else [])
+
         problems = self.check_group_overrides(argv) or preflight(
-            argv, self.compose_job, lambda cfg, overrides: self.job_problems(cfg, overrides, inputs),
-            self.sweeper_params, launcher_problems)
+            argv, self.compose_job, problems_of, self.sweeper_params, launcher_problems)
         return argv, notes, problems
 
     def fail(self, lines: list[str], status: int = 2) -> None:
