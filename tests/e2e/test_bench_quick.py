@@ -18,7 +18,8 @@ SECTION_KEYS = {
     "overhead": {"median_ratio", "ratio", "median_loop_share", "loop_share", "goal", "pairs"},
     "startup": {"tlc_train_seconds", "fairseq_train_seconds", "first_update_seconds", "tlc_train", "fairseq_train",
                 "first_update", "imports"},
-    "fan_out": {"ratio", "jobs_only_ratio", "makespan_seconds", "job_seconds", "goal"},
+    "fan_out": {"ratio", "interval", "jobs_only_ratio", "sweeps", "first_start_seconds", "job_gap_seconds",
+                "after_last_seconds", "goal"},
     "eval_share": {"toy", "paper", "goal"},
     "device": {"peak", "models", "clock_error", "clock_goal", "clock_check", "clock_error_interval", "clock_errors",
                "clock_self_test", "clock_self_test_repeats"},
@@ -52,7 +53,8 @@ def test_quick_bench_prints_its_table_and_writes_every_section(tmp_path):
     assert "sklearn" not in sections["startup"]["imports"]["package_seconds"]  # fairseq's import gets a stand-in
     assert {r["preset"] for r in sections["eval_share"]["paper"]} == {"wmt14_en_fr", "roberta_mlm", "mnli", "sst2"}
     assert sections["eval_share"]["toy"]["toy_mt"]["records"]["valid"] >= 1
-    assert len(sections["fan_out"]["job_seconds"]) == sections["fan_out"]["jobs"]
+    sweep = sections["fan_out"]["sweeps"][0]
+    assert len(sweep["job_seconds"]) == sections["fan_out"]["jobs"] and sweep["makespan_seconds"] > 0
     # the clock check timed the loop's updates, and its self-test failed the broken (process-time) clock
     assert sections["device"]["clock_check"]["updates"] >= 1 and sections["device"]["clock_self_test"]["caught"]
     repeats = sections["device"]["clock_self_test_repeats"]
