@@ -9,10 +9,9 @@ import heapq
 import json
 import statistics
 
-from .stats import interval
-
 from .runs import BIN, NO_EVAL, BenchError, Workspace, run_command
-from .toy import Sizes, toy_setup
+from .stats import interval
+from .toy import TINY_JOB, Sizes, toy_setup
 
 
 def sweep(space: Workspace, jobs: int, slots: int, overrides: list[str]) -> dict:
@@ -58,9 +57,10 @@ def slot_gaps(spans: list[tuple[float, float]], slots: int) -> list[float]:
 
 def run(space: Workspace, sizes: Sizes, report: dict) -> dict:
     toy_setup(space)  # the data exists before the jobs start, so no job waits on its lock
-    tiny = ["task=toy_mt", "model.width=32", "model.depth=1", "logger=none", "num_workers=0",
-            sizes.job_budget, *NO_EVAL]
-    sweeps = [sweep(space, sizes.jobs, sizes.slots, tiny) for _ in range(sizes.sweeps)]
+    sweeps = []
+    for _ in range(sizes.sweeps):
+        sweeps.append(sweep(space, sizes.jobs, sizes.slots, [*TINY_JOB, sizes.job_budget, *NO_EVAL]))
+        print(f"  sweep {len(sweeps)} of {sizes.sweeps}: {sweeps[-1]['ratio']:.3f}", flush=True)
 
     def mean(key: str) -> float:
         return statistics.fmean(s[key] for s in sweeps)

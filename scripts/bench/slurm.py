@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .runs import BIN, NO_EVAL, BenchError, Workspace, run_command
 from .stats import interval
-from .toy import Sizes, toy_setup
+from .toy import TINY_JOB, Sizes, toy_setup
 
 REPO = Path(__file__).resolve().parents[2]
 # The local node has 2 CPUs and no real GPU; the preset asks for a GPU node's 8 CPUs and 32 GB.
@@ -56,8 +56,8 @@ def run(space: Workspace, sizes: Sizes, report: dict) -> dict:
     runs = space.fresh_runs()
     seeds = ",".join(str(seed) for seed in range(1, sizes.jobs + 1))
     argv = [str(BIN / "tlc-train"), "-m", *LOCAL_NODE, f"hydra.launcher.name=tlc-bench-{os.getpid()}",
-            "experiment=slurm_start", f"seed={seeds}", "task=toy_mt", "model.width=32", "model.depth=1",
-            "logger=none", "num_workers=0", "budget.train_seconds=3", "budget.log_every_seconds=0.001", *NO_EVAL]
+            "experiment=slurm_start", f"seed={seeds}", *TINY_JOB, "budget.train_seconds=3",
+            "budget.log_every_seconds=0.001", *NO_EVAL]
     sweep = run_command(argv, {**env, "TLC_RUNS_ROOT": str(runs)}, watch=runs)
     jobs = []
     for result_file in sorted(runs.rglob("result.json")):

@@ -10,6 +10,8 @@ from .runs import Workspace
 
 # The toy run the CPU sections measure: the toy twins' translation model at width 64.
 TOY = ["task=toy_mt", "model.width=64", "model.depth=2", "logger=none", "device=cpu"]
+# One job of a benchmarked sweep (fan-out, SLURM): the smallest toy model, no data-loader workers.
+TINY_JOB = ["task=toy_mt", "model.width=32", "model.depth=1", "logger=none", "num_workers=0"]
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ Before Hydra starts, `source_sweep=<dir>` is expanded and every job is composed 
 (`train_large.preflight`): bad input stops with one line naming the setting, and exit status 2,
 before any data or model is built. Hydra then runs each job under its run directory's lock
 (`train_large.jobs`); a single run of plain overrides is handed the config the pre-flight composed
-(`jobs.run_composed`) rather than composed twice more by `@hydra.main`. A command is a `Command` value (data and two functions), not a second copy of
-this shell. Must not import fairseq or wandb.
+(`jobs.run_composed`) rather than composed twice more by `@hydra.main`. A command is a `Command`
+value (data and two functions), not a second copy of this shell. Must not import fairseq or wandb.
 """
 from __future__ import annotations
 
@@ -61,11 +61,10 @@ class Command:
         """`compose` for the pre-flight: each job's full config (with `hydra`) is kept for `main`."""
         full = self.compose(overrides, with_hydra=True)
         self.composed[tuple(overrides)] = full
-        if with_hydra:
-            return copy.deepcopy(full)
         job = copy.deepcopy(full)  # the job's checks may fill in settings (`init_from`'s architecture)
-        with open_dict(job):
-            del job["hydra"]
+        if not with_hydra:
+            with open_dict(job):
+                del job["hydra"]
         return job
 
     def sweeper_params(self, fixed: list[str]) -> dict[str, str]:
