@@ -45,22 +45,25 @@ import sys
 from train_large.engine import core
 from fairseq.criterions import sentence_prediction
 from fairseq.tasks import audio_classification
-print("sklearn" in sys.modules, sentence_prediction.f1_score.__module__, audio_classification.sklearn_metrics.__name__)
+print("sklearn" in sys.modules, "scipy.stats" in sys.modules, sentence_prediction.f1_score.__module__,
+      sentence_prediction.pearsonr.__module__, audio_classification.sklearn_metrics.__name__)
 import sklearn.metrics
-print(sklearn.metrics.f1_score([0, 1], [0, 1]))
+import scipy.stats
+print(sklearn.metrics.f1_score([0, 1], [0, 1]), round(scipy.stats.pearsonr([0, 1, 2], [0, 1, 2])[0], 6))
 """
 
 
-def test_fairseq_loads_without_scikit_learn_and_it_still_imports_after():
+def test_fairseq_loads_without_scikit_learn_or_scipy_stats_and_they_still_import_after():
     from tests.conftest import REPO
 
     proc = subprocess.run([sys.executable, "-c", SKLEARN_AFTER_THE_ENGINE], cwd=REPO, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.split() == ["False", "train_large.engine", "sklearn.metrics", "1.0"]
+    assert proc.stdout.split() == ["False", "False", "train_large.engine", "train_large.engine", "sklearn.metrics",
+                                   "1.0", "1.0"]
 
 
-def test_the_engine_never_sets_the_options_that_would_call_scikit_learn():
+def test_the_engine_never_sets_the_options_that_would_call_scikit_learn_or_scipy():
     from tests.conftest import compose_train
     from train_large.engine.fairseq_args import task_flags
 

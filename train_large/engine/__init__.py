@@ -15,9 +15,11 @@ logging.getLogger("fairseq.tasks.text_to_speech").setLevel(logging.WARNING)
 UNUSED_BY_FAIRSEQ = ("wandb",)
 # Modules fairseq imports unconditionally but calls only where the engine never goes, and what it
 # takes from them: scikit-learn's metrics (0.7 s of imports) serve sentence_prediction's
-# report_mcc and report_acc_and_f1, which fairseq_args.task_flags never sets, and the
-# audio_classification task. They get stand-ins whose functions raise if ever called.
-UNCALLED_BY_FAIRSEQ = {"sklearn": ("metrics",), "sklearn.metrics": ("f1_score", "matthews_corrcoef", "roc_curve")}
+# report_mcc and report_acc_and_f1 and the audio_classification task; scipy.stats (0.6 s) serves
+# its report_pearson_and_spearman. fairseq_args.task_flags sets no --report option. They get
+# stand-ins whose functions raise if ever called.
+UNCALLED_BY_FAIRSEQ = {"sklearn": ("metrics",), "sklearn.metrics": ("f1_score", "matthews_corrcoef", "roc_curve"),
+                       "scipy.stats": ("pearsonr", "spearmanr")}
 
 
 class UncalledError(RuntimeError):
@@ -38,7 +40,7 @@ def _stand_in(module: str, names: tuple[str, ...]) -> types.ModuleType:
 def fairseq_import() -> Iterator[None]:
     """Import fairseq with the not yet imported packages of UNUSED_BY_FAIRSEQ marked absent (it
     falls back to None for them) and those of UNCALLED_BY_FAIRSEQ replaced by stand-ins, then
-    forgotten, so a later `import wandb` or `import sklearn` loads the real one."""
+    forgotten, so a later `import wandb`, `import sklearn` or `import scipy.stats` loads the real one."""
     hidden = [name for name in UNUSED_BY_FAIRSEQ if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
@@ -47,7 +49,7 @@ def fairseq_import() -> Iterator[None]:
     for name, stand_in in stand_ins.items():
         package, _, child = name.rpartition(".")
         sys.modules[name] = stand_in
-        if package:
+        if package in stand_ins:  # a real parent (scipy) is left untouched: the import finds the child first
             setattr(stand_ins[package], child, stand_in)
     try:
         yield
