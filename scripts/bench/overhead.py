@@ -96,7 +96,7 @@ def overhead_pairs(space: Workspace, overrides: list[str], fairseq_argv: list[st
 
 
 # Packages whose import time the startup section reports (cumulative, where each first loads).
-IMPORTS_REPORTED = ("torch", "hydra", "fairseq", "sklearn", "torch._dynamo", "sympy", *HEAVY_UNLESS_USED)
+IMPORTS_REPORTED = ("torch", "hydra", "fairseq", "sklearn", "scipy.stats", "torch._dynamo", "sympy", *HEAVY_UNLESS_USED)
 
 
 def import_times(lines: list[tuple[float, str]]) -> dict:

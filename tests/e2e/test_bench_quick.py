@@ -50,7 +50,8 @@ def test_quick_bench_prints_its_table_and_writes_every_section(tmp_path):
     pair = sections["overhead"]["pairs"][0]
     assert pair["tlc"]["updates"] == pair["fairseq"]["updates"] > 1
     assert sections["startup"]["imports"]["imported_heavy"] == []  # no wandb, ray, submitit, matplotlib
-    assert "sklearn" not in sections["startup"]["imports"]["package_seconds"]  # fairseq's import gets a stand-in
+    imported = sections["startup"]["imports"]["package_seconds"]
+    assert "sklearn" not in imported and "scipy.stats" not in imported  # fairseq's import gets stand-ins
     assert {r["preset"] for r in sections["eval_share"]["paper"]} == {"wmt14_en_fr", "roberta_mlm", "mnli", "sst2"}
     assert sections["eval_share"]["toy"]["toy_mt"]["records"]["valid"] >= 1
     sweep = sections["fan_out"]["sweeps"][0]
