@@ -22,7 +22,7 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from .footprint import Footprint
-from .packing import decode, encode, stored_bytes
+from .packing import decode, encode
 from .quantize import InputFakeQuant, QuantizedTensor, _quantize_input
 from .targets import Target
 
@@ -85,8 +85,9 @@ def pack_compressed(model: nn.Module, footprint: Footprint, quantized: dict[str,
         param = params[row.name]
         q = codes.get(id(param))
         parts = encode(q.codes, row.format, q.bits, q.scale) if q else encode(param, row.format)
-        if stored_bytes(parts) != row.bytes:
-            raise RuntimeError(f"{row.name}: {stored_bytes(parts)} bytes stored as {row.format}, {row.bytes} counted")
+        size = sum(part.numel() * part.element_size() for part in parts.values())
+        if size != row.bytes:
+            raise RuntimeError(f"{row.name}: {size} bytes stored as {row.format}, {row.bytes} counted")
         tensors.update({f"{row.name}:{part}": value for part, value in parts.items()})
         layout[row.name] = {"names": names[id(param)], "shape": list(param.shape),
                             "dtype": str(param.dtype).removeprefix("torch."), "format": row.format,
@@ -158,7 +159,16 @@ def load_compressed(path: Path) -> dict:
     except OSError as err:
         raise _damaged(path, err) from err
     if legacy:
-        return _load_legacy(path)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:  # a global weights_only does not allow: never unpickled
+            raise ValueError(f"refusing to load {path}: unpickling it could run code; a compressed checkpoint "
+                             "holds tensors and plain values only") from err
+        except Exception as err:  # noqa: BLE001 - torch raises many types for a damaged file
+            raise _damaged(path, err) from err
+        if not isinstance(state, dict) or state.get("format") != LEGACY_FORMAT:
+            raise ValueError(f"{path} is not a compressed checkpoint (no format={LEGACY_FORMAT!r})")
+        return state
     try:
         with safe_open(path, framework="pt") as handle:
             header = json.loads((handle.metadata() or {}).get(METADATA_KEY, "{}"))
@@ -190,16 +200,3 @@ def compressed_state(model: nn.Module, targets: Sequence[Target], quantized: dic
                               "names": names}
     return {"format": LEGACY_FORMAT, "weights": weights, "quantized": codes,
             "activation_scales": dict(activations or {}), "activation_bits": activation_bits, **(info or {})}
-
-
-def _load_legacy(path: Path) -> dict:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:  # a global weights_only does not allow: never unpickled
-        raise ValueError(f"refusing to load {path}: unpickling it could run code; a compressed checkpoint "
-                         "holds tensors and plain values only") from err
-    except Exception as err:  # noqa: BLE001 - torch raises many types for a damaged file
-        raise _damaged(path, err) from err
-    if not isinstance(state, dict) or state.get("format") != LEGACY_FORMAT:
-        raise ValueError(f"{path} is not a compressed checkpoint (no format={LEGACY_FORMAT!r})")
-    return state

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -136,19 +136,17 @@ def _target_bytes(targets: list[Target], zeros: int | None, bits: int | None, gr
     shapes = [tuple(t.parameter.shape) for t in targets]
     bit_widths = [bits or t.parameter.element_size() * 8 for t in targets]
     scales = [0 if bits is None else (1 if granularity == "tensor" else shape[0]) for shape in shapes]
-    if zeros is None:
-        return sum(tensor_bytes(t.name, shape, current[id(t.parameter)].nonzeros, b, s, sparse_format).bytes
-                   for t, shape, b, s in zip(targets, shapes, bit_widths, scales))
-    dense = sum(tensor_bytes(t.name, shape, 0, b, s, False).bytes
-                for t, shape, b, s in zip(targets, shapes, bit_widths, scales))
-    if not sparse_format:
-        return dense
+    counted = sum(tensor_bytes(t.name, shape, current[id(t.parameter)].nonzeros, b, s,
+                               sparse_format and zeros is None).bytes
+                  for t, shape, b, s in zip(targets, shapes, bit_widths, scales))
+    if zeros is None or not sparse_format:
+        return counted
     width = max(bit_widths)  # mixed dtypes: bound every value by the widest
     nonzeros = sum(math.prod(shape) for shape in shapes) - zeros
     slack = 0 if width % 8 == 0 else 7 * len(targets)  # each tensor pads its packed values to a byte
     bitmask = (sum(math.ceil(math.prod(shape) / 8) for shape in shapes) + (nonzeros * width + slack) // 8
                + SCALE_BYTES * sum(scales))
-    return min(dense, bitmask)
+    return min(counted, bitmask)
 
 
 def plan_for_ratio(model: nn.Module, targets: Sequence[Target], ratio: float, method: str, *,
@@ -177,12 +175,6 @@ def plan_for_ratio(model: nn.Module, targets: Sequence[Target], ratio: float, me
     def predict(zeros: int | None, bits: int | None) -> int:
         return fixed + _target_bytes(targets, zeros, bits, granularity, sparse_format, rows)
 
-    return _first_plan(method, ratio, predict, numel, fp32_bytes, fixed)
-
-
-def _first_plan(method: str, ratio: float, predict: Callable[[int | None, int | None], int], numel: int,
-                fp32_bytes: int, fixed: int) -> Plan:
-    """The first of `method`'s settings, in `plan_for_ratio`'s order, predicted to reach `ratio`."""
     if method == "quantize":
         for bits in range(MAX_BITS, MIN_BITS - 1, -1):
             size = predict(None, bits)

@@ -126,7 +126,3 @@ def decode(parts: dict[str, torch.Tensor], layout: str, shape: list[int], bits: 
     out = torch.zeros(numel, dtype=values.dtype)
     out[where] = values
     return out.view(shape)
-
-
-def stored_bytes(parts: dict[str, torch.Tensor]) -> int:
-    return sum(t.numel() * t.element_size() for t in parts.values())

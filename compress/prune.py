@@ -72,17 +72,6 @@ def _smallest(scores: torch.Tensor, sparsity: float) -> torch.Tensor:
     return chosen
 
 
-def _apply_mask(target: Target, pruned: torch.Tensor) -> None:
-    """Put `pruned` (flat, True = zero) as the mask on every place that reads the tensor."""
-    mask = (~pruned).view_as(target.parameter).to(target.parameter.dtype)
-    for module, name in target.places:
-        if is_pruned(module, name):
-            module._buffers[f"{name}_mask"].copy_(mask)
-        else:
-            prune.custom_from_mask(module, name, mask.clone())
-    refresh_masks(target.places)
-
-
 def prune_magnitude(model: nn.Module, targets: Sequence[Target], sparsity: float,
                     scope: str = "global") -> None:
     """Zero the smallest-|w| targeted weights in place, as fixed masks: exactly round(sparsity * n)
@@ -98,8 +87,14 @@ def prune_magnitude(model: nn.Module, targets: Sequence[Target], sparsity: float
         pruned = [_smallest(score, sparsity) for score in scores]
     else:
         pruned = _smallest(torch.cat(scores), sparsity).split([score.numel() for score in scores])
-    for target, chunk in zip(targets, pruned):
-        _apply_mask(target, chunk)
+    for target, chunk in zip(targets, pruned):  # chunk: flat, True = zero; the mask of every place reading it
+        mask = (~chunk).view_as(target.parameter).to(target.parameter.dtype)
+        for module, name in target.places:
+            if is_pruned(module, name):
+                module._buffers[f"{name}_mask"].copy_(mask)
+            else:
+                prune.custom_from_mask(module, name, mask.clone())
+        refresh_masks(target.places)
 
 
 def make_permanent(model: nn.Module) -> int:

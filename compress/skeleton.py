@@ -15,14 +15,6 @@ BUFFER_NAMES = frozenset({"version", "_float_tensor"})  # fairseq's one-element 
 EMBEDDING_NAMES = frozenset({"embed_tokens", "embed_positions"})
 
 
-def _child(parent: nn.Module, name: str, kind: type[nn.Module]) -> nn.Module:
-    if name not in parent._modules:
-        module = kind.__new__(kind)  # without `kind`'s own __init__: no weights of its own
-        nn.Module.__init__(module)
-        parent.add_module(name, module)
-    return parent._modules[name]
-
-
 def skeleton(state: Mapping[str, torch.Tensor], dtype: torch.dtype | None = None) -> nn.Module:
     """A module tree whose parameters are the state dict's weights, cast to `dtype` when given (the
     precision the compression run holds them at: what its bytes count)."""
@@ -34,9 +26,13 @@ def skeleton(state: Mapping[str, torch.Tensor], dtype: torch.dtype | None = None
             continue
         module = root
         for depth, part in enumerate(path):
-            leaf = depth == len(path) - 1 and param_name == "weight" and tensor.dim() == 2
-            kind = (nn.Embedding if part in EMBEDDING_NAMES else nn.Linear) if leaf else nn.Module
-            module = _child(module, part, kind)
+            if part not in module._modules:
+                leaf = depth == len(path) - 1 and param_name == "weight" and tensor.dim() == 2
+                kind = (nn.Embedding if part in EMBEDDING_NAMES else nn.Linear) if leaf else nn.Module
+                child = kind.__new__(kind)  # without `kind`'s own __init__: no weights of its own
+                nn.Module.__init__(child)
+                module.add_module(part, child)
+            module = module._modules[part]
         key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tensor.stride())
         if key not in shared:
             shared[key] = nn.Parameter(tensor.detach().to(dtype or tensor.dtype), requires_grad=False)

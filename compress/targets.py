@@ -13,7 +13,6 @@ go onto every module that reads it. Pure torch: must not import Hydra, fairseq, 
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -73,28 +72,19 @@ def effective_weight(module: nn.Module, name: str) -> torch.Tensor:
     return getattr(module, name)
 
 
-def own_weights(module: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
-    """(attribute name, stored Parameter) of each parameter `module` holds directly; a pruned
-    `weight_orig` is named `weight`, a parametrised tensor by its own name."""
-    if isinstance(module, parametrize.ParametrizationList):
-        return  # reached through the module that owns the parametrisation
-    for name, param in module._parameters.items():
-        if param is None:
-            continue
-        if name.endswith("_orig") and is_pruned(module, name[: -len("_orig")]):
-            name = name[: -len("_orig")]
-        yield name, param
-    if parametrize.is_parametrized(module):
-        for name, plist in module.parametrizations.items():
-            yield name, plist.original
-
-
 def weight_places(model: nn.Module) -> dict[int, list[tuple[str, nn.Module, str]]]:
     """id(stored Parameter) -> every (qualified name, module, attribute) that reads it, in module
-    registration order."""
+    registration order. A pruned `weight_orig` is named `weight`, a parametrised tensor by its own name."""
     places: dict[int, list[tuple[str, nn.Module, str]]] = {}
     for module_name, module in model.named_modules(remove_duplicate=False):
-        for name, param in own_weights(module):
+        if isinstance(module, parametrize.ParametrizationList):
+            continue  # reached through the module that owns the parametrisation
+        owned = [(name, param) for name, param in module._parameters.items() if param is not None]
+        if parametrize.is_parametrized(module):
+            owned += [(name, plist.original) for name, plist in module.parametrizations.items()]
+        for name, param in owned:
+            if name.endswith("_orig") and is_pruned(module, name[: -len("_orig")]):
+                name = name[: -len("_orig")]
             places.setdefault(id(param), []).append((f"{module_name}.{name}" if module_name else name, module, name))
     return places
 
