@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 
 from .budget import Budget
 from .collect import Run
-from .evidence import advantage, configs, mean_text, unit
+from .evidence import TEST, VALID, advantage, configs, mean_text, unit
 from .noise import Estimate
 from .series import finished_compression, finished_training, format_number, group_by
-
-VALID, TEST = "valid", "test"
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,10 @@ from __future__ import annotations
 from train_large.run_names import config_id
 
 from .collect import Run
-from .evidence import (INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Verdict, advantage, configs, decide, finish, mean_text,
-                       seeds_line, unit)
+from .evidence import (INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, TEST, VALID, Verdict, advantage, configs, decide, finish,
+                       mean_text, seeds_note, unit)
 from .series import finished_compression, group_by
 
-VALID, TEST = "valid", "test"
 RULE = ("For each task with compressed models of two or more source sizes: L = the largest source configuration, "
         "S = the smallest (a source's seeds are its replicas). At a memory budget, each replica's best "
         "compressed model that fits is the one with the best validation score (test scores are never used to "
@@ -71,10 +70,8 @@ def compare_sources(task: str, small: list[Run], large: list[Run], v: Verdict) -
     outcome = NOT_SUPPORTED if NOT_SUPPORTED in decisions else SUPPORTED if SUPPORTED in decisions else INCONCLUSIVE
     v.numbers.append(f"{task}: {names[0]} against {names[1]} at {len(effects)} budget{'s' * (len(effects) > 1)}: "
                      f"{outcome}")
-    if outcome == INCONCLUSIVE or any(not e.has_interval for e in effects):
-        noise = [[r.compression.scores[VALID] for r in c.runs] for c in configs(small + large)]
-        largest = max(effects, key=lambda e: abs(e.mean))
-        v.numbers.append("  - " + seeds_line(noise, largest.mean, metric, f"of {task}'s compressed models"))
+    noise = [[r.compression.scores[VALID] for r in c.runs] for c in configs(small + large)]
+    seeds_note(v, outcome, effects, noise, metric, f"of {task}'s compressed models", max)  # the largest effect
     return outcome
 
 

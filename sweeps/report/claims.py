@@ -10,7 +10,7 @@ import math
 from .claim_compression import large_models_compress_better
 from .collect import Run
 from .evidence import (COMBINATION, INCONCLUSIVE, NOT_ENOUGH, NOT_SUPPORTED, ONE_SEED, SUPPORTED, Config, Verdict,
-                       advantage, combine, configs, decide, finish, mean_text, reliably_against, seeds_line, unit)
+                       advantage, combine, configs, decide, finish, mean_text, reliably_against, seeds_note, unit)
 from .noise import Estimate, contrast
 from .series import common_horizon, finished_training, format_number, group_by
 
@@ -100,9 +100,8 @@ def largest_against_smaller(sizes: list[Config], family: list[Run], v: Verdict) 
     v.numbers.append(f"  - `{largest.experiment}`: {outcome}")
     unsure = [e for o, e in pairs if o == INCONCLUSIVE or not e.has_interval]
     if unsure:  # the closest such pair needs the most seeds
-        closest = min(unsure, key=lambda e: abs(e.mean))
-        v.numbers.append("  - " + seeds_line([c.values(horizon) for c in sizes], closest.mean, largest.metric,
-                                             f"in `{largest.experiment}`"))
+        seeds_note(v, INCONCLUSIVE, unsure, [c.values(horizon) for c in sizes], largest.metric,
+                   f"in `{largest.experiment}`")
     return outcome
 
 
@@ -223,9 +222,7 @@ def width_beats_depth(runs: list[Run]) -> Verdict:
         v.effects.append(effect)
         v.numbers.append(f"{task}: width {contrast(w).mean:+.3g} vs depth {contrast(d).mean:+.3g} BLEU per parameter "
                          f"doubling; width minus depth {effect.describe('BLEU')}: {outcomes[-1]}")
-        if outcomes[-1] == INCONCLUSIVE or not effect.has_interval:
-            v.numbers.append("  - " + seeds_line([c.values(horizon) for c in group], effect.mean, "bleu",
-                                                 f"of {task}"))
+        seeds_note(v, outcomes[-1], [effect], [c.values(horizon) for c in group], "bleu", f"of {task}")
         v.runs += used(family_runs)
     return finish(v, outcomes, "needs translation runs of two or more widths at one depth and two or more depths "
                                "at one width")
@@ -259,9 +256,8 @@ def model_size_beats_batch_size(runs: list[Run]) -> Verdict:
         v.numbers.append(f"{task}: last model doubling {m.describe(unit(metric))} vs last batch doubling "
                          f"{b.mean:+.3g} {unit(metric)}; model minus batch {lead.describe(unit(metric))} "
                          f"(positive = better): {outcomes[-1]}")
-        if outcomes[-1] == INCONCLUSIVE or not lead.has_interval:
-            v.numbers.append("  - " + seeds_line([c.values(horizon) for c in group], min(m.mean, lead.mean, key=abs),
-                                                 metric, f"of {task}"))
+        # m's replica groups are among lead's: lead lacks an interval whenever m does.
+        seeds_note(v, outcomes[-1], [m, lead], [c.values(horizon) for c in group], metric, f"of {task}")
         v.runs += used(family_runs)
     return finish(v, outcomes, "needs, for one task, runs of two or more batch sizes for one model and two or more "
                                "model sizes at one batch size")

@@ -12,7 +12,7 @@ inconclusive), and the verdict is labelled "1 seed, no interval".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from .noise import Estimate, difference, seeds_needed, spread
 from .series import best_by_replicas, replicas
 
 UNITS = {"bleu": "BLEU", "ppl": "ppl", "accuracy": "accuracy"}  # how a metric difference is written
+VALID, TEST = "valid", "test"  # the split every choice reads, and the one only shown
 # Fields every replica of a configuration shares, read from its first run.
 SHARED = ("experiment", "task", "task_kind", "metric", "width", "depth", "batch", "batch_unit", "params",
           "higher_is_better", "job", "budget_seconds")
@@ -88,20 +89,26 @@ def mean_text(values: Sequence[float], metric: str = "") -> str:
     return mean_sd(values) + (f" {unit(metric)}" if metric else "") + f" (n={len(values)})"
 
 
-def seeds_line(groups: Sequence[Sequence[float]], effect: float, metric: str, where: str) -> str:
-    """How many seeds per configuration a difference of `effect` would need to stand out, from the
-    seed noise seen in `groups` (replica values of configurations `where`): the root mean of the
-    variances of the groups with two or more values."""
+def seeds_note(v: Verdict, outcome: str, effects: Sequence[Estimate], groups: Sequence[Sequence[float]], metric: str,
+               where: str, pick: Callable = min) -> None:
+    """Under a family of `v` whose `outcome` is inconclusive or whose `effects` lack an interval: how many
+    seeds per configuration the effect `pick`ed by size would need to stand out, from the seed noise seen
+    in `groups` (replica values of configurations `where`): the root mean of the variances of the groups
+    with two or more values."""
+    if outcome != INCONCLUSIVE and all(e.has_interval for e in effects):
+        return
+    effect = pick(effects, key=lambda e: abs(e.mean)).mean
     sds = [sd for values in groups if (sd := spread(values)) is not None]
     if not sds:
-        return (f"seed noise unknown: no configuration {where} has two or more seeds; rerun with e.g. "
-                "seed=1,2,3 to measure it")
+        v.numbers.append(f"  - seed noise unknown: no configuration {where} has two or more seeds; rerun with e.g. "
+                         "seed=1,2,3 to measure it")
+        return
     sd, count = float(np.sqrt(np.mean(np.square(sds)))), len(sds)
     needed = seeds_needed(sd, effect)
     many = f"more than {needed - 1}" if needed is not None and needed > 100 else f"about {needed}"
-    return (f"seed noise: sd {sd:.2g} {unit(metric)} (from {count} configuration{'s' * (count > 1)} {where} with "
-            f"replicas); a difference of {effect:+.3g} {unit(metric)} needs {many} seeds per configuration "
-            "to clear a 95% interval")
+    v.numbers.append(f"  - seed noise: sd {sd:.2g} {unit(metric)} (from {count} configuration{'s' * (count > 1)} "
+                     f"{where} with replicas); a difference of {effect:+.3g} {unit(metric)} needs {many} seeds per "
+                     "configuration to clear a 95% interval")
 
 
 def decide(effect: Estimate) -> str:

@@ -38,13 +38,13 @@ class Estimate:
     def excludes_zero(self) -> bool:
         return self.has_interval and (self.low > 0 or self.high < 0)  # type: ignore[operator]
 
-    def describe(self, unit: str = "", digits: int = 3) -> str:
+    def describe(self, unit: str = "") -> str:
         """`+1.2 BLEU (95% interval +0.4 to +2.0, n=3)`, or `+1.2 BLEU (1 seed, no interval)`."""
         unit = f" {unit}" if unit else ""
-        value = f"{self.mean:+.{digits}g}{unit}"
+        value = f"{self.mean:+.3g}{unit}"
         if not self.has_interval:
             return f"{value} (1 seed, no interval)"
-        return f"{value} ({LEVEL:.0%} interval {self.low:+.{digits}g} to {self.high:+.{digits}g}, n={self.n})"
+        return f"{value} ({LEVEL:.0%} interval {self.low:+.3g} to {self.high:+.3g}, n={self.n})"
 
 
 def estimate(values: Sequence[float]) -> Estimate:

@@ -87,13 +87,13 @@ def log_axis(ax, which: str, unit: str | None = None, base: int = 10) -> None:
     axis.set_minor_formatter(NullFormatter() if plain else PlainLogFormatter(unit))
 
 
-def metric_axis(ax, metric: str, split: str = "valid") -> None:
+def metric_axis(ax, metric: str) -> None:
     name = METRIC_LABELS.get(metric, metric)
     if metric in LOG_METRICS:
         log_axis(ax, "y")
-        ax.set_ylabel(f"{split} {name} (log scale, lower is better)")
+        ax.set_ylabel(f"valid {name} (log scale, lower is better)")
     else:
-        ax.set_ylabel(f"{split} {name}" + (" (%)" if metric == "bleu" else ""))
+        ax.set_ylabel(f"valid {name}" + (" (%)" if metric == "bleu" else ""))
 
 
 def colors(n: int) -> list:
@@ -123,16 +123,12 @@ def config_label(group: Sequence[Run], keys: list[str]) -> str:
 def draw_configuration(ax, group: Sequence[Run], axis: str, color, text: str) -> None:
     """One configuration's training curve against `axis`: a single run as its validations, several
     replicas as their mean best-so-far curve, stepped, with the min-to-max band shaded (series.band)."""
-    if len(group) == 1:
-        run = group[0]
-        ax.plot([getattr(p, axis) for p in run.curve], [p.value for p in run.curve], marker=".", color=color,
-                label=text)
-        return
-    drawn = band(group, axis)
-    if drawn.x.size == 0:  # the replicas never overlap on this axis: show each rather than nothing
+    # Replicas that never overlap on this axis (an empty band) are shown each rather than not at all.
+    if len(group) == 1 or (drawn := band(group, axis)).x.size == 0:
+        style = {"marker": "."} if len(group) == 1 else {"linewidth": 1}
         for i, run in enumerate(group):
             ax.plot([getattr(p, axis) for p in run.curve], [p.value for p in run.curve], color=color,
-                    linewidth=1, label=with_n(text, [len(group)]) if i == 0 else None)
+                    label=with_n(text, [len(group)]) if i == 0 else None, **style)
         return
     ax.step(drawn.x, drawn.mean, where="post", color=color, label=with_n(text, [drawn.n]))
     ax.fill_between(drawn.x, drawn.low, drawn.high, step="post", color=color, alpha=BAND_ALPHA, linewidth=0)

@@ -176,10 +176,10 @@ def span(values: Sequence[float]) -> Span:
     return Span(float(data.mean()), float(data.min()), float(data.max()), int(data.size))
 
 
-def mean_at(group: Sequence[Run], xs: np.ndarray, axis: str = "train_seconds") -> np.ndarray:
-    """The mean over replicas of the best metric each had reached by every x in `xs`; NaN until every
-    replica has validated. Past a replica's last validation its final best counts."""
-    rows = [step_values(*best_so_far(run, axis), np.asarray(xs, dtype=float)) for run in group]
+def mean_at(group: Sequence[Run], xs: np.ndarray) -> np.ndarray:
+    """The mean over replicas of the best metric each had reached by every x in `xs` (training
+    seconds); NaN until every replica has validated. Past a replica's last validation its final best counts."""
+    rows = [step_values(*best_so_far(run), np.asarray(xs, dtype=float)) for run in group]
     return np.mean(rows, axis=0)
 
 

@@ -61,9 +61,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def cell(value: float | int | None, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, int) or float(value).is_integer() and abs(value) < 1e15:
+    if value is None or isinstance(value, int) or float(value).is_integer() and abs(value) < 1e15:
         return format_number(value)
     return f"{value:.{digits}g}"
 
