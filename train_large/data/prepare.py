@@ -208,9 +208,8 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
         step = time.perf_counter()
         normalize_pairs(raw_dir, data_dir, langs, workers)
         log_step(log, step, "normalised %d files into %s", 2 * len(SPLITS), data_dir / "raw")
-        spm_pieces = train_spm([data_dir / "raw" / f"train.{lang}" for lang in langs],
-                               data_dir / "spm", vocab_size=vocab_size,
-                               max_sentences=max_train_sentences_for_spm, seed=seed)
+        spm_fields = train_spm([data_dir / "raw" / f"train.{lang}" for lang in langs], data_dir,
+                               vocab_size=vocab_size, max_sentences=max_train_sentences_for_spm, seed=seed)
         dictionary_size = encode_and_binarize(
             data_dir, {f"{split}.{lang}": f"{split}.{source_lang}-{target_lang}.{lang}" for split in SPLITS
                        for lang in langs}, [f"train.{lang}" for lang in langs], f"dict.{source_lang}.txt", workers)
@@ -218,10 +217,7 @@ def prepare_translation(raw_dir: Path, data_dir: Path, *, source_lang: str, targ
         shutil.copyfile(data_dir / "bin" / f"dict.{source_lang}.txt", data_dir / "bin" / f"dict.{target_lang}.txt")
         atomic_write_json(data_dir / PREPARED_FILE, {
             "kind": "translation", "source_lang": source_lang, "target_lang": target_lang, "lines": lines,
-            "vocab_size": dictionary_size, "spm_vocab_size": spm_pieces,
-            "spm_vocab_size_asked": vocab_size,
-            "spm_model": "spm.model",  # relative to the data dir, so the dir can move
-            "raw_dir": str(raw_dir.resolve()), "seed": seed, "untouched": untouched,
+            "vocab_size": dictionary_size, **spm_fields, "raw_dir": str(raw_dir.resolve()), "untouched": untouched,
         })
     return PreparedData(data_dir, source_lang, target_lang, dictionary_size, lines, untouched=untouched)
 
@@ -285,16 +281,15 @@ def _normalize_range(src: Path, tgt: Path, src_start: int, src_end: int, tgt_sta
             tgt_file.write(tgt_text + "\n")
 
 
-def train_spm(files: list[Path], prefix: Path, *, vocab_size: int, max_sentences: int,
-              seed: int) -> int:
-    """Train one unigram model on all `files` into `prefix`.model/.vocab; returns its size."""
+def train_spm(files: list[Path], data_dir: Path, *, vocab_size: int, max_sentences: int, seed: int) -> dict:
+    """Train one unigram model on all `files` into data_dir/spm.model/.vocab; returns its fields of prepared.json."""
     started = time.perf_counter()
     # For whatever sentencepiece draws at random; with sentencepiece 0.2.3 the sample was the
     # same for seeds 0 and 1, and runs with equal inputs gave byte-identical models.
     spm.set_random_generator_seed(seed)
     try:
         spm.SentencePieceTrainer.train(
-            input=[str(path) for path in files], model_prefix=str(prefix), model_type="unigram",
+            input=[str(path) for path in files], model_prefix=str(data_dir / "spm"), model_type="unigram",
             vocab_size=vocab_size,
             hard_vocab_limit=False,  # a small corpus gets fewer pieces instead of an error
             character_coverage=1.0,  # every character of train text gets a piece, accents included
@@ -308,9 +303,10 @@ def train_spm(files: list[Path], prefix: Path, *, vocab_size: int, max_sentences
         message = " ".join(str(err).split())
         raise PrepareError(f"sentencepiece could not train on {files[0].parent}/train.*: "
                            f"{message}; change the vocab size") from err
-    pieces = spm.SentencePieceProcessor(model_file=f"{prefix}.model").get_piece_size()
+    pieces = spm.SentencePieceProcessor(model_file=str(data_dir / "spm.model")).get_piece_size()
     log_step(log, started, "trained sentencepiece: %d pieces (%d asked)", pieces, vocab_size)
-    return pieces
+    return {"spm_vocab_size": pieces, "spm_vocab_size_asked": vocab_size, "seed": seed,
+            "spm_model": "spm.model"}  # relative to the data dir, so the dir can move
 
 
 def write_pieces(data_dir: Path, names: Iterable[str], workers: int) -> None:

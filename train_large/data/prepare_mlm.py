@@ -91,7 +91,7 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
                     corpus, data_dir / "raw" / f"{split}.txt", sample, keep, random.Random(seed), workers)
         log_step(log, step, "normalised %d files into %s: %s documents", len(files), data_dir / "raw",
                  "/".join(map(str, documents.values())))
-        spm_pieces = train_spm([spm_input], data_dir / "spm", vocab_size=vocab_size,
+        spm_fields = train_spm([spm_input], data_dir, vocab_size=vocab_size,
                                max_sentences=max_train_sentences_for_spm, seed=seed)
         spm_input.unlink()
         dictionary_size = encode_and_binarize(data_dir, {f"{split}.txt": split for split in SPLITS},
@@ -101,10 +101,7 @@ def prepare_mlm_corpus(raw_dir: Path, data_dir: Path, *, vocab_size: int, seed: 
         atomic_write_json(data_dir / PREPARED_FILE, {
             "kind": "masked_lm", "lines": lines, "documents": documents,
             "layout": {split: corpus.layout for split, corpus in files.items()},
-            "vocab_size": dictionary_size, "spm_vocab_size": spm_pieces,
-            "spm_vocab_size_asked": vocab_size,
-            "spm_model": "spm.model",  # relative to the data dir, so the dir can move
-            "dictionary_sha1": sha1, "raw_dir": str(raw_dir.resolve()), "seed": seed,
+            "vocab_size": dictionary_size, **spm_fields, "dictionary_sha1": sha1, "raw_dir": str(raw_dir.resolve()),
         })
     return PreparedData(data_dir, "", "", dictionary_size, lines, kind="masked_lm", dictionary_sha1=sha1)
 

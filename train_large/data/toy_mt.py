@@ -149,11 +149,6 @@ class Lexicon(NamedTuple):
 FULL_LEXICON = Lexicon()
 
 
-def _fr_adj(adj: _Adj, feminine: bool, plural: bool) -> str:
-    form = adj.fr_fem if feminine else adj.fr_masc
-    return _fr_plural(form) if plural else form
-
-
 def _en_verb(verb: _Verb, tense: int, person: int, neg: bool, question: bool) -> tuple[Optional[str], Words]:
     """English verb group; in a question the auxiliary is returned separately to go before the subject."""
     third = person == 2
@@ -270,12 +265,12 @@ class _Grammar:
             fr_det = fr_fem if noun.feminine else fr_masc
         adj_count = self.chance(self.complexity) + self.chance(self.complexity * 0.4)
         adjs = self.rng.sample(self.lexicon.adjectives, adj_count)
-        forms = [(adj.prenominal, _fr_adj(adj, noun.feminine, plural)) for adj in adjs]
+        forms = [(adj.prenominal, adj.fr_fem if noun.feminine else adj.fr_masc) for adj in adjs]
         src = [adj.en for adj in adjs] + [noun.en_plural if plural else noun.en]
         if en_det:
             src.insert(0, "an" if en_det == "a" and src[0][0] in "aeiou" else en_det)
-        tgt = ([fr_det] + [form for pre, form in forms if pre] + [_fr_plural(noun.fr) if plural else noun.fr]
-               + [form for pre, form in forms if not pre])
+        words = [form for pre, form in forms if pre] + [noun.fr] + [form for pre, form in forms if not pre]
+        tgt = [fr_det] + ([_fr_plural(word) for word in words] if plural else words)
         if depth < 2 and self.chance(self.complexity * 0.3):
             pp_src, pp_tgt = self.prep_phrase(depth + 1)
             src, tgt = src + pp_src, tgt + pp_tgt
