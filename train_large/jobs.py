@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
@@ -92,7 +92,12 @@ def run_job(job: Callable[[], dict | None], expected: tuple[type[Exception], ...
 
     already_done = (run_dir / RESULT_FILE).exists()
     try:
-        with run_lock(run_dir):
+        from .distributed import slurm_task
+
+        # The srun tasks of one data-parallel run share the run directory: rank 0 holds its lock for
+        # all of them, and the others go on once it does.
+        task = slurm_task()
+        with hold_run_lock(run_dir) if task is None or task[0] == 0 else under_rank0(run_dir):
             result = job()
         if result is None:
             return None
@@ -117,15 +122,6 @@ def validation_metric(result: dict) -> float | None:
     metric = result.get("metric")
     best = result.get(f"best_valid_{metric}")
     return best if best is not None else (result.get("final", {}).get("valid") or {}).get(metric)
-
-
-def run_lock(run_dir: Path) -> ContextManager:
-    """The run directory's lock. The srun tasks of one data-parallel run share the directory: rank 0
-    holds the lock for all of them, and the others go on once it does."""
-    from .distributed import slurm_task
-
-    task = slurm_task()
-    return hold_run_lock(run_dir) if task is None or task[0] == 0 else under_rank0(run_dir)
 
 
 def save_job_config(run_dir: Path, cfg: DictConfig) -> None:

@@ -96,11 +96,11 @@ def mem_mb(spec: Any) -> float | None:
     return float(found[1]) * MB_PER_UNIT[found[2].upper() or "M"] if found else None
 
 
-def read_nodes(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> list[Node] | None:
+def read_nodes() -> list[Node] | None:
     """Every node of every partition (hidden ones too), or None when sinfo is missing or fails."""
     try:
-        done = run(["sinfo", "--all", "--noheader", "--Node", f"--format={SINFO_FORMAT}"],
-                   capture_output=True, text=True, timeout=SINFO_TIMEOUT_S)
+        done = subprocess.run(["sinfo", "--all", "--noheader", "--Node", f"--format={SINFO_FORMAT}"],
+                              capture_output=True, text=True, timeout=SINFO_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return parse_sinfo(done.stdout) if done.returncode == 0 else None

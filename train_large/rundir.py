@@ -96,10 +96,8 @@ def read_result(run_dir: Path) -> dict | None:
     return result if result.get("status") == "complete" else None
 
 
-def write_result(run_dir: Path, result: dict) -> Path:
-    path = Path(run_dir) / RESULT_FILE
-    atomic_write_json(path, {**result, "status": "complete"}, fault_point="result")
-    return path
+def write_result(run_dir: Path, result: dict) -> None:
+    atomic_write_json(Path(run_dir) / RESULT_FILE, {**result, "status": "complete"}, fault_point="result")
 
 
 def read_records(path: Path) -> list[dict]:

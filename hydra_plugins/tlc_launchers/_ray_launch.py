@@ -192,13 +192,11 @@ def remote_options(launcher: Any, resources: dict, given: Any) -> dict:
     `given` (hydra.launcher.ray.remote)."""
     # max_calls=1: a fresh worker per job, so no CUDA context, process group or module state
     # outlives its job; max_retries=0: a crashed job is reported, not silently run again.
-    options: dict = {"max_calls": 1, "max_retries": 0, "num_cpus": launcher.cpus_per_job}
-    if resources.get("GPU", 0) > 0 and launcher.gpus_per_job > 0:
-        options["num_gpus"] = launcher.gpus_per_job
-    else:
-        options["num_gpus"] = 0
-        if resources.get(CPU_SLOT, 0) > 0:
-            options["resources"] = {CPU_SLOT: 1}
+    on_gpus = resources.get("GPU", 0) > 0 and launcher.gpus_per_job > 0
+    options: dict = {"max_calls": 1, "max_retries": 0, "num_cpus": launcher.cpus_per_job,
+                     "num_gpus": launcher.gpus_per_job if on_gpus else 0}
+    if not on_gpus and resources.get(CPU_SLOT, 0) > 0:
+        options["resources"] = {CPU_SLOT: 1}
     options.update(given)
     return options
 

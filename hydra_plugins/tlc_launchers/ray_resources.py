@@ -60,15 +60,11 @@ def request_text(request: Mapping[str, float]) -> str:
     return ", ".join(amount_text(name, n) for name, n in request.items()) or "nothing"
 
 
-def fits(request: Mapping[str, float], node: Mapping[str, float]) -> bool:
-    return all(node.get(name, 0) >= n for name, n in request.items())
-
-
 def unfit_line(request: Mapping[str, float], settings: Mapping[str, str],
                nodes: Sequence[Mapping[str, float]]) -> Optional[str]:
     """None when some node (its total resources, `ray.nodes()[i]["Resources"]`) can hold one job;
     else one line naming the setting and the largest node."""
-    if any(fits(request, node) for node in nodes):
+    if any(all(node.get(name, 0) >= n for name, n in request.items()) for node in nodes):
         return None
     if not nodes:
         return f"one job asks for {request_text(request)} but the Ray cluster has no alive node"

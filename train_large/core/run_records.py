@@ -32,17 +32,13 @@ def open_sinks(cfg: Any, run_dir: Path, run_name: str, job_type: str) -> Sink:
 
 
 def record_emitter(sinks: Sink, clock: TrainingClock, progress: Progress, constants: dict,
-                   learning_rate: Callable[[], float] | None = None) -> Emit:
+                   learning_rate: Callable[[], float]) -> Emit:
     """emit(kind, metrics): a record stamped with the clock, counters and learning rate, to every sink."""
 
     def emit(kind: str, metrics: dict) -> None:
-        record = {"kind": kind, "train_seconds": round(clock.train_seconds, 4),
-                  "wall_seconds": round(clock.wall_seconds, 4), "updates": progress.updates,
-                  "tokens": progress.tokens, "flops": progress.flops, **constants}
-        if learning_rate is not None:
-            record["lr"] = learning_rate()
-        record.update(metrics)
-        sinks.log(record)
+        sinks.log({"kind": kind, "train_seconds": round(clock.train_seconds, 4),
+                   "wall_seconds": round(clock.wall_seconds, 4), "updates": progress.updates, "tokens": progress.tokens,
+                   "flops": progress.flops, **constants, "lr": learning_rate(), **metrics})
         progress.records += 1
 
     return emit
