@@ -19,9 +19,10 @@ def test_the_log_file_gets_every_line_and_the_terminal_the_harness_lines(tmp_pat
     config = OmegaConf.to_container(OmegaConf.load(JOB_LOGGING))
     config["handlers"]["console"]["stream"] = terminal
     config["handlers"]["file"]["filename"] = str(log_file)
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
+    root, fairseq = logging.getLogger(), logging.getLogger("fairseq")
+    saved = root.handlers[:], root.level, fairseq.level
     try:
+        fairseq.setLevel(logging.NOTSET)  # as in a fresh process: an in-process tlc-prepare test raises it
         logging.config.dictConfig(config)
         logging.getLogger("fairseq.data.data_utils").info("loaded 1,000 examples")
         logging.getLogger("fairseq.trainer").warning("NaN loss")
@@ -36,7 +37,7 @@ def test_the_log_file_gets_every_line_and_the_terminal_the_harness_lines(tmp_pat
         logging.captureWarnings(False)
         for handler in root.handlers:
             handler.close()
-        root.handlers[:], root.level = saved
+        root.handlers[:], root.level, fairseq.level = saved
     shown, logged = terminal.getvalue(), log_file.read_text()
     for line in ("loaded 1,000 examples", "NaN loss", "train 3.9/10s", HARMLESS_WARNINGS[0], "something new",
                  "normalised 6 files", "odd line"):
