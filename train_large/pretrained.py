@@ -51,9 +51,19 @@ def _run_config(run_dir: Path) -> dict:
                           "is it a tlc-train run directory?") from err
 
 
-def inherit_architecture(cfg: Any, source: SourceRun, explicit: Iterable[str]) -> list[str]:
-    """Give `cfg.model` the source's architecture; one line per explicit setting that disagrees."""
-    explicit = set(explicit)
+def resolve_init(cfg: Any, overrides: Iterable[str]) -> list[str]:
+    """Apply `cfg.init_from` to the config (`cfg.model` takes the source's architecture); one line per problem."""
+    if not cfg.init_from:
+        return []
+    if cfg.task.kind != "classification":
+        return [f"init_from is for fine-tuning, but task.kind={cfg.task.kind}; use a classification "
+                "task (mnli, sst2, toy_cls) or drop init_from"]
+    try:
+        source = find_source(cfg.init_from)
+    except SourceError as err:
+        return [str(err)]
+    # the keys the overrides set by value (`model.width=...`, not `model=...`)
+    explicit = {o.lstrip("+~").partition("=")[0] for o in overrides if "=" in o}
     problems = []
     with open_dict(cfg):
         for key in ARCHITECTURE_KEYS:
@@ -65,18 +75,3 @@ def inherit_architecture(cfg: Any, source: SourceRun, explicit: Iterable[str]) -
             else:
                 cfg.model[key] = trained
     return problems
-
-
-def resolve_init(cfg: Any, overrides: Iterable[str]) -> list[str]:
-    """Apply `cfg.init_from` to the config (the source's architecture); one line per problem."""
-    if not cfg.init_from:
-        return []
-    if cfg.task.kind != "classification":
-        return [f"init_from is for fine-tuning, but task.kind={cfg.task.kind}; use a classification "
-                "task (mnli, sst2, toy_cls) or drop init_from"]
-    try:
-        source = find_source(cfg.init_from)
-    except SourceError as err:
-        return [str(err)]
-    # the keys the overrides set by value (`model.width=...`, not `model=...`)
-    return inherit_architecture(cfg, source, [o.lstrip("+~").partition("=")[0] for o in overrides if "=" in o])

@@ -129,22 +129,19 @@ class WandbSink:
                 self._run.summary[name] = value
         if not metrics:
             return
-        if kind == "valid":
-            self._keep_best(record)
+        if kind == "valid":  # each validation metric's best so far, to the summary
+            for key, higher in BEST_OF.items():
+                value = record.get(key)
+                best = self._best.get(key)
+                if _is_number(value) and (best is None or (value > best if higher else value < best)):
+                    self._best[key] = value
+                    self._run.summary[f"best/valid_{key}"] = value
         # The step is `updates` (train and valid records of one update share a row). W&B drops a step below
         # the last, and one without a step overwrites the open row: a step going back gets a fresh row.
         updates = record.get("updates")
         step = int(updates) if _is_number(updates) else self._last_step + 1
         self._last_step = step if step >= self._last_step else self._last_step + 1
         self._run.log(metrics, step=self._last_step)
-
-    def _keep_best(self, record: dict) -> None:
-        for key, higher in BEST_OF.items():
-            value = record.get(key)
-            best = self._best.get(key)
-            if _is_number(value) and (best is None or (value > best if higher else value < best)):
-                self._best[key] = value
-                self._run.summary[f"best/valid_{key}"] = value
 
     def summary(self, values: dict) -> None:
         self._run.summary.update(dict(values))
