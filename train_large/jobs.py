@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf, read_write
 from hydra_plugins.tlc_launchers.outcomes import (FAILED, FINISHED, RUNNING_ELSEWHERE, SKIPPED, first_line,
                                                   record_outcome, sweep_summary_lines)
 
+from .rundir import RESULT_FILE, atomic_write_bytes
 from .runlock import RunLocked, hold_run_lock, under_rank0
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,6 @@ def run_job(job: Callable[[], dict | None], expected: tuple[type[Exception], ...
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     sweep_dir = Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
-    from .rundir import RESULT_FILE
-
     already_done = (run_dir / RESULT_FILE).exists()
     try:
         from .distributed import slurm_task
@@ -128,8 +127,6 @@ def save_job_config(run_dir: Path, cfg: DictConfig) -> None:
     """Hydra's `.hydra/` record of the job, once the job holds its run and its settings agree with
     the run there. Hydra's own (off: `hydra.output_subdir: null`) is written before the job starts,
     so a refused launch would overwrite the config of the run it was refused from."""
-    from .rundir import atomic_write_bytes
-
     hydra_cfg = HydraConfig.get()
     files = {"config.yaml": cfg, "hydra.yaml": OmegaConf.create({"hydra": hydra_cfg}),
              "overrides.yaml": OmegaConf.create(list(hydra_cfg.overrides.task))}

@@ -59,11 +59,10 @@ def saved_config(run_dir: Path) -> tuple[dict, Path] | None:
     return None
 
 
-def changed_settings(saved: dict, now: dict, resumable: Iterable[str] = RESUMABLE) -> list[tuple[str, Any, Any]]:
+def changed_settings(saved: dict, now: dict, resumable: tuple[str, ...] = RESUMABLE) -> list[tuple[str, Any, Any]]:
     """(dotted key, saved value, new value) for each key both configs have that differs and is not
     resumable (by key or a prefix of dotted keys), sorted by key."""
     old, new = flatten(saved), flatten(now)
-    resumable = tuple(resumable)
     return [(key, old[key], new[key]) for key in sorted(old.keys() & new.keys()) if old[key] != new[key]
             and not any(key == allowed or key.startswith(allowed + ".") for allowed in resumable)]
 

@@ -46,13 +46,13 @@ def expand(argv: list[str], target_key: str) -> tuple[list[str], list[str]]:
         raise SourceSweepError(f"{KEY}={sweep_dir} does not exist; give a sweep directory "
                                "(runs/<experiment>) whose runs have finished")
     finished, unfinished = finished_runs(sweep_dir)
-    notes = [f"{KEY}: skipping unfinished run {run_dir}" for run_dir in unfinished]
     if not finished:
         raise SourceSweepError(f"{KEY}={sweep_dir} has no finished runs ({len(unfinished)} unfinished); "
                                "let them finish (re-run their sweep command) first")
     runs = ",".join(f"'{run_dir.resolve()}'" for run_dir in finished)
     rest = [arg for arg in argv if not arg.startswith(f"{KEY}=")]
-    notes.insert(0, f"{KEY}: {len(finished)} finished run(s) in {sweep_dir}")
+    notes = [f"{KEY}: {len(finished)} finished run(s) in {sweep_dir}",
+             *(f"{KEY}: skipping unfinished run {run_dir}" for run_dir in unfinished)]
     return [*rest, f"{target_key}={runs}"], notes
 
 

@@ -87,8 +87,7 @@ class WandbSink:
                  project: str, entity: str | None, mode: str, tags: list[str], config: dict) -> None:
         import wandb
 
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
         self.mode = resolve_mode(mode, os.environ)
         # Only the curve matters: with all other probing and capture off, offline init+finish went from
         # 57-80 to 15 ms per run. init_timeout 120 s (default 90): array job bursts slow the server.
@@ -97,12 +96,11 @@ class WandbSink:
                                   x_disable_machine_info=True, init_timeout=120.0, quiet=True)
         # "create_new": one process (tests, Hydra multirun) opens runs one after another, each closed
         # by its own sink. Replicas (differing only in seed) share config_id: group by it to average.
-        flat = {**dashboard_config(config, job_type), "config_id": config_id(name),
-                **({"seed": config["seed"]} if config.get("seed") is not None else {})}
+        run_config = {**config, **dashboard_config(config, job_type), "config_id": config_id(name)}
         self._run = wandb.init(
             project=project, entity=entity, id=run_id, resume="allow", name=name, group=group,
-            job_type=job_type, tags=list(dict.fromkeys([*tags, *dashboard_tags({**config, **flat})])),
-            config={**config, **flat}, dir=str(run_dir), mode=self.mode, reinit="create_new", settings=settings,
+            job_type=job_type, tags=list(dict.fromkeys([*tags, *dashboard_tags(run_config)])),
+            config=run_config, dir=str(run_dir), mode=self.mode, reinit="create_new", settings=settings,
         )
         for key in ("train_seconds", "bytes", "ratio"):
             self._run.define_metric(key)
@@ -147,7 +145,7 @@ class WandbSink:
         self._run.summary.update(dict(values))
         # What a compression achieved is known only now: a config key and a tag, to group by like width.
         achieved = {key: values[key] for key in ("ratio", "bytes", "sparsity", "bits") if _is_number(values.get(key))}
-        if achieved and "ratio" in achieved:
+        if "ratio" in achieved:
             self._run.config.update(achieved, allow_val_change=True)
             tag = f"ratio:{achieved['ratio']:.3g}"
             if tag not in self._run.tags:
