@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .data.references import file_sha256
-from .rundir import OUTPUTS_DIR, atomic_write_bytes  # noqa: F401 - OUTPUTS_DIR: the folder, for run.py
+from .rundir import OUTPUTS_DIR, atomic_write_bytes  # noqa: F401 - OUTPUTS_DIR: the folder, for compress.pipeline
 
 GLUE_SUBMISSION_DIR = "glue"  # under OUTPUTS_DIR
 

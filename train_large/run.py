@@ -22,10 +22,9 @@ from .data.prepare import PreparedData, load_prepared
 from .evaluate import PRIMARY_METRIC, Evaluator, is_better
 from .loop import Progress, train_until_budget
 from .schedule import LearningRate
-from .outputs import OUTPUTS_DIR
 from .preemption import StopSignals, to_child_processes
 from .pretrained import SourceError, SourceRun, find_source, load_weights
-from .rundir import (METRICS_FILE, read_records, read_result, remove_stale_temporaries, truncate_records)
+from .rundir import (METRICS_FILE, OUTPUTS_DIR, read_records, read_result, remove_stale_temporaries, truncate_records)
 from .runtime import Runtime, resolve_runtime
 from .sinks import FanOut
 
@@ -42,7 +41,7 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict | None:
         print(json.dumps(done.get("final", {})))
         return done
     check_resumable(run_dir)
-    from .distributed import join_slurm, slurm_task
+    from .distributed import join_slurm, slurm_task, spawn
 
     runtime = resolve_runtime(cfg)
     data = ensure_dataset(cfg.task)
@@ -57,8 +56,6 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict | None:
         return join_slurm(train, runtime.device, run)
     if runtime.world_size == 1:
         return train(0, 1, runtime.device, run)
-    from .distributed import spawn
-
     log.info("training data-parallel in %d processes", runtime.world_size)
     with StopSignals(forward=to_child_processes) as signals:
         try:
@@ -133,10 +130,10 @@ def _train(rank: int, world_size: int, device: str, run: Run, signals: StopSigna
         if not lead:
             return None
         checkpoints.save()  # training is over: a kill during the final evaluation does not retrain
-        final = final_evaluation(evaluator, data, clock, emit, validate, checkpoints.save, progress,
-                                 stop_if_requested)
+        final = final_evaluation(evaluator, clock, emit, validate, checkpoints.save, progress, stop_if_requested)
         result = build_result(cfg, run, engine, clock, progress, final, world_size, evaluator.saved)
-        return publish(sinks, run_dir, result, flat_summary(result))
+        summary_keys = ("params", "train_seconds", "updates", "flops", "final_metric", f"best_valid_{metric}")
+        return publish(sinks, run_dir, result, final_summary(result, summary_keys))
     finally:
         sinks.close()
 
@@ -244,8 +241,8 @@ def run_constants(cfg: Any, source: SourceRun | None, world_size: int) -> dict:
     return constants
 
 
-def final_evaluation(evaluator: Evaluator, data: PreparedData, clock: TrainingClock, emit, validate, save,
-                     progress: Progress, stop_if_requested) -> dict:
+def final_evaluation(evaluator: Evaluator, clock: TrainingClock, emit, validate, save, progress: Progress,
+                     stop_if_requested) -> dict:
     """The last valid point (checkpointed: a resume does not validate twice), the test set if any
     (GLUE's final figures are its dev sets') and the saved predictions."""
     stop_if_requested()
@@ -254,7 +251,7 @@ def final_evaluation(evaluator: Evaluator, data: PreparedData, clock: TrainingCl
     else:
         final = {"valid": validate()}
         save()
-    if "test" in data.lines:
+    if "test" in evaluator.data.lines:
         stop_if_requested()
         final["test"] = evaluator.evaluate("test", clock, full=True)
         emit("test", final["test"])
@@ -281,8 +278,3 @@ def placement(started_at: float) -> dict:
             "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
             "slurm_restart_count": os.environ.get("SLURM_RESTART_COUNT"),
             "started_at": started_at, "finished_at": time.time()}
-
-
-def flat_summary(result: dict) -> dict:
-    return final_summary(result, ("params", "train_seconds", "updates", "flops", "final_metric",
-                                  f"best_valid_{result['metric']}"))

@@ -74,10 +74,6 @@ class Engine:
         return self.trainer.model
 
     @property
-    def num_updates(self) -> int:
-        return self.trainer.get_num_updates()
-
-    @property
     def learning_rate(self) -> float:
         return float(self.trainer.get_lr())
 
