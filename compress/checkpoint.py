@@ -14,7 +14,7 @@ import json
 import pickle
 from collections import defaultdict
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import torch
 from safetensors import safe_open
@@ -24,7 +24,6 @@ from torch import nn
 from .footprint import Footprint
 from .packing import decode, encode
 from .quantize import InputFakeQuant, QuantizedTensor, _quantize_input
-from .targets import Target
 
 FORMAT = "tlc-compressed/2"
 FILE = "compressed.safetensors"
@@ -183,20 +182,3 @@ def load_compressed(path: Path) -> dict:
 def _damaged(path: Path, err: Exception) -> ValueError:
     return ValueError(f"compressed checkpoint {path} is damaged or truncated ({type(err).__name__}); "
                       "run its tlc-compress command again after deleting its result.json")
-
-
-def compressed_state(model: nn.Module, targets: Sequence[Target], quantized: dict[str, QuantizedTensor],
-                     *, activations: dict[str, float] | None = None, activation_bits: int = 8,
-                     info: dict | None = None) -> dict:
-    """A format-1 checkpoint, as runs before format 2 saved it; kept to test the format-1 reader."""
-    weights = {name: value for name, value in model.state_dict().items() if not name.endswith(ACTIVATION_QUANT)}
-    codes = {}
-    for target in (t for t in targets if t.name in quantized):
-        q = quantized[target.name]
-        names = [target.name, *(alias for alias, _, _ in target.aliases)]
-        for name in names:
-            weights.pop(name, None)
-        codes[target.name] = {"codes": q.codes, "scale": q.scale, "bits": q.bits, "granularity": q.granularity,
-                              "names": names}
-    return {"format": LEGACY_FORMAT, "weights": weights, "quantized": codes,
-            "activation_scales": dict(activations or {}), "activation_bits": activation_bits, **(info or {})}

@@ -1,16 +1,13 @@
-"""k-bit weight quantization: post-training, quantization-aware training, and torch's int8 path.
+"""k-bit weight quantization: post-training and quantization-aware training.
 
 Symmetric uniform: w is stored as c = clamp(round(w / scale), -q, q), q = 2^(k-1) - 1, read
 back as c * scale, with scale = max|w| / q per tensor or per output row (dim 0, "channel"). Zero
 stays zero, so pruning survives. Every path (weights, QAT, activations) rounds with torch's
-`fake_quantize_per_channel_affine`. `quantize_weights` gives the codes `footprint` counts;
-`int8_dynamic` runs torch's int8 kernels, for CPU latency.
+`fake_quantize_per_channel_affine`. `quantize_weights` gives the codes `footprint` counts.
 Pure torch: must not import Hydra, fairseq, wandb or train_large.
 """
 from __future__ import annotations
 
-import copy
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -171,14 +168,3 @@ def detach_fake_quant(model: nn.Module) -> int:
             del module.input_fake_quant
     return len(parametrized)
 
-
-def int8_dynamic(model: nn.Module) -> nn.Module:
-    """A copy of `model` whose `nn.Linear`s run torch's int8 kernels, with torch's own scales (it
-    skips Linears it cannot swap, e.g. `nn.MultiheadAttention.out_proj`). The deprecation warning
-    of `torch.ao.quantization` (for torchao) is silenced: it is still torch's int8 CPU path."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
-        from torch.ao.quantization import quantize_dynamic
-
-        return quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear}, dtype=torch.qint8)

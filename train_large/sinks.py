@@ -54,24 +54,6 @@ class JsonlSink:
             self._handle.close()
 
 
-class MemorySink:
-    """Keeps records in a list: for tests."""
-
-    def __init__(self) -> None:
-        self.records: list[dict] = []
-        self.summaries: list[dict] = []
-        self.closed = False
-
-    def log(self, record: dict) -> None:
-        self.records.append(dict(record))
-
-    def summary(self, values: dict) -> None:
-        self.summaries.append(dict(values))
-
-    def close(self) -> None:
-        self.closed = True
-
-
 class GuardedSink:
     """Wraps an optional sink (W&B) so its failure is reported once and never stops training."""
 

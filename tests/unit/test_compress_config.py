@@ -5,20 +5,22 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 import torch
 from hydra.errors import ConfigCompositionException
+from torch import nn
 
-from compress.checkpoint import compressed_state, load_compressed, restore_compressed
+from compress.checkpoint import ACTIVATION_QUANT, LEGACY_FORMAT, load_compressed, restore_compressed
 from compress.cli import COMPRESS, compose_compress, job_problems
 from compress.config import check
 from compress.footprint import model_bytes, plan_for_ratio
 from compress.prune import make_permanent, prune_magnitude
-from compress.quantize import quantize_weights
+from compress.quantize import QuantizedTensor, quantize_weights
 from compress.skeleton import skeleton
-from compress.targets import select_targets
+from compress.targets import Target, select_targets
 from tests.conftest import REPO, subprocess_env
 from tests.unit.test_compress_prune import tiny_translation_model
 from train_large.checkpoint import save_checkpoint
@@ -138,6 +140,23 @@ def test_skeleton_of_a_state_dict_counts_and_plans_like_the_model():
     for method, ratio in (("prune", 1.2), ("quantize", 2.0), ("prune_quantize", 3.0)):
         assert plan_for_ratio(bones, select_targets(bones), ratio, method) == \
             plan_for_ratio(model, select_targets(model), ratio, method)
+
+
+def compressed_state(model: nn.Module, targets: Sequence[Target], quantized: dict[str, QuantizedTensor],
+                     *, activations: dict[str, float] | None = None, activation_bits: int = 8,
+                     info: dict | None = None) -> dict:
+    """A format-1 checkpoint, as runs before format 2 saved it; kept to test the format-1 reader."""
+    weights = {name: value for name, value in model.state_dict().items() if not name.endswith(ACTIVATION_QUANT)}
+    codes = {}
+    for target in (t for t in targets if t.name in quantized):
+        q = quantized[target.name]
+        names = [target.name, *(alias for alias, _, _ in target.aliases)]
+        for name in names:
+            weights.pop(name, None)
+        codes[target.name] = {"codes": q.codes, "scale": q.scale, "bits": q.bits, "granularity": q.granularity,
+                              "names": names}
+    return {"format": LEGACY_FORMAT, "weights": weights, "quantized": codes,
+            "activation_scales": dict(activations or {}), "activation_bits": activation_bits, **(info or {})}
 
 
 def test_compressed_checkpoint_restores_the_exact_compressed_weights(tmp_path):

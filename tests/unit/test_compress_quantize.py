@@ -1,4 +1,4 @@
-"""k-bit quantization: levels, error bound, fake quantization for QAT, torch's int8 path."""
+"""k-bit quantization: levels, error bound, fake quantization for QAT."""
 from __future__ import annotations
 
 import pytest
@@ -10,7 +10,6 @@ from compress.prune import make_permanent, prune_magnitude
 from compress.quantize import (
     attach_fake_quant,
     detach_fake_quant,
-    int8_dynamic,
     quantize_tensor,
     quantize_weights,
 )
@@ -158,16 +157,3 @@ def test_fake_quant_on_a_pruning_mask_is_refused() -> None:
     prune_magnitude(model, targets, 0.5)
     with pytest.raises(ValueError, match="make_permanent"):
         attach_fake_quant(model, targets, 8)
-
-
-def test_int8_dynamic_swaps_linears_for_int8_kernels_and_stays_close() -> None:
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 8)).eval()
-    before = snapshot(model)
-    int8 = int8_dynamic(model)
-    assert all(type(m).__name__ == "Linear" and "quantized" in type(m).__module__ for m in (int8[0], int8[2]))
-    x = torch.randn(16, 32)
-    with torch.no_grad():
-        reference = model(x)
-        assert float((int8(x) - reference).abs().max() / reference.abs().max()) < 0.05
-    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())

@@ -5,9 +5,10 @@ import json
 
 import pytest
 
+from tests.memory_sink import MemorySink
 from train_large.rundir import (read_records, read_result, run_id, truncate_records, write_records,
                                 write_result)
-from train_large.sinks import FanOut, GuardedSink, JsonlSink, MemorySink
+from train_large.sinks import FanOut, GuardedSink, JsonlSink
 
 
 def test_run_id_is_stable_and_distinct(tmp_path):

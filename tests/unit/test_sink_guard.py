@@ -12,8 +12,9 @@ import pytest
 import wandb
 
 from tests.conftest import compose_train
+from tests.memory_sink import MemorySink
 from train_large.rundir import read_records
-from train_large.sinks import JsonlSink, MemorySink, fan_out
+from train_large.sinks import JsonlSink, fan_out
 from train_large.wandb_sink import WandbSink
 
 RECORDS = [{"kind": "train", "train_seconds": float(i), "wall_seconds": i + 0.5, "updates": i, "tokens": 100 * i,

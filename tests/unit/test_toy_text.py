@@ -8,8 +8,7 @@ from itertools import islice
 import pytest
 
 from train_large.data import toy_mt
-from train_large.data.toy_text import (TOPICS, topic_label, topics, word_forms, write_toy_cls,
-                                       write_toy_mlm_corpus)
+from train_large.data.toy_text import TOPICS, Topic, topics, word_forms, write_toy_cls, write_toy_mlm_corpus
 
 
 def content_forms(lexicon: toy_mt.Lexicon) -> set[str]:
@@ -18,6 +17,15 @@ def content_forms(lexicon: toy_mt.Lexicon) -> set[str]:
 
 def words_of(sentence: str) -> set[str]:
     return set(sentence.rstrip(".?").lower().split())
+
+
+def topic_label(sentence: str, dealt: tuple[Topic, ...]) -> str | None:
+    """The label of a toy sentence: the side of the topic its content words belong to (None when
+    it has none, or words of both sides)."""
+    words = words_of(sentence)
+    found = {topic.label for topic in dealt
+             if any(words & word_forms(word) for kind in topic.lexicon for word in kind)}
+    return found.pop() if len(found) == 1 else None
 
 
 def test_the_full_lexicon_is_toy_mts_grammar():

@@ -68,15 +68,6 @@ def topics(count: int = TOPICS) -> tuple[Topic, ...]:
     return result
 
 
-def topic_label(sentence: str, dealt: tuple[Topic, ...]) -> str | None:
-    """The label of a toy sentence: the side of the topic its content words belong to (None when
-    it has none, or words of both sides)."""
-    words = set(sentence.rstrip(".?").lower().split())
-    found = {topic.label for topic in dealt
-             if any(words & word_forms(word) for kind in topic.lexicon for word in kind)}
-    return found.pop() if len(found) == 1 else None
-
-
 def write_toy_mlm_corpus(raw_dir: Path, *, seed: int = 0, train_docs: int = 3300, valid_docs: int = 84,
                          test_docs: int = 84, doc_sentences: tuple[int, int] = (8, 16),
                          topic_count: int = TOPICS) -> dict[str, int]:
