@@ -76,8 +76,18 @@ def fan_out_rows(s: dict) -> list[tuple]:
             ("the same from the first job's start to the last one's end", f"{s['jobs_only_ratio']:.3f}", "")]
     if s.get("job_gap_seconds") is not None:  # files from before the breakdown lack it
         rows.append(("makespan breakdown: before the first job, gap before each next job, after the last",
-                     f"{s['first_start_seconds']:.1f} s, {s['job_gap_seconds']:.1f} s, {s['after_last_seconds']:.1f} s", ""))
+                     breakdown(s), ""))
+    floor = s.get("ray_alone")  # files from before the floor lack it
+    if floor:
+        rows.append((f"Ray alone, the same shape ({floor['task_seconds']:.0f} s tasks): ratio; before, gap, after",
+                     f"{mean(floor['interval'], lambda v: f'{v:.3f}')}; {breakdown(floor)}", ""))
     return rows
+
+
+def breakdown(s: dict) -> str:
+    """Seconds before the first job, in each gap (none with no more jobs than slots), after the last."""
+    gap = "-" if s["job_gap_seconds"] is None else f"{s['job_gap_seconds']:.1f} s"
+    return f"{s['first_start_seconds']:.1f} s, {gap}, {s['after_last_seconds']:.1f} s"
 
 
 def eval_share_rows(s: dict) -> list[tuple]:

@@ -90,3 +90,15 @@ def test_the_fan_out_gap_is_each_later_run_start_less_the_end_that_freed_its_slo
     # two slots: runs 0-10 and 1-12 fill them; 13-20 takes the slot freed at 10, 14-30 the one freed at 12
     assert slot_gaps([(1, 12), (0, 10), (14, 30), (13, 20)], 2) == [3, 2]
     assert slot_gaps([(0, 5), (0, 5)], 2) == []
+
+
+def test_the_fan_out_ratio_counts_the_whole_command_against_the_jobs_on_their_slots():
+    from scripts.bench.fanout import makespan_shares
+
+    # a command from t=100 to t=125 ran two 10 s jobs on each of 2 slots, starting at 103
+    shares = makespan_shares(25.0, 100.0, [(103, 113), (103, 113), (114, 124), (113.5, 123.5)], 2)
+    assert shares["ratio"] == 25.0 / 20.0
+    assert shares["jobs_only_ratio"] == 21.0 / 20.0
+    assert shares["first_start_seconds"] == 3.0
+    assert shares["job_gap_seconds"] == [0.5, 1.0]
+    assert shares["after_last_seconds"] == 1.0
