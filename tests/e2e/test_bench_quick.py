@@ -19,7 +19,7 @@ SECTION_KEYS = {
     "startup": {"tlc_train_seconds", "fairseq_train_seconds", "first_update_seconds", "tlc_train", "fairseq_train",
                 "first_update", "imports"},
     "fan_out": {"ratio", "interval", "jobs_only_ratio", "sweeps", "first_start_seconds", "job_gap_seconds",
-                "after_last_seconds", "goal"},
+                "after_last_seconds", "goal", "ray_alone"},
     "eval_share": {"toy", "paper", "goal"},
     "device": {"peak", "models", "clock_error", "clock_goal", "clock_check", "clock_error_interval", "clock_errors",
                "clock_self_test", "clock_self_test_repeats"},
@@ -56,6 +56,8 @@ def test_quick_bench_prints_its_table_and_writes_every_section(tmp_path):
     assert sections["eval_share"]["toy"]["toy_mt"]["records"]["valid"] >= 1
     sweep = sections["fan_out"]["sweeps"][0]
     assert len(sweep["job_seconds"]) == sections["fan_out"]["jobs"] and sweep["makespan_seconds"] > 0
+    ray_alone = sections["fan_out"]["ray_alone"]["sweeps"][0]  # the same shape through bare Ray
+    assert len(ray_alone["job_seconds"]) == sections["fan_out"]["jobs"] and ray_alone["ratio"] > 1
     # the clock check timed the loop's updates, and its self-test failed the broken (process-time) clock
     assert sections["device"]["clock_check"]["updates"] >= 1 and sections["device"]["clock_self_test"]["caught"]
     repeats = sections["device"]["clock_self_test_repeats"]
