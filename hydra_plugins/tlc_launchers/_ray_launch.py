@@ -71,8 +71,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     options = remote_options(launcher, resources, given)
     request = job_request(options)
     settings = request_settings(given, launcher.cpus_per_job, launcher.gpus_per_job)
-    refused = unfit_line(request, settings, alive_nodes())
-    if refused:
+    if refused := unfit_line(request, settings, alive_nodes()):
         if started_here:
             ray.shutdown()
         refuse(refused)
@@ -128,11 +127,9 @@ def wait_all(gens: Sequence[Any], jobs: Sequence[Job], holder: Callable[[Path], 
     lines, waiting = StateLines(), list(range(len(jobs)))
     while True:
         counts = Counter(states)
-        line = lines.update(counts)
-        if line:
+        if line := lines.update(counts):
             log.info(line)
-        waited = stall.due(counts[PENDING], counts[RUNNING])
-        if waited is not None:
+        if (waited := stall.due(counts[PENDING], counts[RUNNING])) is not None:
             report_stall(waited)
         if not waiting:
             return returns, outcomes  # type: ignore[return-value]

@@ -27,7 +27,7 @@ from hydra.errors import CompactHydraException
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf
 
-from .outcomes import FAILED, FINISHED, PENDING, RUNNING, StateLines, refuse
+from .outcomes import FAILED, FINISHED, PENDING, RUNNING, StateLines, jobs_text, refuse
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def submit(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
         refuse("cannot submit the sweep: sbatch is not on PATH (run tlc-* where SLURM's commands are)")
     sys.stderr.write(printed.getvalue())
     arrays = sorted({job.job_id.partition("_")[0] for job in jobs})
-    log.info(f"submitted {len(jobs)} job{'s' if len(jobs) != 1 else ''} as SLURM job {', '.join(arrays)}")
+    log.info(f"submitted {jobs_text(len(jobs))} as SLURM job {', '.join(arrays)}")
     return jobs
 
 
@@ -236,13 +236,11 @@ def wait(jobs: Sequence[Any], poll_s: float, heartbeat_s: float, *,
                 say(f"squeue failed ({err}); the states below are its last answer")
             squeue_failed = True
         for job_id in states.unsettled():
-            outcome = outcome_of(by_id[job_id])
-            if outcome:
+            if outcome := outcome_of(by_id[job_id]):
                 states.outcomes[job_id] = outcome
         for job_id in states.over_without_result(now, RESULT_GRACE_S):
             states.outcomes[job_id] = FAILED
-        line = lines.update(states.counts())
-        if line:
+        if line := lines.update(states.counts()):
             say(line)
         if not states.unsettled():
             return states
