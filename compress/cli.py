@@ -12,14 +12,12 @@ from omegaconf import DictConfig, OmegaConf
 from train_large.core.shell import CONF_DIR, Command
 
 from .config import check, register_configs
-from .source import SourceError
+from .source import SourceError, find_source, source_problems
 
 
 def job_problems(cfg: DictConfig, overrides: list[str] | None = None, inputs: bool = True) -> list[str]:
     """Problems with one job: its values, then (with `inputs`, if those are fine) its source and data."""
     from train_large.data.datasets import missing_data
-
-    from .source import find_source, source_problems
 
     problems = check(cfg)
     if problems or not inputs:

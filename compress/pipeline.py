@@ -71,7 +71,7 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
         progress = Progress()
         emit = record_emitter(sinks, clock, progress, {"source_run_id": source.run_id}, lambda: engine.learning_rate)
         targets, settings, quantized, act_scales = apply(engine, c, clock, progress, emit, engine_cfg.optim)
-        footprint = model_bytes(engine.model, quantized=quantized or None, sparse_format=c.sparse_format)
+        footprint = model_bytes(engine.model, quantized=quantized, sparse_format=c.sparse_format)
         figures = compression_figures(c, settings, footprint, engine.model, targets)
         shipped = run_dir / CHECKPOINT_DIR / FILE
         with clock.timed("checkpoint"):
@@ -84,9 +84,8 @@ def main(cfg: Any, run_dir: Path, run_name: str) -> dict:
             engine = rebuild(load_compressed(shipped), data, runtime)
         evaluator = Evaluator(engine, data, engine_cfg.task.eval, outputs_dir=run_dir / OUTPUTS_DIR)
         final = evaluate(evaluator, data, clock, emit, figures, test=cfg.evaluation.test)
-        metric, _ = PRIMARY_METRIC[engine_cfg.task.kind]
         result = build_result(cfg, run_dir, run_name, engine_cfg, source, engine, clock, progress, figures,
-                              final, footprint, metric)
+                              final, footprint)
         result.update(file=str(shipped), file_bytes=shipped.stat().st_size, outputs=evaluator.saved)
         log.info("%s: %d bytes on disk, %d reported (header and buffers: %d)", shipped, result["file_bytes"],
                  footprint.bytes, result["file_bytes"] - footprint.bytes, extra=FILE_ONLY)
@@ -196,10 +195,10 @@ def evaluate(evaluator: Evaluator, data: Any, clock: TrainingClock, emit, figure
 
 
 def build_result(cfg: Any, run_dir: Path, run_name: str, engine_cfg: Any, source: SourceRun, engine: Any,
-                 clock: TrainingClock, progress: Progress, figures: dict, final: dict, footprint: Footprint,
-                 metric: str) -> dict:
+                 clock: TrainingClock, progress: Progress, figures: dict, final: dict, footprint: Footprint) -> dict:
     """result.json: the common fields, what compression did and gave, and the source.
     `source_bytes`: the source's checkpoint at its own precision (`fp32_bytes` is `ratio`'s baseline)."""
+    metric, _ = PRIMARY_METRIC[engine_cfg.task.kind]
     return {**result_basics(cfg, run_dir, run_name, engine_cfg.task, engine.parameter_count(), final, metric),
             **figures, "source_bytes": state_bytes(load_weights(source)), "source_run_id": source.run_id,
             "source": {"run_dir": str(source.run_dir), "run_id": source.run_id, "checkpoint": str(source.checkpoint),

@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import torch
 from omegaconf import DictConfig, open_dict
 
 from train_large import checkpoint as ckpt
@@ -18,6 +19,9 @@ from train_large.core.source_run import (SourceError, SourceRun, load_weights, r
 from train_large.rundir import CorruptFile, read_result, run_id
 
 from .config import granularity
+from .footprint import plan_for_ratio
+from .skeleton import skeleton
+from .targets import select_targets
 
 
 def find_source(source: str) -> SourceRun:
@@ -58,8 +62,6 @@ def engine_config(source: SourceRun, cfg: Any, device: str) -> DictConfig:
 def _skeleton_of(checkpoint: Path, modified: float, dtype: Any):
     """A skeleton of the checkpoint's weights, cast to `dtype` unless None. Raises CorruptFile
     when the checkpoint is damaged, foreign or unsafe."""
-    from .skeleton import skeleton
-
     return skeleton(ckpt.load_checkpoint(checkpoint)["engine"]["model"], dtype)
 
 
@@ -72,11 +74,6 @@ def source_problems(cfg: Any) -> list[str]:
     c = cfg.compression
     if c.ratio is None or c.method == "none":
         return []
-    import torch
-
-    from .footprint import plan_for_ratio
-    from .targets import select_targets
-
     # The ratio a bf16 source reaches depends on the precision the job holds it at: fp32 on CPU.
     on_cpu = resolve_device(cfg.device, torch.cuda.is_available()) == "cpu"
     try:
