@@ -23,7 +23,7 @@ HELP = {  # command -> what it measures; the suite's commands, in the order `all
     "all": "every CPU section (and gpu, first, with --gpu), into one JSON file",
     "overhead": "fairseq-train / tlc-train tokens/s in pairs, goal <= 1.01",
     "startup": "command to first update, tlc-train and fairseq-train; what tlc-train imports",
-    "fanout": "a Ray sweep's makespan / (sum of job times / slots), goal <= 1.05, and where the rest went",
+    "fanout": "a Ray sweep's makespan / (sum of job times / slots), goal <= 1.05, where the rest went, Ray alone",
     "eval-share": "evaluation seconds / wall seconds, toy presets measured, paper presets estimated, goal <= 0.10",
     "device": "CPU matmul peak, toy tokens/s and MFU, the training clock's error, goal within 0.01",
     "report": "tlc-report --claims --advise over 200 synthetic runs, goal < 10 s",
